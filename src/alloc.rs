@@ -1,0 +1,193 @@
+//! The global allocator of the memory benches: jemalloc, with exact byte counters.
+//!
+//! [`TrackedJemalloc`] forwards every call to [`tikv_jemallocator::Jemalloc`] and keeps
+//! three process-wide counters beside it:
+//!
+//! - **requested live bytes**: the sizes the program asked for (`Layout::size`), allocated
+//!   minus freed, on every thread. This is the `allocated` metric.
+//! - **usable live bytes**: the same allocations rounded up to jemalloc's size classes
+//!   (`nallocx`), i.e. what jemalloc really hands out.
+//! - **peak requested bytes**, while peak tracking is switched on ([`track_peak`]).
+//!
+//! Why a wrapper and not jemalloc's own counters: `stats.allocated` is batched through the
+//! per-thread caches (objects sitting in a cache count as allocated), and the exact
+//! `thread.allocatedp` counters see only the thread that reads them, while runtimes allocate
+//! tasks on their worker threads. The wrapper counts every thread exactly.
+//!
+//! The library never installs an allocator; a binary opts in with
+//! [`use_tracked_jemalloc!`](crate::use_tracked_jemalloc), which also sets jemalloc's
+//! options so that freed pages are returned at once (see [`MALLOC_CONF`]).
+//!
+//! Implementation: two relaxed atomic additions and one `nallocx` call per allocation, and a
+//! `fetch_max` while peak tracking is on. Memory that does not go through the global
+//! allocator (thread stacks, `mmap` by other code) is not counted here: use the process RSS
+//! probe for that.
+
+use std::alloc::{GlobalAlloc, Layout};
+use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering::Relaxed};
+
+use tikv_jemallocator::Jemalloc;
+
+/// jemalloc options the memory benches start with: dirty and muzzy pages are returned to the
+/// OS as soon as they are freed, so `stats.resident` measured in one run is not inflated by the
+/// pages a previous run freed (the default 10 s decay made only the first run show growth).
+pub const MALLOC_CONF: &str = "dirty_decay_ms:0,muzzy_decay_ms:0";
+
+static REQUESTED: AtomicIsize = AtomicIsize::new(0);
+static USABLE: AtomicIsize = AtomicIsize::new(0);
+static PEAK: AtomicIsize = AtomicIsize::new(0);
+static TRACK_PEAK: AtomicBool = AtomicBool::new(false);
+static INSTALLED: AtomicBool = AtomicBool::new(false);
+
+/// Largest alignment jemalloc gives without being asked (`alignof(max_align_t)`).
+const MIN_ALIGN: usize = 16;
+
+/// jemalloc as the global allocator, with exact live-byte counters on every thread.
+///
+/// Install it in a binary with [`use_tracked_jemalloc!`](crate::use_tracked_jemalloc).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct TrackedJemalloc;
+
+impl TrackedJemalloc {
+    /// The allocator, for a `#[global_allocator]` static.
+    pub const fn new() -> Self {
+        TrackedJemalloc
+    }
+}
+
+/// jemalloc's usable size for a layout: the size class the allocation lands in.
+fn usable_size(layout: Layout) -> usize {
+    let flags = if layout.align() <= MIN_ALIGN && layout.align() <= layout.size() {
+        0
+    } else {
+        layout.align().trailing_zeros() as libc::c_int
+    };
+    // SAFETY: nallocx only computes a size class; a zero size is not passed by GlobalAlloc.
+    let usable = unsafe { tikv_jemalloc_sys::nallocx(layout.size(), flags) };
+    if usable == 0 { layout.size() } else { usable }
+}
+
+#[inline]
+fn record_alloc(layout: Layout) {
+    let size = layout.size() as isize;
+    let now = REQUESTED.fetch_add(size, Relaxed) + size;
+    USABLE.fetch_add(usable_size(layout) as isize, Relaxed);
+    if TRACK_PEAK.load(Relaxed) {
+        PEAK.fetch_max(now, Relaxed);
+    }
+}
+
+#[inline]
+fn record_free(layout: Layout) {
+    REQUESTED.fetch_sub(layout.size() as isize, Relaxed);
+    USABLE.fetch_sub(usable_size(layout) as isize, Relaxed);
+}
+
+// SAFETY: every call is forwarded unchanged to jemalloc; the counters do not touch memory.
+unsafe impl GlobalAlloc for TrackedJemalloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        INSTALLED.store(true, Relaxed);
+        // SAFETY: forwarded with the caller's guarantees.
+        let ptr = unsafe { Jemalloc.alloc(layout) };
+        if !ptr.is_null() {
+            record_alloc(layout);
+        }
+        ptr
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        INSTALLED.store(true, Relaxed);
+        // SAFETY: forwarded with the caller's guarantees.
+        let ptr = unsafe { Jemalloc.alloc_zeroed(layout) };
+        if !ptr.is_null() {
+            record_alloc(layout);
+        }
+        ptr
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        record_free(layout);
+        // SAFETY: forwarded with the caller's guarantees.
+        unsafe { Jemalloc.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: forwarded with the caller's guarantees.
+        let new = unsafe { Jemalloc.realloc(ptr, layout, new_size) };
+        if !new.is_null() {
+            record_free(layout);
+            // SAFETY: GlobalAlloc::realloc guarantees new_size with this alignment is valid.
+            record_alloc(unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) });
+        }
+        new
+    }
+}
+
+/// Live bytes as the wrapper counts them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counters {
+    /// Bytes requested and not yet freed, all threads.
+    pub requested: i64,
+    /// The same allocations in jemalloc's size classes.
+    pub usable: i64,
+}
+
+/// Whether [`TrackedJemalloc`] is this binary's global allocator (it has served an allocation).
+pub fn installed() -> bool {
+    if !INSTALLED.load(Relaxed) {
+        // One allocation decides it: it goes through the wrapper if the wrapper is installed.
+        drop(std::hint::black_box(Box::new(0u64)));
+    }
+    INSTALLED.load(Relaxed)
+}
+
+/// The live byte counters now.
+pub fn counters() -> Counters {
+    Counters {
+        requested: REQUESTED.load(Relaxed) as i64,
+        usable: USABLE.load(Relaxed) as i64,
+    }
+}
+
+/// Starts (or restarts) peak tracking from the current live requested bytes.
+pub fn track_peak() {
+    PEAK.store(REQUESTED.load(Relaxed), Relaxed);
+    TRACK_PEAK.store(true, Relaxed);
+}
+
+/// Stops peak tracking and returns the highest live requested bytes seen since [`track_peak`].
+pub fn take_peak() -> i64 {
+    TRACK_PEAK.store(false, Relaxed);
+    PEAK.load(Relaxed) as i64
+}
+
+/// Installs [`TrackedJemalloc`] as the global allocator of the calling binary and exports
+/// jemalloc's start-up options ([`MALLOC_CONF`]). Use it once, at the top level of a bench,
+/// test or binary crate:
+///
+/// ```ignore
+/// taskmem::use_tracked_jemalloc!();
+/// ```
+#[macro_export]
+macro_rules! use_tracked_jemalloc {
+    () => {
+        #[global_allocator]
+        static TASKMEM_GLOBAL_ALLOCATOR: $crate::alloc::TrackedJemalloc =
+            $crate::alloc::TrackedJemalloc::new();
+
+        /// jemalloc reads its options from this symbol at start-up (the `_rjem_` prefix is
+        /// tikv-jemalloc-sys's); it must be a NUL-terminated C string.
+        #[unsafe(export_name = "_rjem_malloc_conf")]
+        #[used]
+        static TASKMEM_MALLOC_CONF: &[u8; $crate::alloc::MALLOC_CONF.len() + 1] = &{
+            let mut bytes = [0u8; $crate::alloc::MALLOC_CONF.len() + 1];
+            let src = $crate::alloc::MALLOC_CONF.as_bytes();
+            let mut i = 0;
+            while i < src.len() {
+                bytes[i] = src[i];
+                i += 1;
+            }
+            bytes
+        };
+    };
+}

@@ -1,0 +1,17 @@
+//! `taskmem`: the command line beside the Criterion suite.
+//!
+//! Run with:
+//!
+//! ```text
+//! cargo run --release --bin taskmem -- cases                     # the matrix, with skips
+//! cargo run --release --bin taskmem -- measure tokio-mt/spawn/100000 --runs 5
+//! ```
+//!
+//! Bad input (an unknown case, metric or flag, a malformed size list) prints one line and
+//! exits with code 2; a case this machine cannot run prints its reason and exits with 1.
+
+taskmem::use_tracked_jemalloc!();
+
+fn main() {
+    std::process::exit(taskmem::cli::main(std::env::args_os()));
+}

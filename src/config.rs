@@ -1,0 +1,209 @@
+//! Suite settings from the environment and the bench's command line, checked before anything
+//! runs so that bad input ends with a one-line error and exit code 2.
+//!
+//! | variable | meaning | default |
+//! |---|---|---|
+//! | `TASKMEM_SIZES` | task counts, comma-separated; `k`/`m` suffixes (`1,10k,100k,1m`) | `1,10k,100k,1m` |
+//! | `TASKMEM_METRIC` | `resident`, `allocated` or `rss` for every case | `resident` (async), `rss` (threads) |
+//!
+//! The command line is Criterion's; taskmem reads its filter (a regex, or an exact id with
+//! `--exact`) to run only the cases Criterion will report, and `--list` to run nothing.
+
+use regex::Regex;
+
+use crate::matrix::{Case, DEFAULT_SIZES};
+use crate::sample::Metric;
+
+/// Largest task count accepted (beyond it no machine of this kind has the memory).
+pub const MAX_TASKS: usize = 100_000_000;
+
+/// Parses one task count: `10000`, `10_000`, `10k`, `1m`, `1M`.
+pub fn parse_size(text: &str) -> Result<usize, String> {
+    let t = text.trim().replace('_', "");
+    let (digits, mult) = match t.chars().last() {
+        Some('k' | 'K') => (&t[..t.len() - 1], 1_000),
+        Some('m' | 'M') => (&t[..t.len() - 1], 1_000_000),
+        _ => (&t[..], 1),
+    };
+    let n = digits
+        .parse::<usize>()
+        .ok()
+        .and_then(|d| d.checked_mul(mult))
+        .ok_or_else(|| format!("'{text}' is not a task count (examples: 1, 10000, 10k, 1m)"))?;
+    if n == 0 || n > MAX_TASKS {
+        return Err(format!(
+            "task count '{text}' must be between 1 and {MAX_TASKS}"
+        ));
+    }
+    Ok(n)
+}
+
+/// Parses a comma-separated list of task counts.
+pub fn parse_sizes(text: &str) -> Result<Vec<usize>, String> {
+    if text.trim().is_empty() {
+        return Err("the size list is empty (example: 1,10k,100k,1m)".into());
+    }
+    let mut sizes = text
+        .split(',')
+        .map(parse_size)
+        .collect::<Result<Vec<_>, _>>()?;
+    sizes.sort_unstable();
+    sizes.dedup();
+    Ok(sizes)
+}
+
+/// Which cases Criterion will run, mirroring its filter semantics.
+#[derive(Debug, Clone)]
+pub enum Filter {
+    /// Every case.
+    All,
+    /// Cases whose id the regex matches anywhere.
+    Regex(Regex),
+    /// The case with exactly this id (`--exact`).
+    Exact(String),
+}
+
+impl Filter {
+    /// Whether the case with this id runs.
+    pub fn matches(&self, id: &str) -> bool {
+        match self {
+            Filter::All => true,
+            Filter::Regex(r) => r.is_match(id),
+            Filter::Exact(e) => e == id,
+        }
+    }
+}
+
+/// Everything the suite takes from its environment and arguments.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Task counts to run.
+    pub sizes: Vec<usize>,
+    /// The metric for every case; `None` is each case's default ([`Metric::default_for`]).
+    pub metric: Option<Metric>,
+    /// Criterion's filter.
+    pub filter: Filter,
+    /// `--list`: Criterion only lists benchmarks; nothing runs.
+    pub list_only: bool,
+    /// Criterion's sample count (`--sample-size`, default [`crate::suite::SAMPLE_SIZE`]).
+    pub sample_size: usize,
+}
+
+impl Config {
+    /// Reads `TASKMEM_SIZES`, `TASKMEM_METRIC` and the bench's arguments.
+    pub fn from_env_and_args(args: &[String]) -> Result<Config, String> {
+        let var = |name: &str| std::env::var(name).ok();
+        Config::from_parts(
+            var("TASKMEM_SIZES").as_deref(),
+            var("TASKMEM_METRIC").as_deref(),
+            args,
+        )
+    }
+
+    /// The same from explicit values (for tests).
+    pub fn from_parts(
+        sizes: Option<&str>,
+        metric: Option<&str>,
+        args: &[String],
+    ) -> Result<Config, String> {
+        let sizes = match sizes {
+            Some(s) => parse_sizes(s).map_err(|e| format!("TASKMEM_SIZES: {e}"))?,
+            None => DEFAULT_SIZES.to_vec(),
+        };
+        let metric = metric
+            .map(|m| {
+                m.parse::<Metric>()
+                    .map_err(|e| format!("TASKMEM_METRIC: {e}"))
+            })
+            .transpose()?;
+        let bench = parse_bench_args(args)?;
+        Ok(Config {
+            sizes,
+            metric,
+            filter: bench.filter,
+            list_only: bench.list_only,
+            sample_size: bench.sample_size,
+        })
+    }
+
+    /// The metric a case reports under this configuration.
+    pub fn metric_for(&self, case: &Case) -> Metric {
+        self.metric.unwrap_or_else(|| Metric::default_for(case))
+    }
+}
+
+/// Criterion's options that take a value (the next argument is not the filter).
+const VALUE_OPTIONS: [&str; 17] = [
+    "--color",
+    "-c",
+    "--save-baseline",
+    "-s",
+    "--baseline",
+    "-b",
+    "--baseline-lenient",
+    "--format",
+    "--profile-time",
+    "--load-baseline",
+    "--sample-size",
+    "--warm-up-time",
+    "--measurement-time",
+    "--nresamples",
+    "--noise-threshold",
+    "--confidence-level",
+    "--significance-level",
+];
+
+/// What taskmem reads of Criterion's command line.
+struct BenchArgs {
+    filter: Filter,
+    list_only: bool,
+    sample_size: usize,
+}
+
+/// Finds Criterion's filter, `--list` and `--sample-size` in the bench's arguments (program
+/// name excluded).
+fn parse_bench_args(args: &[String]) -> Result<BenchArgs, String> {
+    let mut filter = None;
+    let (mut exact, mut list) = (false, false);
+    let mut sample_size = crate::suite::SAMPLE_SIZE;
+    let mut i = 0;
+    while i < args.len() {
+        let a = args[i].as_str();
+        if a == "--exact" {
+            exact = true;
+        } else if a == "--list" {
+            list = true;
+        } else if a == "--sample-size" {
+            let v = args.get(i + 1).map(String::as_str).unwrap_or("");
+            sample_size = v.parse().ok().filter(|&n| n >= 10).ok_or_else(|| {
+                format!("--sample-size '{v}' must be a whole number of at least 10")
+            })?;
+            i += 1;
+        } else if VALUE_OPTIONS.contains(&a) || a == "--plotting-backend" || a == "--output-format"
+        {
+            i += 1;
+        } else if !a.starts_with('-') && filter.is_none() {
+            filter = Some(a.to_string());
+        }
+        i += 1;
+    }
+    let filter = match filter {
+        None => Filter::All,
+        Some(f) if exact => Filter::Exact(f),
+        Some(f) => Filter::Regex(Regex::new(&f).map_err(|e| {
+            let first = e
+                .to_string()
+                .lines()
+                .last()
+                .unwrap_or("")
+                .trim()
+                .to_string();
+            format!("the filter '{f}' is not a valid regular expression: {first}")
+        })?),
+    };
+    Ok(BenchArgs {
+        filter,
+        list_only: list,
+        sample_size,
+    })
+}

@@ -1,0 +1,14 @@
+#![doc = include_str!("../README.md")]
+#![warn(missing_docs)]
+
+pub mod alloc;
+pub mod cli;
+pub mod config;
+pub mod limits;
+pub mod matrix;
+pub mod measurement;
+pub mod probe;
+pub mod sample;
+pub mod suite;
+pub mod summary;
+pub mod workload;

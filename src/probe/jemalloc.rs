@@ -1,0 +1,55 @@
+//! jemalloc's own counters and controls, through `mallctl`.
+
+use super::ProbeError;
+use tikv_jemalloc_ctl::{epoch, stats};
+
+/// `MALLCTL_ARENAS_ALL`: the pseudo arena index meaning "every arena".
+const ARENAS_ALL: usize = 4096;
+
+fn err(what: &str, e: impl std::fmt::Display) -> ProbeError {
+    ProbeError(format!("jemalloc {what}: {e}"))
+}
+
+/// `stats.resident`, after advancing the stats epoch.
+pub(super) fn resident() -> Result<u64, ProbeError> {
+    epoch::advance().map_err(|e| err("epoch", e))?;
+    stats::resident::read()
+        .map(|v| v as u64)
+        .map_err(|e| err("stats.resident", e))
+}
+
+/// Calls a `mallctl` that takes no arguments (`arena.<i>.purge`, `thread.tcache.flush`).
+fn call_void(name: &str) -> Result<(), ProbeError> {
+    let cname = std::ffi::CString::new(name).map_err(|e| err(name, e))?;
+    // SAFETY: a void mallctl takes null old/new pointers and zero length.
+    let rc = unsafe {
+        tikv_jemalloc_sys::mallctl(
+            cname.as_ptr(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            0,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(err(name, std::io::Error::from_raw_os_error(rc)))
+    }
+}
+
+pub(super) fn purge_all_arenas() -> Result<(), ProbeError> {
+    call_void(&format!("arena.{ARENAS_ALL}.purge"))
+}
+
+pub(super) fn flush_thread_cache() {
+    // An error here only means this thread has no cache (tcache disabled): nothing to flush.
+    let _ = call_void("thread.tcache.flush");
+}
+
+pub(super) fn dirty_decay_ms() -> Result<i64, ProbeError> {
+    // SAFETY: opt.dirty_decay_ms is an ssize_t.
+    unsafe { tikv_jemalloc_ctl::raw::read::<isize>(b"opt.dirty_decay_ms\0") }
+        .map(|v| v as i64)
+        .map_err(|e| err("opt.dirty_decay_ms", e))
+}

@@ -1,0 +1,85 @@
+//! Probes: the counters a measurement reads, and how the allocator is brought to a known state.
+//!
+//! A [`Snapshot`] holds, at one instant:
+//!
+//! - `resident`: jemalloc's `stats.resident`, the bytes in physically resident pages mapped by
+//!   jemalloc (metadata, pages backing live allocations, and dirty pages not yet returned).
+//!   Page-granular and an upper bound: extents are counted whole, in size classes.
+//! - `requested` / `usable`: the exact live heap bytes counted by
+//!   [`TrackedJemalloc`](crate::alloc::TrackedJemalloc), as requested and as rounded to
+//!   jemalloc's size classes.
+//! - `rss`: the process's resident set size from `/proc/self/statm` (Linux), which also counts
+//!   what jemalloc never sees: OS thread stacks, thread-local storage, the binary's own pages.
+//!
+//! [`settle`] brings jemalloc to a known state before a run: it flushes the calling thread's
+//! cache and purges every arena, so a run starts from the same resident level each time.
+//! Reads need jemalloc's `epoch` advanced first; [`snapshot`] does that.
+
+mod jemalloc;
+#[cfg_attr(target_os = "linux", path = "linux.rs")]
+#[cfg_attr(not(target_os = "linux"), path = "other.rs")]
+pub mod os;
+
+use std::fmt;
+
+/// A probe that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeError(pub String);
+
+impl fmt::Display for ProbeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ProbeError {}
+
+/// Every counter at one instant, in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Snapshot {
+    /// jemalloc `stats.resident`.
+    pub resident: u64,
+    /// Live bytes requested from the global allocator (exact, all threads).
+    pub requested: i64,
+    /// Live bytes in jemalloc's size classes (exact, all threads).
+    pub usable: i64,
+    /// Process resident set size (`/proc/self/statm`).
+    pub rss: u64,
+}
+
+/// Checks that the probes can be read in this binary: taskmem's allocator is the global one
+/// and the OS probes answer.
+pub fn check() -> Result<(), ProbeError> {
+    if !crate::alloc::installed() {
+        return Err(ProbeError(
+            "taskmem::alloc::TrackedJemalloc is not this binary's global allocator \
+             (add `taskmem::use_tracked_jemalloc!();`)"
+                .into(),
+        ));
+    }
+    jemalloc::resident()?;
+    os::rss_bytes()?;
+    Ok(())
+}
+
+/// Reads every counter now.
+pub fn snapshot() -> Result<Snapshot, ProbeError> {
+    let counters = crate::alloc::counters();
+    Ok(Snapshot {
+        resident: jemalloc::resident()?,
+        requested: counters.requested,
+        usable: counters.usable,
+        rss: os::rss_bytes()?,
+    })
+}
+
+/// Flushes this thread's jemalloc cache and returns every arena's unused dirty pages to the OS.
+pub fn settle() -> Result<(), ProbeError> {
+    jemalloc::flush_thread_cache();
+    jemalloc::purge_all_arenas()
+}
+
+/// jemalloc's `opt.dirty_decay_ms`, to show whether [`crate::alloc::MALLOC_CONF`] took effect.
+pub fn dirty_decay_ms() -> Result<i64, ProbeError> {
+    jemalloc::dirty_decay_ms()
+}

@@ -1,0 +1,48 @@
+//! Non-Linux stand-ins for the OS probes: each answers with a clear "not supported" error.
+
+use super::ProbeError;
+
+fn unsupported(what: &str) -> ProbeError {
+    ProbeError(format!("{what} is only implemented for Linux (/proc)"))
+}
+
+/// The page size in bytes.
+pub fn page_size() -> u64 {
+    4096
+}
+
+/// Process RSS: not available off Linux.
+pub fn rss_bytes() -> Result<u64, ProbeError> {
+    Err(unsupported("process RSS"))
+}
+
+/// Peak process RSS: not available off Linux.
+pub fn peak_rss_bytes() -> Result<u64, ProbeError> {
+    Err(unsupported("peak RSS"))
+}
+
+/// Resetting peak RSS: not available off Linux.
+pub fn reset_peak_rss() -> Result<(), ProbeError> {
+    Err(unsupported("resetting peak RSS"))
+}
+
+/// Available memory: not available off Linux.
+pub fn mem_available_bytes() -> Result<u64, ProbeError> {
+    Err(unsupported("available memory"))
+}
+
+/// One limit on how many more threads this process can create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThreadLimit {
+    /// The limit's name.
+    pub name: &'static str,
+    /// The configured value.
+    pub value: u64,
+    /// How many more threads it leaves room for now.
+    pub headroom: u64,
+}
+
+/// Thread limits: not available off Linux.
+pub fn thread_limits() -> Result<Vec<ThreadLimit>, ProbeError> {
+    Err(unsupported("thread limits"))
+}

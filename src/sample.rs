@@ -1,0 +1,174 @@
+//! One measured run of a case: every counter read just before the tasks are created and again
+//! at the peak, and the growth between the two.
+//!
+//! Before each run jemalloc is settled ([`probe::settle`]: this thread's cache flushed, every
+//! arena purged), so each run starts from the same resident level. The peak reading is taken
+//! inside the runtime while all N tasks are alive and polled once (see [`crate::workload`]).
+
+use crate::matrix::{Case, Strategy};
+use crate::probe::{self, Snapshot};
+use crate::workload::{CaseError, Driver, RunOptions};
+use std::fmt;
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+/// Which bytes a measurement reports.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Metric {
+    /// Growth of jemalloc's `stats.resident`: the pages jemalloc made resident for the tasks,
+    /// metadata included, in whole pages and size classes. The default for async cases.
+    Resident,
+    /// Growth of the exact live heap bytes requested by all threads (taskmem's counting
+    /// wrapper around jemalloc). Not page-granular; misses thread stacks.
+    Allocated,
+    /// Growth of the process's resident set size (`/proc/self/statm`): counts OS thread
+    /// stacks and TLS, which jemalloc never sees. The default for OS threads.
+    Rss,
+}
+
+impl Metric {
+    /// Every metric.
+    pub const ALL: [Metric; 3] = [Metric::Resident, Metric::Allocated, Metric::Rss];
+
+    /// The metric's name, as `TASKMEM_METRIC` takes it.
+    pub fn id(self) -> &'static str {
+        match self {
+            Metric::Resident => "resident",
+            Metric::Allocated => "allocated",
+            Metric::Rss => "rss",
+        }
+    }
+
+    /// The metric a case reports when none is chosen: RSS for OS threads (their stacks are
+    /// not jemalloc's), jemalloc resident bytes otherwise.
+    pub fn default_for(case: &Case) -> Metric {
+        if case.strategy == Strategy::Threads {
+            Metric::Rss
+        } else {
+            Metric::Resident
+        }
+    }
+}
+
+impl FromStr for Metric {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Metric::ALL
+            .into_iter()
+            .find(|m| m.id() == s)
+            .ok_or_else(|| format!("unknown metric '{s}' (valid: resident, allocated, rss)"))
+    }
+}
+
+impl fmt::Display for Metric {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+/// Growth of every counter between the start of a run and its peak, in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sample {
+    /// jemalloc `stats.resident` growth.
+    pub resident: i64,
+    /// Exact requested live bytes growth.
+    pub requested: i64,
+    /// The same allocations in jemalloc's size classes.
+    pub usable: i64,
+    /// Process RSS growth.
+    pub rss: i64,
+}
+
+/// A sample's figure for one metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Value {
+    /// The bytes reported (never zero).
+    pub bytes: u64,
+    /// The page-granular counter grew by less than one page, which it cannot resolve; the
+    /// figure is then the exact allocated bytes.
+    pub below_resolution: bool,
+}
+
+impl Sample {
+    /// The growth from `before` to `peak`.
+    pub fn between(before: &Snapshot, peak: &Snapshot) -> Sample {
+        Sample {
+            resident: peak.resident as i64 - before.resident as i64,
+            requested: peak.requested - before.requested,
+            usable: peak.usable - before.usable,
+            rss: peak.rss as i64 - before.rss as i64,
+        }
+    }
+
+    /// The figure for `metric`. Resident and RSS count whole pages: growth below one page
+    /// cannot be resolved and falls back to the exact allocated bytes, flagged.
+    pub fn value(&self, metric: Metric) -> Result<Value, CaseError> {
+        let page = probe::os::page_size() as i64;
+        let paged = match metric {
+            Metric::Allocated => None,
+            Metric::Resident => Some(self.resident),
+            Metric::Rss => Some(self.rss),
+        };
+        match paged {
+            Some(bytes) if bytes >= page => Ok(Value {
+                bytes: bytes as u64,
+                below_resolution: false,
+            }),
+            _ if self.requested > 0 => Ok(Value {
+                bytes: self.requested as u64,
+                below_resolution: paged.is_some(),
+            }),
+            _ => Err(CaseError::Failed(format!(
+                "nothing measurable: {metric} grew by {} B and the heap by {} B",
+                paged.unwrap_or(self.requested),
+                self.requested
+            ))),
+        }
+    }
+}
+
+/// How long the heap must stay unchanged before the peak is read.
+pub const QUIET_FOR: Duration = Duration::from_millis(3);
+/// The longest [`quiesce`] waits for the heap to stop changing.
+pub const QUIET_TIMEOUT: Duration = Duration::from_millis(200);
+
+/// Waits until the live heap bytes stop changing (for [`QUIET_FOR`], at most
+/// [`QUIET_TIMEOUT`]). Runtimes built on async-io register timers through a queue that its
+/// reactor thread drains into a B-tree, and multi-threaded schedulers may still be finishing
+/// their first polls: the peak is the state the process then keeps for the whole sleep.
+pub fn quiesce() {
+    let start = Instant::now();
+    let mut last = crate::alloc::counters();
+    let mut quiet_since = Instant::now();
+    while start.elapsed() < QUIET_TIMEOUT {
+        std::thread::sleep(Duration::from_micros(500));
+        let now = crate::alloc::counters();
+        if now != last {
+            last = now;
+            quiet_since = Instant::now();
+        } else if quiet_since.elapsed() >= QUIET_FOR {
+            return;
+        }
+    }
+}
+
+/// Runs the case once and measures it: settle, read, run to the peak, read there, release.
+pub fn measure(driver: &Driver, case: &Case, opts: &RunOptions) -> Result<Sample, CaseError> {
+    let _guard = crate::workload::exclusive();
+    let failed = |e: probe::ProbeError| CaseError::Failed(e.to_string());
+    quiesce();
+    probe::settle().map_err(failed)?;
+    let before = probe::snapshot().map_err(failed)?;
+    let mut peak: Option<Result<Snapshot, probe::ProbeError>> = None;
+    driver.run(case, opts, &mut || {
+        quiesce();
+        peak = Some(probe::snapshot());
+    })?;
+    let peak = peak
+        .ok_or_else(|| CaseError::Failed("the run never reached its peak".into()))?
+        .map_err(failed)?;
+    Ok(Sample::between(&before, &peak))
+}

@@ -1,0 +1,276 @@
+//! The memory suite as a Criterion bench: every case of the matrix measured in bytes.
+//!
+//! [`main`] is the whole bench binary: it checks the configuration ([`crate::config`]) and
+//! the probes, runs one Criterion group per runtime (`tokio-mt/spawn/100000` is group
+//! `tokio-mt`, function `spawn`, parameter 100000), prints bytes per task after each case,
+//! and writes the summary ([`crate::summary`]). Bad input ends with one line on stderr and
+//! exit code 2; a probe that cannot be read, with exit code 1.
+//!
+//! Criterion settings: 10 samples, 10,000 bootstrap resamples, flat sampling, and warm-up and measurement times of 1 ms,
+//! so that a case makes one warm-up run (or a few, when a run is shorter than 1 ms) and
+//! exactly one run per sample: 11 runs, about 4-11 s for a 1M case. Criterion then warns
+//! "Unable to complete 10 samples in 1.0ms": expected, each sample is one whole run.
+
+use std::time::Duration;
+
+use criterion::{BenchmarkId, Criterion, SamplingMode};
+
+use crate::config::Config;
+use crate::matrix::{self, Case, Runtime};
+use crate::measurement::{Memory, format_bytes};
+use crate::sample::{self, Sample};
+use crate::summary::{self, CaseSummary, Skip};
+use crate::workload::{CaseError, Driver, RunOptions};
+
+/// Bootstrap resamples. Criterion's default, 100,000, spends about 2 s per benchmark
+/// drawing the bootstrap distributions; byte samples vary so little that 10,000 give the same
+/// intervals. `--nresamples` overrides it.
+pub const NRESAMPLES: usize = 10_000;
+
+/// Criterion's sample count (its minimum).
+pub const SAMPLE_SIZE: usize = 10;
+
+/// Prints `taskmem: <message>` and exits with `code`.
+pub fn exit_with(message: &str, code: i32) -> ! {
+    eprintln!("taskmem: {message}");
+    std::process::exit(code)
+}
+
+thread_local! {
+    static QUIET_PANICS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// While on, a panic on this thread prints nothing (the suite explains it in one line).
+/// Used around Criterion's report, which panics drawing a t-test of identical constant samples.
+fn quiet_panics(on: bool) {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !QUIET_PANICS.with(|q| q.get()) {
+                default(info);
+            }
+        }));
+    });
+    QUIET_PANICS.with(|q| q.set(on));
+}
+
+/// A Criterion configured for byte-valued memory benchmarks, before the command line.
+pub fn criterion() -> Criterion<Memory> {
+    Criterion::default()
+        .with_measurement(Memory)
+        .sample_size(SAMPLE_SIZE)
+        .warm_up_time(Duration::from_millis(1))
+        .measurement_time(Duration::from_millis(1))
+        .nresamples(NRESAMPLES)
+        .without_plots()
+        .with_plots()
+}
+
+/// The bench binary's `main`: run the configured matrix under Criterion.
+pub fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let config = Config::from_env_and_args(&args).unwrap_or_else(|e| exit_with(&e, 2));
+    if let Err(e) = crate::probe::check() {
+        exit_with(&e.to_string(), 1);
+    }
+    let mut criterion = criterion().configure_from_args();
+    let outcome = run(&mut criterion, &config);
+    criterion.final_summary();
+    if config.list_only {
+        return;
+    }
+    let path = summary::default_path();
+    let earlier = summary::load(&path).ok();
+    let merged = summary::merge(earlier, outcome.measured, outcome.skipped);
+    match serde_json::to_vec_pretty(&merged) {
+        Ok(json) => match summary::write_atomic(&path, &json) {
+            Ok(()) => println!("taskmem: summary written to {}", path.display()),
+            Err(e) => exit_with(&e, 1),
+        },
+        Err(e) => exit_with(&format!("cannot encode the summary: {e}"), 1),
+    }
+    print_table(&merged);
+    if outcome.failed > 0 {
+        exit_with(&format!("{} case(s) failed", outcome.failed), 1);
+    }
+}
+
+/// What a suite run produced.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Cases measured.
+    pub measured: Vec<CaseSummary>,
+    /// Cases skipped, with reasons.
+    pub skipped: Vec<Skip>,
+    /// Cases that failed.
+    pub failed: usize,
+}
+
+/// Runs every case of the configuration through `criterion`.
+pub fn run(criterion: &mut Criterion<Memory>, config: &Config) -> Outcome {
+    let mut outcome = Outcome::default();
+    let cases: Vec<Case> = matrix::cases(&config.sizes)
+        .into_iter()
+        .filter(|c| config.filter.matches(&c.id()))
+        .collect();
+    for runtime in Runtime::ALL {
+        let mine: Vec<Case> = cases
+            .iter()
+            .copied()
+            .filter(|c| c.runtime == runtime)
+            .collect();
+        if mine.is_empty() {
+            continue;
+        }
+        if config.list_only {
+            let mut group = criterion.benchmark_group(runtime.id());
+            for case in &mine {
+                group.bench_with_input(
+                    BenchmarkId::new(case.strategy.id(), case.n),
+                    case,
+                    |b, _| b.iter_custom(|_| 1),
+                );
+            }
+            group.finish();
+            continue;
+        }
+        let driver = match Driver::new(runtime) {
+            Ok(d) => d,
+            Err(e) => {
+                eprintln!("taskmem: {runtime}: {e}");
+                outcome.failed += mine.len();
+                continue;
+            }
+        };
+        let mut group = criterion.benchmark_group(runtime.id());
+        group.sampling_mode(SamplingMode::Flat);
+        for case in &mine {
+            let id = case.id();
+            let opts = RunOptions::default();
+            // A thread case's first run decides whether the OS lets it run here: only then
+            // does Criterion take over. Other cases are checked against the limits up front.
+            let check = if case.runtime == Runtime::Os {
+                sample::measure(&driver, case, &opts).map(Some)
+            } else {
+                crate::limits::check_case(case, &opts).map(|()| None)
+            };
+            let first = match check {
+                Ok(first) => first,
+                Err(CaseError::Skipped(why)) => {
+                    println!("{id}: skipped: {why}");
+                    outcome.skipped.push(Skip { id, reason: why });
+                    continue;
+                }
+                Err(CaseError::Failed(why)) => {
+                    eprintln!("taskmem: {id}: failed: {why}");
+                    outcome.failed += 1;
+                    continue;
+                }
+            };
+            let metric = config.metric_for(case);
+            // Every call Criterion makes, with its runs: the last `sample_size` calls are the
+            // samples it analyses (the earlier ones are warm-up).
+            let mut calls: Vec<Vec<Sample>> = first.into_iter().map(|s| vec![s]).collect();
+            let bench = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                quiet_panics(true);
+                group.bench_with_input(
+                    BenchmarkId::new(case.strategy.id(), case.n),
+                    case,
+                    |b, case| {
+                        b.iter_custom(|iters| {
+                            let mut total = 0u64;
+                            let mut runs = Vec::with_capacity(iters as usize);
+                            for _ in 0..iters {
+                                let s = sample::measure(&driver, case, &opts)
+                                    .and_then(|s| Ok((s, s.value(metric)?)));
+                                match s {
+                                    Ok((s, v)) => {
+                                        total += v.bytes;
+                                        runs.push(s);
+                                    }
+                                    Err(e) => exit_with(&format!("{}: {e}", case.id()), 1),
+                                }
+                            }
+                            calls.push(runs);
+                            total
+                        })
+                    },
+                );
+            }));
+            quiet_panics(false);
+            if bench.is_err() {
+                println!(
+                    "{id}: every sample equals the baseline's exactly; Criterion 0.8.2 cannot draw \
+                     the t-test of two zero-variance samples, so this case's HTML page keeps its \
+                     previous plots (figures and change estimates are saved)"
+                );
+            }
+            let measured: Vec<Sample> = calls
+                .iter()
+                .skip(calls.len().saturating_sub(config.sample_size))
+                .flatten()
+                .copied()
+                .collect();
+            let runs = calls.iter().map(Vec::len).sum();
+            let summary = summary::summarise_case(case, metric, &measured, runs);
+            print_case(&summary);
+            outcome.measured.push(summary);
+        }
+        group.finish();
+    }
+    outcome
+}
+
+/// One line after Criterion's own: the reported figure per task and the other counters.
+fn print_case(c: &CaseSummary) {
+    let per = |key: &str| {
+        c.metrics
+            .get(key)
+            .map_or_else(|| "-".into(), |s| format_bytes(s.median / c.n as f64))
+    };
+    let note = if c.below_resolution {
+        " (resident/RSS grew by less than a page: showing exact allocated bytes)"
+    } else {
+        ""
+    };
+    println!(
+        "{:<40} {} per task [{}; cv {:.2}%]{note}\n{:<40} resident {} | allocated {} | usable {} | rss {}",
+        "",
+        format_bytes(c.per_task),
+        c.metric,
+        c.value.cv_percent,
+        "",
+        per("resident"),
+        per("allocated"),
+        per("usable"),
+        per("rss"),
+    );
+}
+
+/// The end-of-run table: bytes per task of every pair in the summary.
+fn print_table(s: &summary::Summary) {
+    println!(
+        "\n{:<30} {:>10} {:>10} {:>10} {:>10} {:>8}",
+        "bytes per task (slope)", "resident", "allocated", "usable", "rss", "future"
+    );
+    for p in &s.pairs {
+        let g = |k: &str| {
+            p.bytes_per_task
+                .get(k)
+                .map_or("-".into(), |v| format!("{v:.0}"))
+        };
+        println!(
+            "{:<30} {:>10} {:>10} {:>10} {:>10} {:>8}",
+            p.id,
+            g("resident"),
+            g("allocated"),
+            g("usable"),
+            g("rss"),
+            p.future_size.map_or("-".into(), |f| f.to_string())
+        );
+    }
+    for skip in &s.skipped {
+        println!("{:<30} skipped: {}", skip.id, skip.reason);
+    }
+}

@@ -1,0 +1,111 @@
+//! tokio: current-thread and multi-thread runtimes, `tokio::spawn` and `JoinSet`.
+
+use std::future::Future;
+
+use super::{CaseError, Exec, Release, RunOptions, STARTED, payload_task, task};
+use crate::matrix::Strategy;
+
+/// A tokio runtime with its time driver.
+pub(super) struct Tokio(tokio::runtime::Runtime);
+
+impl Tokio {
+    pub(super) fn current_thread() -> Result<Self, CaseError> {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .map(Tokio)
+            .map_err(|e| CaseError::Failed(format!("cannot build tokio runtime: {e}")))
+    }
+
+    pub(super) fn multi_thread() -> Result<Self, CaseError> {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_time()
+            .build()
+            .map(Tokio)
+            .map_err(|e| CaseError::Failed(format!("cannot build tokio runtime: {e}")))
+    }
+
+    /// `tokio::spawn` N tasks, keep the handles, await (or abort) them.
+    pub(super) fn spawn(
+        &self,
+        n: usize,
+        opts: &RunOptions,
+        at_peak: &mut dyn FnMut(),
+    ) -> Result<(), CaseError> {
+        self.0.block_on(async {
+            STARTED.reset(n);
+            let handles: Vec<tokio::task::JoinHandle<()>> = if let Some(p) = opts.payload {
+                (0..n)
+                    .map(|_| tokio::spawn(payload_task(p, tokio::time::sleep)))
+                    .collect()
+            } else {
+                (0..n)
+                    .map(|_| tokio::spawn(task(tokio::time::sleep)))
+                    .collect()
+            };
+            STARTED.wait().await;
+            at_peak();
+            if opts.release == Release::Cancel {
+                handles.iter().for_each(|h| h.abort());
+            }
+            for h in handles {
+                match h.await {
+                    Ok(()) => {}
+                    Err(e) if e.is_cancelled() => {}
+                    Err(e) => return Err(CaseError::Failed(format!("task failed: {e}"))),
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// `JoinSet::spawn` N tasks; shut the set down (or join every task).
+    pub(super) fn join_set(
+        &self,
+        n: usize,
+        opts: &RunOptions,
+        at_peak: &mut dyn FnMut(),
+    ) -> Result<(), CaseError> {
+        self.0.block_on(async {
+            STARTED.reset(n);
+            let mut set = tokio::task::JoinSet::new();
+            if let Some(p) = opts.payload {
+                (0..n).for_each(|_| drop(set.spawn(payload_task(p, tokio::time::sleep))));
+            } else {
+                (0..n).for_each(|_| drop(set.spawn(task(tokio::time::sleep))));
+            }
+            STARTED.wait().await;
+            at_peak();
+            match opts.release {
+                Release::Cancel => set.shutdown().await,
+                Release::Complete => {
+                    while let Some(r) = set.join_next().await {
+                        r.map_err(|e| CaseError::Failed(format!("task failed: {e}")))?;
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
+impl Exec for Tokio {
+    fn block_on<F: Future>(&self, f: F) -> F::Output {
+        self.0.block_on(f)
+    }
+
+    fn unconstrained<F: Future>(f: F) -> impl Future<Output = F::Output> {
+        tokio::task::unconstrained(f)
+    }
+}
+
+/// `size_of` of one task's future.
+pub(super) fn future_size(strategy: Strategy) -> Option<usize> {
+    match strategy {
+        Strategy::JoinAll | Strategy::Sequential | Strategy::FuturesUnordered => {
+            Some(size_of::<tokio::time::Sleep>())
+        }
+        Strategy::Spawn | Strategy::JoinSet => Some(size_of_val(&task(tokio::time::sleep))),
+        Strategy::Threads => None,
+    }
+}

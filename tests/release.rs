@@ -1,0 +1,100 @@
+//! Releasing after the peak does not change the peak: for one strategy of each runtime, the
+//! figure a cancelled run reports equals the highest level of a run whose tasks really sleep
+//! and complete, within 2 %.
+//!
+//! The completed run's highest level is found exactly for the allocated bytes (the counting
+//! allocator tracks its maximum over the whole run) and by sampling every millisecond for
+//! jemalloc's resident bytes.
+
+taskmem::use_tracked_jemalloc!();
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use taskmem::matrix::Case;
+use taskmem::sample;
+use taskmem::workload::{Driver, Release, RunOptions, exclusive};
+use taskmem::{alloc, probe};
+
+const N: usize = 50_000;
+const SLEEP: Duration = Duration::from_millis(400);
+
+/// (resident, allocated) growth: the highest seen during a run whose tasks complete.
+fn completed_peak(driver: &Driver, case: &Case) -> (f64, f64) {
+    let _guard = exclusive();
+    sample::quiesce();
+    probe::settle().unwrap();
+    let before = probe::snapshot().unwrap();
+    let stop = AtomicBool::new(false);
+    let max_resident = AtomicU64::new(0);
+    alloc::track_peak();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            while !stop.load(Ordering::Relaxed) {
+                let r = probe::snapshot().unwrap().resident;
+                max_resident.fetch_max(r, Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        });
+        let opts = RunOptions {
+            sleep: SLEEP,
+            release: Release::Complete,
+            payload: None,
+        };
+        let mut reached = false;
+        driver
+            .run(case, &opts, &mut || {
+                sample::quiesce();
+                reached = true;
+            })
+            .unwrap();
+        assert!(
+            reached,
+            "{}: the completed run never reached its peak",
+            case.id()
+        );
+        stop.store(true, Ordering::Relaxed);
+    });
+    let peak_allocated = alloc::take_peak() - before.requested;
+    let peak_resident = max_resident.load(Ordering::Relaxed) as i64 - before.resident as i64;
+    (peak_resident as f64, peak_allocated as f64)
+}
+
+fn check(case: &str) {
+    let case: Case = case.parse().unwrap();
+    let driver = Driver::new(case.runtime).unwrap();
+    let cancelled = sample::measure(&driver, &case, &RunOptions::default()).unwrap();
+    let (resident, allocated) = completed_peak(&driver, &case);
+    for (name, cancelled, completed) in [
+        ("resident", cancelled.resident as f64, resident),
+        ("allocated", cancelled.requested as f64, allocated),
+    ] {
+        let diff = (cancelled - completed).abs() / completed;
+        assert!(
+            diff <= 0.02,
+            "{}: {name} cancelled {cancelled} B vs completed peak {completed} B ({:.2} %)",
+            case.id(),
+            diff * 100.0
+        );
+    }
+}
+
+#[test]
+fn tokio_current_thread_join_all_peak_is_the_same_cancelled_or_completed() {
+    check(&format!("tokio-ct/join_all/{N}"));
+}
+
+#[test]
+fn tokio_multi_thread_spawn_peak_is_the_same_cancelled_or_completed() {
+    check(&format!("tokio-mt/spawn/{N}"));
+}
+
+#[test]
+fn async_std_spawn_peak_is_the_same_cancelled_or_completed() {
+    check(&format!("async-std/spawn/{N}"));
+}
+
+#[test]
+fn smol_spawn_peak_is_the_same_cancelled_or_completed() {
+    check(&format!("smol/spawn/{N}"));
+}
