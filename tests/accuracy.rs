@@ -7,18 +7,37 @@
 
 taskmem::use_tracked_jemalloc!();
 
+/// The probes are process-wide: a test that builds or drops a runtime while another
+/// measures would move its figures, so the tests of this file run one at a time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 use taskmem::matrix::Case;
 use taskmem::sample::{self, Metric, Sample};
 use taskmem::workload::{Driver, RunOptions};
 
 const PAYLOAD: usize = 1024;
 
-fn median_sample(driver: &Driver, case: &Case, opts: &RunOptions) -> Sample {
-    let mut runs: Vec<Sample> = (0..3)
+/// Runs kept per variant, after one warm-up run; each metric's median is compared.
+const RUNS: usize = 5;
+
+fn samples(driver: &Driver, case: &Case, opts: &RunOptions) -> Vec<Sample> {
+    sample::measure(driver, case, opts).expect("warm-up run");
+    (0..RUNS)
         .map(|_| sample::measure(driver, case, opts).expect("case runs"))
+        .collect()
+}
+
+fn median(samples: &[Sample], metric: Metric) -> f64 {
+    let mut v: Vec<u64> = samples
+        .iter()
+        .map(|s| s.value(metric).unwrap().bytes)
         .collect();
-    runs.sort_by_key(|s| s.requested);
-    runs[1]
+    v.sort_unstable();
+    v[v.len() / 2] as f64
 }
 
 fn check(case: &str) {
@@ -26,9 +45,10 @@ fn check(case: &str) {
 }
 
 fn check_with(case: &str, payload: usize) {
+    let _serial = serial();
     let case: Case = case.parse().unwrap();
     let driver = Driver::new(case.runtime).unwrap();
-    let plain = median_sample(
+    let plain = samples(
         &driver,
         &case,
         &RunOptions {
@@ -36,7 +56,7 @@ fn check_with(case: &str, payload: usize) {
             ..RunOptions::default()
         },
     );
-    let loaded = median_sample(
+    let loaded = samples(
         &driver,
         &case,
         &RunOptions {
@@ -45,8 +65,8 @@ fn check_with(case: &str, payload: usize) {
         },
     );
     for metric in Metric::ALL {
-        let with = loaded.value(metric).unwrap().bytes as f64;
-        let without = plain.value(metric).unwrap().bytes as f64;
+        let with = median(&loaded, metric);
+        let without = median(&plain, metric);
         let per_task = (with - without) / case.n as f64;
         let error = (per_task - payload as f64).abs() / payload as f64;
         assert!(
@@ -98,11 +118,15 @@ fn os_threads_find_the_payload() {
 
 #[test]
 fn tokio_sequential_allocates_size_of_sleep_per_task() {
+    let _serial = serial();
     let size = size_of::<tokio::time::Sleep>() as f64;
     let driver = Driver::new(taskmem::matrix::Runtime::TokioCt).unwrap();
     let at = |n: usize| {
         let case = Case::new(driver.runtime(), taskmem::matrix::Strategy::Sequential, n);
-        median_sample(&driver, &case, &RunOptions::default()).requested as f64
+        median(
+            &samples(&driver, &case, &RunOptions::default()),
+            Metric::Allocated,
+        )
     };
     let per_task = (at(40_000) - at(10_000)) / 30_000.0;
     assert!(

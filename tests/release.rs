@@ -8,6 +8,14 @@
 
 taskmem::use_tracked_jemalloc!();
 
+/// The probes are process-wide: a test that builds or drops a runtime while another
+/// measures would move its figures, so the tests of this file run one at a time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -61,8 +69,11 @@ fn completed_peak(driver: &Driver, case: &Case) -> (f64, f64) {
 }
 
 fn check(case: &str) {
+    let _serial = serial();
     let case: Case = case.parse().unwrap();
     let driver = Driver::new(case.runtime).unwrap();
+    // The first run of a process also starts global executors and their threads: warm up.
+    sample::measure(&driver, &case, &RunOptions::default()).unwrap();
     let cancelled = sample::measure(&driver, &case, &RunOptions::default()).unwrap();
     let (resident, allocated) = completed_peak(&driver, &case);
     for (name, cancelled, completed) in [

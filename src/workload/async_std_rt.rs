@@ -41,7 +41,10 @@ impl AsyncStd {
                     futures::future::join_all(handles.into_iter().map(|h| h.cancel())).await;
                 }
                 Release::Complete => {
-                    futures::future::join_all(handles).await;
+                    // One by one: a join_all here would allocate beside the live tasks.
+                    for h in handles {
+                        h.await;
+                    }
                 }
             }
             Ok(())

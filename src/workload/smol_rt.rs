@@ -35,7 +35,10 @@ impl Smol {
                     futures::future::join_all(tasks.into_iter().map(|t| t.cancel())).await;
                 }
                 Release::Complete => {
-                    futures::future::join_all(tasks).await;
+                    // One by one: a join_all here would allocate beside the live tasks.
+                    for t in tasks {
+                        t.await;
+                    }
                 }
             }
             Ok(())
