@@ -38,21 +38,50 @@ pub fn exit_with(message: &str, code: i32) -> ! {
 
 thread_local! {
     static QUIET_PANICS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    static LAST_PANIC: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
 }
 
-/// While on, a panic on this thread prints nothing (the suite explains it in one line).
-/// Used around Criterion's report, which panics drawing a t-test of identical constant samples.
+/// While on, a panic on this thread prints nothing; its message is kept for
+/// [`last_panic`], and the suite explains it in one line. Used around Criterion's analysis
+/// and report, which panic on some byte-exact samples (see [`explain_report_panic`]).
 fn quiet_panics(on: bool) {
     static HOOK: std::sync::Once = std::sync::Once::new();
     HOOK.call_once(|| {
         let default = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            if !QUIET_PANICS.with(|q| q.get()) {
+            if QUIET_PANICS.with(|q| q.get()) {
+                let message = info
+                    .payload()
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| info.payload().downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                LAST_PANIC.with(|l| *l.borrow_mut() = message);
+            } else {
                 default(info);
             }
         }));
     });
     QUIET_PANICS.with(|q| q.set(on));
+}
+
+fn last_panic() -> String {
+    LAST_PANIC.with(|l| l.borrow().clone())
+}
+
+/// One line on why Criterion's report panicked, from its message.
+pub fn explain_report_panic(message: &str) -> String {
+    if message.contains("index out of bounds: the len is 0") {
+        "Criterion 0.8.2 cannot draw the t-test of two zero-variance samples that are \
+         equal (every run measured the same bytes as the baseline); this case's HTML page \
+         keeps its previous plots, its figures and change estimates are saved"
+            .to_string()
+    } else {
+        format!(
+            "Criterion's report failed: {}",
+            message.lines().next().unwrap_or("")
+        )
+    }
 }
 
 /// A Criterion configured for byte-valued memory benchmarks, before the command line.
@@ -200,11 +229,19 @@ pub fn run(criterion: &mut Criterion<Memory>, config: &Config) -> Outcome {
             }));
             quiet_panics(false);
             if bench.is_err() {
-                println!(
-                    "{id}: every sample equals the baseline's exactly; Criterion 0.8.2 cannot draw \
-                     the t-test of two zero-variance samples, so this case's HTML page keeps its \
-                     previous plots (figures and change estimates are saved)"
-                );
+                let message = last_panic();
+                if message.contains("Broken pipe") || message.contains("Connection reset") {
+                    exit_with(
+                        "lost the connection to cargo-criterion (it stopped; see its message above)",
+                        1,
+                    );
+                }
+                println!("{id}: {}", explain_report_panic(&message));
+            }
+            if calls.is_empty() {
+                eprintln!("taskmem: {id}: failed: Criterion ran no measurement");
+                outcome.failed += 1;
+                continue;
             }
             let measured: Vec<Sample> = calls
                 .iter()

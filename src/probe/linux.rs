@@ -3,7 +3,7 @@
 //! Everything Linux-specific in taskmem lives here; `other.rs` answers the same calls with a
 //! clear "not supported on this OS" error elsewhere.
 
-use super::ProbeError;
+use super::{ProbeError, ThreadLimit};
 use std::fs;
 
 fn read(path: &str) -> Result<String, ProbeError> {
@@ -67,17 +67,6 @@ pub fn mem_available_bytes() -> Result<u64, ProbeError> {
         .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
         .map(|kib| kib * 1024)
         .ok_or_else(|| ProbeError("no MemAvailable in /proc/meminfo".into()))
-}
-
-/// One limit on how many more threads this process can create.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ThreadLimit {
-    /// The limit's name as a user would look it up (e.g. `kernel.pid_max`).
-    pub name: &'static str,
-    /// The configured value.
-    pub value: u64,
-    /// How many more threads it leaves room for now.
-    pub headroom: u64,
 }
 
 /// The kernel and resource limits on new threads, each with the room it leaves now.

@@ -34,6 +34,17 @@ impl fmt::Display for ProbeError {
 
 impl std::error::Error for ProbeError {}
 
+/// One limit on how many more threads this process can create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThreadLimit {
+    /// The limit's name as a user would look it up (e.g. `kernel.pid_max`).
+    pub name: &'static str,
+    /// The configured value.
+    pub value: u64,
+    /// How many more threads it leaves room for now.
+    pub headroom: u64,
+}
+
 /// Every counter at one instant, in bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Snapshot {

@@ -1,6 +1,6 @@
 //! Non-Linux stand-ins for the OS probes: each answers with a clear "not supported" error.
 
-use super::ProbeError;
+use super::{ProbeError, ThreadLimit};
 
 fn unsupported(what: &str) -> ProbeError {
     ProbeError(format!("{what} is only implemented for Linux (/proc)"))
@@ -29,17 +29,6 @@ pub fn reset_peak_rss() -> Result<(), ProbeError> {
 /// Available memory: not available off Linux.
 pub fn mem_available_bytes() -> Result<u64, ProbeError> {
     Err(unsupported("available memory"))
-}
-
-/// One limit on how many more threads this process can create.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ThreadLimit {
-    /// The limit's name.
-    pub name: &'static str,
-    /// The configured value.
-    pub value: u64,
-    /// How many more threads it leaves room for now.
-    pub headroom: u64,
 }
 
 /// Thread limits: not available off Linux.

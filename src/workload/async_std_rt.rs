@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use super::{CaseError, Exec, Release, RunOptions, STARTED, payload_task, task};
+use super::{CaseError, Exec, RunOptions, payload_task, spawn_then_cancel, task};
 use crate::matrix::Strategy;
 
 /// async-std's global runtime (started on first use).
@@ -23,32 +23,15 @@ impl AsyncStd {
         opts: &RunOptions,
         at_peak: &mut dyn FnMut(),
     ) -> Result<(), CaseError> {
-        async_std::task::block_on(async {
-            STARTED.reset(n);
-            let handles: Vec<async_std::task::JoinHandle<()>> = if let Some(p) = opts.payload {
-                (0..n)
-                    .map(|_| async_std::task::spawn(payload_task(p, sleep)))
-                    .collect()
-            } else {
-                (0..n)
-                    .map(|_| async_std::task::spawn(task(sleep)))
-                    .collect()
-            };
-            STARTED.wait().await;
-            at_peak();
-            match opts.release {
-                Release::Cancel => {
-                    futures::future::join_all(handles.into_iter().map(|h| h.cancel())).await;
-                }
-                Release::Complete => {
-                    // One by one: a join_all here would allocate beside the live tasks.
-                    for h in handles {
-                        h.await;
-                    }
-                }
-            }
-            Ok(())
-        })
+        async_std::task::block_on(spawn_then_cancel(
+            n,
+            opts,
+            at_peak,
+            || async_std::task::spawn(task(sleep)),
+            |p| async_std::task::spawn(payload_task(p, sleep)),
+            async_std::task::JoinHandle::cancel,
+        ));
+        Ok(())
     }
 }
 

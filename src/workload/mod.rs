@@ -172,6 +172,38 @@ async fn hold_payload<S: Future>(payload: usize, sleep: S) {
     std::hint::black_box(&held);
 }
 
+/// Spawns N tasks with `spawn` (the plain task) or `spawn_payload` (a task holding `p`
+/// bytes), waits until each has been polled once, calls `at_peak`, then cancels every task
+/// with `cancel` or awaits each in turn. For runtimes whose handles cancel asynchronously
+/// (async-std's `JoinHandle`, smol's `Task`).
+async fn spawn_then_cancel<H: Future, C: Future>(
+    n: usize,
+    opts: &RunOptions,
+    at_peak: &mut dyn FnMut(),
+    spawn: impl Fn() -> H,
+    spawn_payload: impl Fn(usize) -> H,
+    cancel: impl Fn(H) -> C,
+) {
+    STARTED.reset(n);
+    let handles: Vec<H> = match opts.payload {
+        Some(p) => (0..n).map(|_| spawn_payload(p)).collect(),
+        None => (0..n).map(|_| spawn()).collect(),
+    };
+    STARTED.wait().await;
+    at_peak();
+    match opts.release {
+        Release::Cancel => {
+            futures::future::join_all(handles.into_iter().map(cancel)).await;
+        }
+        Release::Complete => {
+            // One by one: a join_all here would allocate beside the live tasks.
+            for h in handles {
+                h.await;
+            }
+        }
+    }
+}
+
 /// An async runtime as the generic strategies see it.
 trait Exec {
     /// Runs `f` to completion on this runtime.

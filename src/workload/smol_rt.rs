@@ -3,7 +3,7 @@
 
 use std::future::Future;
 
-use super::{CaseError, Exec, Release, RunOptions, STARTED, payload_task, task};
+use super::{CaseError, Exec, RunOptions, payload_task, spawn_then_cancel, task};
 use crate::matrix::Strategy;
 
 /// smol's global executor (its threads start on first use; `SMOL_THREADS`, default 1).
@@ -17,32 +17,15 @@ impl Smol {
         opts: &RunOptions,
         at_peak: &mut dyn FnMut(),
     ) -> Result<(), CaseError> {
-        smol::block_on(async {
-            STARTED.reset(n);
-            let tasks: Vec<smol::Task<()>> = if let Some(p) = opts.payload {
-                (0..n)
-                    .map(|_| smol::spawn(payload_task(p, smol::Timer::after)))
-                    .collect()
-            } else {
-                (0..n)
-                    .map(|_| smol::spawn(task(smol::Timer::after)))
-                    .collect()
-            };
-            STARTED.wait().await;
-            at_peak();
-            match opts.release {
-                Release::Cancel => {
-                    futures::future::join_all(tasks.into_iter().map(|t| t.cancel())).await;
-                }
-                Release::Complete => {
-                    // One by one: a join_all here would allocate beside the live tasks.
-                    for t in tasks {
-                        t.await;
-                    }
-                }
-            }
-            Ok(())
-        })
+        smol::block_on(spawn_then_cancel(
+            n,
+            opts,
+            at_peak,
+            || smol::spawn(task(smol::Timer::after)),
+            |p| smol::spawn(payload_task(p, smol::Timer::after)),
+            smol::Task::cancel,
+        ));
+        Ok(())
     }
 }
 
