@@ -27,20 +27,22 @@ use taskmem::{alloc, probe};
 const N: usize = 50_000;
 const SLEEP: Duration = Duration::from_millis(400);
 
-/// (resident, allocated) growth: the highest seen during a run whose tasks complete.
-fn completed_peak(driver: &Driver, case: &Case) -> (f64, f64) {
+/// (resident, allocated, rss) growth: the highest seen during a run whose tasks complete.
+fn completed_peak(driver: &Driver, case: &Case) -> (f64, f64, f64) {
     let _guard = exclusive();
     sample::quiesce();
     probe::settle().unwrap();
     let before = probe::snapshot().unwrap();
     let stop = AtomicBool::new(false);
     let max_resident = AtomicU64::new(0);
+    let max_rss = AtomicU64::new(0);
     alloc::track_peak();
     std::thread::scope(|s| {
         s.spawn(|| {
             while !stop.load(Ordering::Relaxed) {
-                let r = probe::snapshot().unwrap().resident;
-                max_resident.fetch_max(r, Ordering::Relaxed);
+                let now = probe::snapshot().unwrap();
+                max_resident.fetch_max(now.resident, Ordering::Relaxed);
+                max_rss.fetch_max(now.rss, Ordering::Relaxed);
                 std::thread::sleep(Duration::from_millis(1));
             }
         });
@@ -65,7 +67,8 @@ fn completed_peak(driver: &Driver, case: &Case) -> (f64, f64) {
     });
     let peak_allocated = alloc::take_peak() - before.requested;
     let peak_resident = max_resident.load(Ordering::Relaxed) as i64 - before.resident as i64;
-    (peak_resident as f64, peak_allocated as f64)
+    let peak_rss = max_rss.load(Ordering::Relaxed) as i64 - before.rss as i64;
+    (peak_resident as f64, peak_allocated as f64, peak_rss as f64)
 }
 
 fn check(case: &str) {
@@ -75,11 +78,16 @@ fn check(case: &str) {
     // The first run of a process also starts global executors and their threads: warm up.
     sample::measure(&driver, &case, &RunOptions::default()).unwrap();
     let cancelled = sample::measure(&driver, &case, &RunOptions::default()).unwrap();
-    let (resident, allocated) = completed_peak(&driver, &case);
-    for (name, cancelled, completed) in [
-        ("resident", cancelled.resident as f64, resident),
+    let (resident, allocated, rss) = completed_peak(&driver, &case);
+    let mut compared = vec![
         ("allocated", cancelled.requested as f64, allocated),
-    ] {
+        ("resident", cancelled.resident as f64, resident),
+    ];
+    if case.runtime == taskmem::matrix::Runtime::Os {
+        // Threads report RSS by default: their stacks are not jemalloc's.
+        compared.push(("rss", cancelled.rss as f64, rss));
+    }
+    for (name, cancelled, completed) in compared {
         let diff = (cancelled - completed).abs() / completed;
         assert!(
             diff <= 0.02,
@@ -108,4 +116,9 @@ fn async_std_spawn_peak_is_the_same_cancelled_or_completed() {
 #[test]
 fn smol_spawn_peak_is_the_same_cancelled_or_completed() {
     check(&format!("smol/spawn/{N}"));
+}
+
+#[test]
+fn os_threads_peak_is_the_same_cancelled_or_completed() {
+    check("os/threads/2000");
 }
