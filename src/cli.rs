@@ -1,16 +1,21 @@
-//! The `taskmem` command line: list the matrix, measure one case.
+//! The `taskmem` command line: list the matrix, measure one case, save a baseline, and
+//! compare a run with one (the regression gate).
 //!
-//! Exit codes: 0 success; 1 a case was skipped or failed, or a probe could not be read;
-//! 2 bad input (one line on stderr, never a usage dump or a backtrace).
+//! Exit codes: 0 success; 1 a case regressed (compare), was skipped or failed, or a probe
+//! could not be read; 2 bad input, including a missing, corrupt or newer-format baseline
+//! (one line on stderr naming the file, never a usage dump or a backtrace).
 
 use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 
+use crate::baseline;
 use crate::config::{self, Filter};
 use crate::matrix::{self, Case};
 use crate::measurement::format_bytes;
 use crate::sample::{self, Metric};
+use crate::summary;
 use crate::workload::{CaseError, Driver, RunOptions};
 
 /// taskmem: how much memory N concurrent tasks take, per runtime and spawn strategy.
@@ -32,6 +37,48 @@ enum Command {
         #[arg(long)]
         filter: Option<String>,
     },
+    /// Save the latest run (target/taskmem/summary.json) as a baseline.
+    Baseline {
+        #[command(subcommand)]
+        action: BaselineAction,
+    },
+    /// Compare the latest run with a saved baseline; exit 1 if any case regressed.
+    ///
+    /// Rows: baseline, current, change in bytes and percent, verdict (regressed, improved,
+    /// unchanged, new, removed). A change counts when it passes both the relative threshold
+    /// and the absolute noise floor, from --threshold/--floor or the thresholds file
+    /// (target-baselines/thresholds.toml: defaults, then rules per case regex and metric).
+    Compare {
+        /// The baseline's name (target-baselines/NAME.json).
+        #[arg(default_value = baseline::DEFAULT_NAME)]
+        name: String,
+        /// Compare Criterion's saved baseline of this name (`cargo bench -- --save-baseline
+        /// NAME`) with Criterion's latest results instead, from target/criterion.
+        #[arg(long, value_name = "CRITERION_BASELINE")]
+        criterion: Option<String>,
+        /// The metric to compare: resident, allocated, usable or rss [default: each case's].
+        #[arg(long)]
+        metric: Option<String>,
+        /// Default relative threshold in percent [default: thresholds file, else 5].
+        #[arg(long, value_name = "PERCENT")]
+        threshold: Option<f64>,
+        /// Default absolute noise floor in bytes [default: thresholds file, else 65536].
+        #[arg(long, value_name = "BYTES")]
+        floor: Option<f64>,
+        /// Thresholds file [default: <dir>/thresholds.toml when present].
+        #[arg(long, value_name = "FILE")]
+        thresholds: Option<PathBuf>,
+        /// Output: a table, Bencher Metric Format JSON (json), or github-action-benchmark's
+        /// customSmallerIsBetter JSON (github).
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// The run to compare [default: target/taskmem/summary.json].
+        #[arg(long, value_name = "FILE")]
+        summary: Option<PathBuf>,
+        /// Where baselines live.
+        #[arg(long, default_value = baseline::DEFAULT_DIR)]
+        dir: PathBuf,
+    },
     /// Measure one case (runtime/strategy/N) a few times and print every counter.
     Measure {
         /// The case, e.g. tokio-mt/spawn/100000 (N takes k/m suffixes).
@@ -43,6 +90,33 @@ enum Command {
         #[arg(long, default_value_t = 3)]
         runs: usize,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum BaselineAction {
+    /// Save the latest run as target-baselines/NAME.json (atomically: an interrupted save
+    /// keeps the previous file).
+    Save {
+        /// The baseline's name: letters, digits, '.', '_', '-'.
+        name: String,
+        /// The run to save [default: target/taskmem/summary.json].
+        #[arg(long, value_name = "FILE")]
+        summary: Option<PathBuf>,
+        /// Where baselines live.
+        #[arg(long, default_value = baseline::DEFAULT_DIR)]
+        dir: PathBuf,
+    },
+}
+
+/// Output formats of `compare`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// A plain-text table.
+    Table,
+    /// Bencher Metric Format.
+    Json,
+    /// github-action-benchmark's customSmallerIsBetter.
+    Github,
 }
 
 /// Runs the command line; returns the exit code.
@@ -68,6 +142,198 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
     match cli.command {
         Command::Cases { sizes, filter } => cases(sizes, filter),
         Command::Measure { case, metric, runs } => measure(&case, metric.as_deref(), runs),
+        Command::Baseline {
+            action: BaselineAction::Save { name, summary, dir },
+        } => save(&name, summary, &dir),
+        Command::Compare {
+            name,
+            criterion,
+            metric,
+            threshold,
+            floor,
+            thresholds,
+            format,
+            summary,
+            dir,
+        } => {
+            let options = CompareOptions {
+                name,
+                criterion,
+                metric,
+                threshold,
+                floor,
+                thresholds,
+                format,
+                summary,
+                dir,
+            };
+            compare(&options)
+        }
+    }
+}
+
+fn save(name: &str, summary: Option<PathBuf>, dir: &Path) -> i32 {
+    if let Err(e) = baseline::check_name(name) {
+        return bad_input(e);
+    }
+    let path = summary.unwrap_or_else(summary::default_path);
+    let summary = match summary::load(&path) {
+        Ok(s) => s,
+        Err(e) => return bad_input(format!("{e} (run `cargo bench` first)")),
+    };
+    let home = baseline::criterion_home_for(&path);
+    let b = baseline::from_summary(name, &summary, Some(&home));
+    match baseline::save(dir, &b) {
+        Ok(file) => {
+            println!(
+                "taskmem: saved {} cases to {}",
+                b.cases.len(),
+                file.display()
+            );
+            0
+        }
+        Err(e) => {
+            eprintln!("taskmem: {e}");
+            1
+        }
+    }
+}
+
+/// What `taskmem compare` (and `TASKMEM_COMPARE` at the end of `cargo bench`) compares.
+#[derive(Debug, Clone)]
+pub struct CompareOptions {
+    /// Baseline name.
+    pub name: String,
+    /// Compare Criterion's saved baseline of this name with its latest results.
+    pub criterion: Option<String>,
+    /// Metric override.
+    pub metric: Option<String>,
+    /// Default relative threshold (percent).
+    pub threshold: Option<f64>,
+    /// Default noise floor (bytes).
+    pub floor: Option<f64>,
+    /// Thresholds file.
+    pub thresholds: Option<PathBuf>,
+    /// Output format.
+    pub format: Format,
+    /// The current run's summary.
+    pub summary: Option<PathBuf>,
+    /// Baselines directory.
+    pub dir: PathBuf,
+}
+
+impl CompareOptions {
+    /// `compare NAME` with every other option at its default.
+    pub fn named(name: &str) -> CompareOptions {
+        CompareOptions {
+            name: name.to_string(),
+            criterion: None,
+            metric: None,
+            threshold: None,
+            floor: None,
+            thresholds: None,
+            format: Format::Table,
+            summary: None,
+            dir: PathBuf::from(baseline::DEFAULT_DIR),
+        }
+    }
+}
+
+/// Compares and prints; returns 0 (no regression), 1 (a case regressed) or 2 (bad input).
+pub fn compare(o: &CompareOptions) -> i32 {
+    let metric = match o.metric.as_deref().map(parse_compare_metric).transpose() {
+        Ok(m) => m,
+        Err(e) => return bad_input(e),
+    };
+    let mut thresholds = match &o.thresholds {
+        Some(f) => match baseline::Thresholds::load(f) {
+            Ok(t) => t,
+            Err(e) => return bad_input(e),
+        },
+        None => {
+            let default = o.dir.join("thresholds.toml");
+            if default.exists() {
+                match baseline::Thresholds::load(&default) {
+                    Ok(t) => t,
+                    Err(e) => return bad_input(e),
+                }
+            } else {
+                baseline::Thresholds::default()
+            }
+        }
+    };
+    if let Some(p) = o.threshold {
+        thresholds.percent = p;
+    }
+    if let Some(f) = o.floor {
+        thresholds.floor_bytes = f;
+    }
+    if let Err(e) = thresholds.check() {
+        return bad_input(e);
+    }
+    let sides = match &o.criterion {
+        Some(which) => {
+            if metric.is_some_and(|m| m.0 != "resident" && m.0 != "rss") {
+                eprintln!("taskmem: warning: Criterion keeps only the metric each case reported");
+            }
+            let home = baseline::criterion_home();
+            baseline::Side::from_criterion(&home, which)
+                .and_then(|b| Ok((b, baseline::Side::from_criterion(&home, "new")?)))
+        }
+        None => {
+            let file = baseline::path(&o.dir, &o.name);
+            let base = baseline::check_name(&o.name).and_then(|()| baseline::load(&file));
+            let path = o.summary.clone().unwrap_or_else(summary::default_path);
+            base.and_then(|b| {
+                let s =
+                    summary::load(&path).map_err(|e| format!("{e} (run `cargo bench` first)"))?;
+                let current = baseline::from_summary("current", &s, None);
+                let pick = metric.map(|m| m.1);
+                Ok((
+                    baseline::Side::from_baseline(&b, &file.display().to_string(), pick),
+                    baseline::Side::from_baseline(&current, &path.display().to_string(), pick),
+                ))
+            })
+        }
+    };
+    let (base, current) = match sides {
+        Ok(s) => s,
+        Err(e) => return bad_input(e),
+    };
+    if let (Some(a), Some(b)) = (&base.provenance, &current.provenance) {
+        let diffs = a.differences(b);
+        if !diffs.is_empty() {
+            eprintln!(
+                "taskmem: warning: {} and {} come from different machines or builds: {}",
+                base.label,
+                current.label,
+                diffs.join("; ")
+            );
+        }
+    }
+    let rows = baseline::compare(&base, &current, &thresholds);
+    match o.format {
+        Format::Table => print!("{}", baseline::table(&rows)),
+        Format::Json => println!("{:#}", baseline::bencher_json(&rows)),
+        Format::Github => println!("{:#}", baseline::github_json(&rows)),
+    }
+    if rows
+        .iter()
+        .any(|r| r.verdict == baseline::Verdict::Regressed)
+    {
+        1
+    } else {
+        0
+    }
+}
+
+/// `resident`, `allocated`, `usable` or `rss`, with the metric it maps to.
+fn parse_compare_metric(m: &str) -> Result<(&'static str, Metric), String> {
+    match m {
+        "usable" => {
+            Err("compare takes resident, allocated or rss (usable is in the summary only)".into())
+        }
+        other => other.parse::<Metric>().map(|m| (m.id(), m)),
     }
 }
 

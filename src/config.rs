@@ -5,9 +5,12 @@
 //! |---|---|---|
 //! | `TASKMEM_SIZES` | task counts, comma-separated; `k`/`m` suffixes (`1,10k,100k,1m`) | `1,10k,100k,1m` |
 //! | `TASKMEM_METRIC` | `resident`, `allocated` or `rss` for every case | `resident` (async), `rss` (threads) |
+//! | `TASKMEM_COMPARE` | after the run, compare with `target-baselines/<NAME>.json`; exit 1 on a regression | none |
 //!
 //! The command line is Criterion's; taskmem reads its filter (a regex, or an exact id with
 //! `--exact`) to run only the cases Criterion will report, and `--list` to run nothing.
+
+use std::path::Path;
 
 use regex::Regex;
 
@@ -87,17 +90,26 @@ pub struct Config {
     pub list_only: bool,
     /// Criterion's sample count (`--sample-size`, default [`crate::suite::SAMPLE_SIZE`]).
     pub sample_size: usize,
+    /// `TASKMEM_COMPARE`: the baseline to gate the run against.
+    pub compare: Option<String>,
 }
 
 impl Config {
     /// Reads `TASKMEM_SIZES`, `TASKMEM_METRIC` and the bench's arguments.
     pub fn from_env_and_args(args: &[String]) -> Result<Config, String> {
         let var = |name: &str| std::env::var(name).ok();
-        Config::from_parts(
+        let mut config = Config::from_parts(
             var("TASKMEM_SIZES").as_deref(),
             var("TASKMEM_METRIC").as_deref(),
             args,
-        )
+        )?;
+        if let Some(name) = var("TASKMEM_COMPARE") {
+            crate::baseline::check_name(&name).map_err(|e| format!("TASKMEM_COMPARE: {e}"))?;
+            let file = crate::baseline::path(Path::new(crate::baseline::DEFAULT_DIR), &name);
+            crate::baseline::load(&file).map_err(|e| format!("TASKMEM_COMPARE: {e}"))?;
+            config.compare = Some(name);
+        }
+        Ok(config)
     }
 
     /// The same from explicit values (for tests).
@@ -123,6 +135,7 @@ impl Config {
             filter: bench.filter,
             list_only: bench.list_only,
             sample_size: bench.sample_size,
+            compare: None,
         })
     }
 

@@ -2,12 +2,15 @@
 #![warn(missing_docs)]
 
 pub mod alloc;
+pub mod baseline;
 pub mod cli;
 pub mod config;
+pub mod heap_profile;
 pub mod limits;
 pub mod matrix;
 pub mod measurement;
 pub mod probe;
+pub mod provenance;
 pub mod sample;
 pub mod suite;
 pub mod summary;

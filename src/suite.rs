@@ -123,6 +123,13 @@ pub fn main() {
     if outcome.failed > 0 {
         exit_with(&format!("{} case(s) failed", outcome.failed), 1);
     }
+    if let Some(name) = &config.compare {
+        println!("\ntaskmem: comparing with baseline '{name}'");
+        let code = crate::cli::compare(&crate::cli::CompareOptions::named(name));
+        if code != 0 {
+            std::process::exit(code);
+        }
+    }
 }
 
 /// What a suite run produced.

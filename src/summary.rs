@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::matrix::{self, Case, Pair};
+use crate::provenance::Provenance;
 use crate::sample::{Metric, Sample};
 
 /// The summary file's format version.
@@ -115,34 +116,21 @@ pub struct Skip {
     pub reason: String,
 }
 
-/// The machine a summary came from.
+/// The machine and build a summary came from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Machine {
-    /// Logical CPUs.
-    pub cores: usize,
-    /// Total memory in bytes (`MemTotal`).
-    pub memory_bytes: u64,
-    /// Kernel release.
-    pub kernel: String,
+    /// Machine, compiler, crate versions, git revision.
+    #[serde(flatten)]
+    pub provenance: Provenance,
     /// jemalloc's `opt.dirty_decay_ms` in the measuring binary.
     pub jemalloc_dirty_decay_ms: Option<i64>,
 }
 
 impl Machine {
-    /// This machine.
+    /// This machine and build.
     pub fn current() -> Machine {
-        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
-        let memory_bytes = meminfo
-            .lines()
-            .find_map(|l| l.strip_prefix("MemTotal:"))
-            .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
-            .map_or(0, |kib| kib * 1024);
         Machine {
-            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            memory_bytes,
-            kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
-                .map(|s| s.trim().to_string())
-                .unwrap_or_else(|_| std::env::consts::OS.to_string()),
+            provenance: Provenance::current(),
             jemalloc_dirty_decay_ms: crate::probe::dirty_decay_ms().ok(),
         }
     }

@@ -1,0 +1,17 @@
+//! dhat heap profiles of the memory suite's cases: allocations and requested bytes per task,
+//! beside jemalloc's figures from `cargo bench --bench memory` when its summary exists.
+//!
+//! Run with:
+//!
+//! ```text
+//! cargo bench --bench dhat                         # N = 1, 10K, 100K
+//! cargo bench --bench dhat -- tokio-mt/spawn       # a slice, by Criterion-style filter
+//! TASKMEM_SIZES=1m cargo bench --bench dhat -- join_all
+//! ```
+
+#[global_allocator]
+static ALLOC: dhat::Alloc = dhat::Alloc;
+
+fn main() {
+    taskmem::heap_profile::main();
+}

@@ -1,0 +1,91 @@
+//! Where a set of numbers came from: the machine, the compiler, the measured crates' versions
+//! and the git revision. Summaries and baselines both carry it, and a comparison warns when
+//! two differ.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// The machine, build and source a run came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// Logical CPUs.
+    pub cores: usize,
+    /// Total memory in bytes (`MemTotal`).
+    pub memory_bytes: u64,
+    /// Kernel release.
+    pub kernel: String,
+    /// `rustc --version` of the compiler that built the suite.
+    pub rustc: String,
+    /// Locked versions of the crates the suite measures (tokio, async-std, smol, futures,
+    /// criterion, tikv-jemallocator, tikv-jemalloc-sys).
+    pub crates: BTreeMap<String, String>,
+    /// `git rev-parse HEAD` of the working tree, where there is one.
+    pub git_revision: Option<String>,
+    /// taskmem's version.
+    pub taskmem: String,
+}
+
+impl Provenance {
+    /// This machine and build, now.
+    pub fn current() -> Provenance {
+        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+        let memory_bytes = meminfo
+            .lines()
+            .find_map(|l| l.strip_prefix("MemTotal:"))
+            .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+            .map_or(0, |kib| kib * 1024);
+        let git_revision = std::process::Command::new("git")
+            .args(["rev-parse", "HEAD"])
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .map(|s| s.trim().to_string());
+        Provenance {
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            memory_bytes,
+            kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
+                .map(|s| s.trim().to_string())
+                .unwrap_or_else(|_| std::env::consts::OS.to_string()),
+            rustc: env!("TASKMEM_RUSTC").to_string(),
+            crates: env!("TASKMEM_CRATES")
+                .split(',')
+                .filter_map(|kv| kv.split_once('='))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            git_revision,
+            taskmem: env!("CARGO_PKG_VERSION").to_string(),
+        }
+    }
+
+    /// What differs between two provenances in a way that moves memory figures (machine
+    /// size, kernel, compiler, crate versions), one phrase each; empty when comparable.
+    pub fn differences(&self, other: &Provenance) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut diff = |what: &str, a: &str, b: &str| {
+            if a != b {
+                out.push(format!("{what} {a} vs {b}"));
+            }
+        };
+        diff("cores", &self.cores.to_string(), &other.cores.to_string());
+        diff(
+            "memory",
+            &format!("{} MiB", self.memory_bytes >> 20),
+            &format!("{} MiB", other.memory_bytes >> 20),
+        );
+        diff("kernel", &self.kernel, &other.kernel);
+        diff("rustc", &self.rustc, &other.rustc);
+        let names: std::collections::BTreeSet<&String> =
+            self.crates.keys().chain(other.crates.keys()).collect();
+        for name in names {
+            let none = String::from("absent");
+            diff(
+                name,
+                self.crates.get(name).unwrap_or(&none),
+                other.crates.get(name).unwrap_or(&none),
+            );
+        }
+        out
+    }
+}
