@@ -48,37 +48,7 @@ enum Command {
     /// unchanged, new, removed). A change counts when it passes both the relative threshold
     /// and the absolute noise floor, from --threshold/--floor or the thresholds file
     /// (target-baselines/thresholds.toml: defaults, then rules per case regex and metric).
-    Compare {
-        /// The baseline's name (target-baselines/NAME.json).
-        #[arg(default_value = baseline::DEFAULT_NAME)]
-        name: String,
-        /// Compare Criterion's saved baseline of this name (`cargo bench -- --save-baseline
-        /// NAME`) with Criterion's latest results instead, from target/criterion.
-        #[arg(long, value_name = "CRITERION_BASELINE")]
-        criterion: Option<String>,
-        /// The metric to compare: resident, allocated, usable or rss [default: each case's].
-        #[arg(long)]
-        metric: Option<String>,
-        /// Default relative threshold in percent [default: thresholds file, else 5].
-        #[arg(long, value_name = "PERCENT")]
-        threshold: Option<f64>,
-        /// Default absolute noise floor in bytes [default: thresholds file, else 65536].
-        #[arg(long, value_name = "BYTES")]
-        floor: Option<f64>,
-        /// Thresholds file [default: <dir>/thresholds.toml when present].
-        #[arg(long, value_name = "FILE")]
-        thresholds: Option<PathBuf>,
-        /// Output: a table, Bencher Metric Format JSON (json), or github-action-benchmark's
-        /// customSmallerIsBetter JSON (github).
-        #[arg(long, value_enum, default_value_t = Format::Table)]
-        format: Format,
-        /// The run to compare [default: target/taskmem/summary.json].
-        #[arg(long, value_name = "FILE")]
-        summary: Option<PathBuf>,
-        /// Where baselines live.
-        #[arg(long, default_value = baseline::DEFAULT_DIR)]
-        dir: PathBuf,
-    },
+    Compare(CompareOptions),
     /// Measure one case (runtime/strategy/N) a few times and print every counter.
     Measure {
         /// The case, e.g. tokio-mt/spawn/100000 (N takes k/m suffixes).
@@ -145,30 +115,7 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
         Command::Baseline {
             action: BaselineAction::Save { name, summary, dir },
         } => save(&name, summary, &dir),
-        Command::Compare {
-            name,
-            criterion,
-            metric,
-            threshold,
-            floor,
-            thresholds,
-            format,
-            summary,
-            dir,
-        } => {
-            let options = CompareOptions {
-                name,
-                criterion,
-                metric,
-                threshold,
-                floor,
-                thresholds,
-                format,
-                summary,
-                dir,
-            };
-            compare(&options)
-        }
+        Command::Compare(options) => compare(&options),
     }
 }
 
@@ -200,25 +147,36 @@ fn save(name: &str, summary: Option<PathBuf>, dir: &Path) -> i32 {
 }
 
 /// What `taskmem compare` (and `TASKMEM_COMPARE` at the end of `cargo bench`) compares.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct CompareOptions {
-    /// Baseline name.
+    /// The baseline's name (target-baselines/NAME.json).
+    #[arg(default_value = baseline::DEFAULT_NAME)]
     pub name: String,
-    /// Compare Criterion's saved baseline of this name with its latest results.
+    /// Compare Criterion's saved baseline of this name (`cargo bench -- --save-baseline
+    /// NAME`) with Criterion's latest results instead, from target/criterion.
+    #[arg(long, value_name = "CRITERION_BASELINE")]
     pub criterion: Option<String>,
-    /// Metric override.
+    /// The metric to compare: resident, allocated or rss [default: each case's].
+    #[arg(long)]
     pub metric: Option<String>,
-    /// Default relative threshold (percent).
+    /// Default relative threshold in percent [default: thresholds file, else 5].
+    #[arg(long, value_name = "PERCENT")]
     pub threshold: Option<f64>,
-    /// Default noise floor (bytes).
+    /// Default absolute noise floor in bytes [default: thresholds file, else 65536].
+    #[arg(long, value_name = "BYTES")]
     pub floor: Option<f64>,
-    /// Thresholds file.
+    /// Thresholds file [default: <dir>/thresholds.toml when present].
+    #[arg(long, value_name = "FILE")]
     pub thresholds: Option<PathBuf>,
-    /// Output format.
+    /// Output: a table, Bencher Metric Format JSON (json), or github-action-benchmark's
+    /// customSmallerIsBetter JSON (github).
+    #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
-    /// The current run's summary.
+    /// The run to compare [default: target/taskmem/summary.json].
+    #[arg(long, value_name = "FILE")]
     pub summary: Option<PathBuf>,
-    /// Baselines directory.
+    /// Where baselines live.
+    #[arg(long, default_value = baseline::DEFAULT_DIR)]
     pub dir: PathBuf,
 }
 
