@@ -33,8 +33,9 @@
 //!   of a thread only; the memory suite's `rss` metric counts the rest.
 //! - Blocks allocated before the profiler started: freeing one while it runs changes nothing
 //!   (dhat ignores it) and reallocating one counts as a new block of its full new size. The
-//!   profiler starts after the warm-up run, so runtime state the first run builds (worker
-//!   threads, global executors, timer wheels) is not counted against the tasks.
+//!   profiler starts after the runtime is built and after the warm-up run, so what they
+//!   allocate (the runtime, global executors and their threads) is not counted against the
+//!   tasks.
 //! - dhat's own bookkeeping (its block table and backtraces).
 //!
 //! # Cross-check with jemalloc
@@ -44,8 +45,12 @@
 //! minus `allocated`). Each case and each runtime x strategy pair (slope across N) is checked;
 //! a difference larger than that is flagged with its reason (see [`CrossCheck`]).
 //!
-//! dhat makes every allocation several times slower (it takes a backtrace): about 7x for a
-//! whole run, which is why 1M runs only on request.
+//! # Cost and viewing
+//!
+//! dhat takes a backtrace at every allocation, so a profiled run is several times slower
+//! than the unprofiled warm-up (both times are printed per case): 1M runs only on request.
+//! The viewer shows function names; for file and line too, build the bench with line tables:
+//! `CARGO_PROFILE_BENCH_DEBUG=line-tables-only cargo bench --bench dhat` (a full rebuild).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -151,6 +156,10 @@ pub struct Profile {
     pub total_blocks: u64,
     /// Where dhat's JSON profile was written.
     pub file: Option<String>,
+    /// Wall time of the unprofiled warm-up run, in seconds.
+    pub warm_up_seconds: f64,
+    /// Wall time of the profiled run (quiescence waits included), in seconds.
+    pub profiled_seconds: f64,
 }
 
 /// A case's figures from the memory suite's summary (`cargo bench --bench memory`), per task:
@@ -167,7 +176,7 @@ pub struct Jemalloc {
     pub allocated_min_per_task: f64,
     /// The largest `allocated` run.
     pub allocated_max_per_task: f64,
-    /// Runs the memory suite made of the case.
+    /// The memory suite's sampled runs of the case, which the figures summarise.
     pub runs: usize,
 }
 
@@ -208,7 +217,8 @@ pub struct PairEntry {
     pub allocations_per_task: f64,
     /// Slope of dhat's requested bytes across N.
     pub requested_bytes_per_task: f64,
-    /// The memory suite's slopes (`allocated`, `usable`, `resident`), when present.
+    /// The memory suite's slopes (`allocated`, `usable`, `resident`) across the N both
+    /// measured, from its medians, when its summary has the pair.
     pub jemalloc: Option<BTreeMap<String, f64>>,
     /// The comparison, when there are jemalloc figures.
     pub cross_check: Option<CrossCheck>,
@@ -304,7 +314,9 @@ pub fn profile_case(
     output: &Output,
 ) -> Result<Profile, CaseError> {
     let _guard = exclusive();
+    let warm_up = Instant::now();
     driver.run(case, opts, &mut || {})?;
+    let warm_up_seconds = warm_up.elapsed().as_secs_f64();
     let failed = |what: String| CaseError::Failed(what);
     let profiler = match output {
         Output::File(path) => {
@@ -322,12 +334,16 @@ pub fn profile_case(
     drop(std::hint::black_box(Box::new(0u64)));
     if read().total_blocks == probe.total_blocks {
         drop(profiler);
+        if let Output::File(path) = output {
+            let _ = std::fs::remove_file(path);
+        }
         return Err(failed(
             "dhat sees no allocation: this binary's global allocator is not dhat::Alloc".into(),
         ));
     }
     quiesce();
     let before = read();
+    let profiled = Instant::now();
     let mut peak: Option<Reading> = None;
     let run = driver.run(case, opts, &mut || {
         quiesce();
@@ -335,6 +351,7 @@ pub fn profile_case(
     });
     quiesce();
     let end = read();
+    let profiled_seconds = profiled.elapsed().as_secs_f64();
     drop(profiler);
     let file = match output {
         Output::File(path) if run.is_ok() => {
@@ -368,6 +385,8 @@ pub fn profile_case(
         total_bytes: end.total_bytes - before.total_bytes,
         total_blocks: end.total_blocks - before.total_blocks,
         file,
+        warm_up_seconds,
+        profiled_seconds,
     })
 }
 
@@ -387,7 +406,7 @@ pub fn jemalloc_figures(summary: &summary::Summary, id: &str) -> Option<Jemalloc
         resident_per_task: m("resident")?.median / n,
         allocated_min_per_task: allocated.min / n,
         allocated_max_per_task: allocated.max / n,
-        runs: case.runs,
+        runs: case.values.len(),
     })
 }
 
@@ -425,7 +444,7 @@ pub fn cross_check(profile: &Profile, jemalloc: &Jemalloc) -> CrossCheck {
             "the runs did not allocate the same: dhat's run is {:+.0} B from the median \
              jemalloc run and outside the {}-{} per task its {} runs spanned (the dhat \
              profile shows where the bytes were allocated; rerun `cargo bench --bench memory \
-             -- {}` if the code changed since its summary was written)",
+             -- '^{}$'` if the code changed since its summary was written)",
             difference * n,
             per_task(lo),
             per_task(hi),
@@ -669,21 +688,24 @@ fn print_case(entry: &CaseEntry, have_summary: bool) {
     let pad = "   ";
     println!("{}", p.id);
     println!(
-        "{pad}dhat      {:.2} allocations/task | {} requested/task | heap at peak {} (dhat max {}) | {} allocated over the run in {} blocks",
+        "{pad}dhat      {:.2} allocations/task | {} requested/task | heap at peak {} (dhat max {}) | {} allocated over the run in {} blocks | run {:.2} s profiled, {:.2} s unprofiled",
         p.allocations_per_task,
         per_task(p.requested_bytes_per_task),
         format_bytes(p.peak_bytes as f64),
         format_bytes(p.max_bytes as f64),
         format_bytes(p.total_bytes as f64),
         p.total_blocks,
+        p.profiled_seconds,
+        p.warm_up_seconds,
     );
     match (&entry.jemalloc, &entry.cross_check) {
         (Some(j), Some(x)) => {
             println!(
-                "{pad}jemalloc  allocated {} | usable {} | resident {} per task (median of the memory suite's runs)",
+                "{pad}jemalloc  allocated {} | usable {} | resident {} per task (medians of the memory suite's {} sampled runs)",
                 per_task(j.allocated_per_task),
                 per_task(j.usable_per_task),
                 per_task(j.resident_per_task),
+                j.runs,
             );
             let verdict = if x.flagged { "FLAGGED" } else { "ok" };
             println!(

@@ -165,6 +165,8 @@ fn profile(bytes: i64, n: usize) -> Profile {
         total_bytes: bytes as u64,
         total_blocks: n as u64,
         file: None,
+        warm_up_seconds: 0.0,
+        profiled_seconds: 0.0,
     }
 }
 
