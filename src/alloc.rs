@@ -55,16 +55,25 @@ impl TrackedJemalloc {
     }
 }
 
-/// jemalloc's usable size for a layout: the size class the allocation lands in.
-fn usable_size(layout: Layout) -> usize {
-    let flags = if layout.align() <= MIN_ALIGN && layout.align() <= layout.size() {
+/// jemalloc's size class for `size` bytes at `align` (`nallocx`, with the flags
+/// tikv-jemallocator passes for that layout): the bytes such an allocation really takes.
+/// Needs no jemalloc heap, so it works under any global allocator. 0 for 0.
+pub fn size_class(size: usize, align: usize) -> usize {
+    if size == 0 {
+        return 0;
+    }
+    let flags = if align <= MIN_ALIGN && align <= size {
         0
     } else {
-        layout.align().trailing_zeros() as libc::c_int
+        align.trailing_zeros() as libc::c_int
     };
-    // SAFETY: nallocx only computes a size class; a zero size is not passed by GlobalAlloc.
-    let usable = unsafe { tikv_jemalloc_sys::nallocx(layout.size(), flags) };
-    if usable == 0 { layout.size() } else { usable }
+    // SAFETY: nallocx only computes a size class from a non-zero size.
+    let usable = unsafe { tikv_jemalloc_sys::nallocx(size, flags) };
+    if usable == 0 { size } else { usable }
+}
+
+fn usable_size(layout: Layout) -> usize {
+    size_class(layout.size(), layout.align())
 }
 
 #[inline]

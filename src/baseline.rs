@@ -156,9 +156,7 @@ pub fn criterion_home() -> PathBuf {
     if let Some(home) = std::env::var_os("CRITERION_HOME") {
         return PathBuf::from(home);
     }
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| PathBuf::from("target"), PathBuf::from)
-        .join("criterion")
+    crate::summary::target_dir().join("criterion")
 }
 
 /// Criterion's output directory for the run whose summary is `summary`
@@ -306,44 +304,12 @@ pub fn load(file: &Path) -> Result<Baseline> {
         .map_err(|e| format!("{} is a corrupt baseline: {e}", file.display()))
 }
 
-/// Writes `file` atomically: `write` fills a temporary file beside it, which is synced and
-/// renamed over `file` only if `write` succeeded. On any failure the temporary file is
-/// removed and an existing `file` is left as it was.
-pub fn write_atomic_with(
-    file: &Path,
-    write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
-) -> Result<()> {
-    let dir = file
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let name = file
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("baseline");
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        write(&mut f)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, file)
-    })();
-    result.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        format!(
-            "cannot write {}: {e} (any earlier file there is unchanged)",
-            file.display()
-        )
-    })
-}
-
 /// Saves a baseline as `<dir>/<name>.json`, atomically.
 pub fn save(dir: &Path, baseline: &Baseline) -> Result<PathBuf> {
     check_name(&baseline.name)?;
     let file = path(dir, &baseline.name);
     let json = serde_json::to_vec_pretty(baseline).map_err(|e| format!("cannot encode: {e}"))?;
-    write_atomic_with(&file, |f| {
+    crate::summary::write_atomic_with(&file, |f| {
         f.write_all(&json)?;
         f.write_all(b"\n")
     })?;

@@ -203,22 +203,15 @@ pub fn compare(o: &CompareOptions) -> i32 {
         Ok(m) => m,
         Err(e) => return bad_input(e),
     };
-    let mut thresholds = match &o.thresholds {
-        Some(f) => match baseline::Thresholds::load(f) {
-            Ok(t) => t,
-            Err(e) => return bad_input(e),
-        },
-        None => {
-            let default = o.dir.join("thresholds.toml");
-            if default.exists() {
-                match baseline::Thresholds::load(&default) {
-                    Ok(t) => t,
-                    Err(e) => return bad_input(e),
-                }
-            } else {
-                baseline::Thresholds::default()
-            }
-        }
+    // An explicit --thresholds file, else <dir>/thresholds.toml when it exists.
+    let file = o
+        .thresholds
+        .clone()
+        .or_else(|| Some(o.dir.join("thresholds.toml")).filter(|f| f.exists()));
+    let mut thresholds = match file.map(|f| baseline::Thresholds::load(&f)) {
+        Some(Ok(t)) => t,
+        Some(Err(e)) => return bad_input(e),
+        None => baseline::Thresholds::default(),
     };
     if let Some(p) = o.threshold {
         thresholds.percent = p;

@@ -54,7 +54,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
@@ -282,25 +282,13 @@ fn read() -> Reading {
     }
 }
 
-/// Waits until dhat sees no allocation or free for [`crate::sample::QUIET_FOR`] (at most
-/// [`crate::sample::QUIET_TIMEOUT`]): the memory suite's quiescence, on dhat's counters
-/// (taskmem's jemalloc counters do not move under `dhat::Alloc`).
+/// The memory suite's quiescence ([`crate::sample::quiesce_on`]) on dhat's counters:
+/// taskmem's jemalloc counters do not move under `dhat::Alloc`.
 fn quiesce() {
-    use crate::sample::{QUIET_FOR, QUIET_TIMEOUT};
-    let start = Instant::now();
-    let key = |r: Reading| (r.curr_bytes, r.curr_blocks, r.total_blocks);
-    let mut last = key(read());
-    let mut quiet_since = Instant::now();
-    while start.elapsed() < QUIET_TIMEOUT {
-        std::thread::sleep(Duration::from_micros(500));
-        let now = key(read());
-        if now != last {
-            last = now;
-            quiet_since = Instant::now();
-        } else if quiet_since.elapsed() >= QUIET_FOR {
-            return;
-        }
-    }
+    crate::sample::quiesce_on(|| {
+        let r = read();
+        (r.curr_bytes, r.curr_blocks, r.total_blocks)
+    })
 }
 
 /// Runs the case once unprofiled (warm-up; a skip or failure ends here), then once under a
@@ -460,18 +448,6 @@ pub fn cross_check(profile: &Profile, jemalloc: &Jemalloc) -> CrossCheck {
     }
 }
 
-/// jemalloc's size class for `size` bytes (`nallocx`; the library needs no jemalloc heap).
-fn size_class(size: usize) -> usize {
-    if size == 0 {
-        return 0;
-    }
-    // SAFETY: nallocx only computes a size class from a non-zero size and no flags.
-    match unsafe { tikv_jemalloc_sys::nallocx(size, 0) } {
-        0 => size,
-        class => class,
-    }
-}
-
 /// One sentence on what the per-task figures are made of, in jemalloc's terms.
 ///
 /// "One 184-byte allocation per task, rounded up to jemalloc's 192-byte size class" is said
@@ -498,7 +474,7 @@ pub fn explain(profile: &Profile, jemalloc: &Jemalloc) -> String {
     let one_each = (profile.blocks - profile.n as i64).abs() as f64 <= 0.01 * n;
     let size = profile.requested_bytes_per_task.round().max(0.0) as usize;
     if one_each && size > 0 {
-        let class = size_class(size);
+        let class = crate::alloc::size_class(size, 1);
         if ((class - size) as f64 - rounding).abs() < 0.5 {
             let rounded = if class == size {
                 "already one of jemalloc's size classes".to_string()

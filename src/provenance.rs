@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::probe::os;
+
 /// The machine, build and source a run came from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Provenance {
@@ -29,12 +31,6 @@ pub struct Provenance {
 impl Provenance {
     /// This machine and build, now.
     pub fn current() -> Provenance {
-        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
-        let memory_bytes = meminfo
-            .lines()
-            .find_map(|l| l.strip_prefix("MemTotal:"))
-            .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
-            .map_or(0, |kib| kib * 1024);
         let git_revision = std::process::Command::new("git")
             .args(["rev-parse", "HEAD"])
             .output()
@@ -44,10 +40,8 @@ impl Provenance {
             .map(|s| s.trim().to_string());
         Provenance {
             cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            memory_bytes,
-            kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
-                .map(|s| s.trim().to_string())
-                .unwrap_or_else(|_| std::env::consts::OS.to_string()),
+            memory_bytes: os::mem_total_bytes().unwrap_or(0),
+            kernel: os::kernel_release().unwrap_or_else(|_| std::env::consts::OS.to_string()),
             rustc: env!("TASKMEM_RUSTC").to_string(),
             crates: env!("TASKMEM_CRATES")
                 .split(',')

@@ -140,12 +140,18 @@ pub const QUIET_TIMEOUT: Duration = Duration::from_millis(200);
 /// reactor thread drains into a B-tree, and multi-threaded schedulers may still be finishing
 /// their first polls: the peak is the state the process then keeps for the whole sleep.
 pub fn quiesce() {
+    quiesce_on(crate::alloc::counters)
+}
+
+/// [`quiesce`] on any heap counter: waits until `read` returns the same value for
+/// [`QUIET_FOR`] (at most [`QUIET_TIMEOUT`]). `read` must not allocate.
+pub fn quiesce_on<T: PartialEq>(read: impl Fn() -> T) {
     let start = Instant::now();
-    let mut last = crate::alloc::counters();
+    let mut last = read();
     let mut quiet_since = Instant::now();
     while start.elapsed() < QUIET_TIMEOUT {
         std::thread::sleep(Duration::from_micros(500));
-        let now = crate::alloc::counters();
+        let now = read();
         if now != last {
             last = now;
             quiet_since = Instant::now();

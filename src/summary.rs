@@ -199,13 +199,15 @@ pub fn slope(points: &[(f64, f64)]) -> f64 {
     }
 }
 
-/// The default summary path: `$CARGO_TARGET_DIR/taskmem/summary.json` or
-/// `target/taskmem/summary.json`.
+/// Cargo's target directory as the benches see it: `$CARGO_TARGET_DIR`, or `target` (cargo
+/// runs benches from the package root).
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| PathBuf::from("target"), PathBuf::from)
+}
+
+/// The default summary path: `<target>/taskmem/summary.json` (see [`target_dir`]).
 pub fn default_path() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| PathBuf::from("target"), PathBuf::from)
-        .join("taskmem")
-        .join("summary.json")
+    target_dir().join("taskmem").join("summary.json")
 }
 
 /// Reads a summary file.
@@ -224,22 +226,38 @@ pub fn load(path: &Path) -> Result<Summary, String> {
     Ok(summary)
 }
 
-/// Writes `contents` to `path` atomically: a temporary file beside it, then a rename.
+/// Writes `contents` to `path` atomically (see [`write_atomic_with`]).
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), String> {
     use std::io::Write;
-    let dir = path.parent().unwrap_or(Path::new("."));
+    write_atomic_with(path, |f| f.write_all(contents))
+}
+
+/// Writes `file` atomically: `write` fills a temporary file beside it, which is synced and
+/// renamed over `file` only if `write` succeeded. On any failure the temporary file is
+/// removed and an existing `file` is left as it was.
+pub fn write_atomic_with(
+    file: &Path,
+    write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+) -> Result<(), String> {
+    let dir = file
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(contents)?;
+        write(&mut f)?;
         f.sync_all()?;
-        std::fs::rename(&tmp, path)
+        std::fs::rename(&tmp, file)
     })();
     result.map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
-        format!("cannot write {}: {e}", path.display())
+        format!(
+            "cannot write {}: {e} (any earlier file there is unchanged)",
+            file.display()
+        )
     })
 }
 

@@ -291,7 +291,7 @@ fn an_interrupted_save_keeps_the_existing_baseline() {
     let dir = scratch("atomic");
     let file = dir.join("keep.json");
     std::fs::write(&file, "the existing baseline").unwrap();
-    let err = baseline::write_atomic_with(&file, |f| {
+    let err = summary::write_atomic_with(&file, |f| {
         use std::io::Write;
         f.write_all(b"{\"format\": 1, \"half")?;
         Err(std::io::Error::other("interrupted"))

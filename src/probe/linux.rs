@@ -58,15 +58,30 @@ fn status_kib(key: &str) -> Result<u64, ProbeError> {
         .ok_or_else(|| ProbeError(format!("no {key} in /proc/self/status")))
 }
 
-/// Memory the kernel says is available for new allocations (`MemAvailable`), in bytes.
-pub fn mem_available_bytes() -> Result<u64, ProbeError> {
+/// A `/proc/meminfo` field (given in KiB there), in bytes.
+fn meminfo_bytes(key: &str) -> Result<u64, ProbeError> {
     let meminfo = read("/proc/meminfo")?;
     meminfo
         .lines()
-        .find_map(|l| l.strip_prefix("MemAvailable:"))
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
         .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
         .map(|kib| kib * 1024)
-        .ok_or_else(|| ProbeError("no MemAvailable in /proc/meminfo".into()))
+        .ok_or_else(|| ProbeError(format!("no {key} in /proc/meminfo")))
+}
+
+/// Memory the kernel says is available for new allocations (`MemAvailable`), in bytes.
+pub fn mem_available_bytes() -> Result<u64, ProbeError> {
+    meminfo_bytes("MemAvailable")
+}
+
+/// The machine's total memory (`MemTotal`), in bytes.
+pub fn mem_total_bytes() -> Result<u64, ProbeError> {
+    meminfo_bytes("MemTotal")
+}
+
+/// The kernel release (`/proc/sys/kernel/osrelease`).
+pub fn kernel_release() -> Result<String, ProbeError> {
+    read("/proc/sys/kernel/osrelease").map(|s| s.trim().to_string())
 }
 
 /// The kernel and resource limits on new threads, each with the room it leaves now.

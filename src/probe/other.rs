@@ -31,6 +31,16 @@ pub fn mem_available_bytes() -> Result<u64, ProbeError> {
     Err(unsupported("available memory"))
 }
 
+/// Total memory: not available off Linux.
+pub fn mem_total_bytes() -> Result<u64, ProbeError> {
+    Err(unsupported("total memory"))
+}
+
+/// The kernel release: the OS name off Linux.
+pub fn kernel_release() -> Result<String, ProbeError> {
+    Ok(std::env::consts::OS.to_string())
+}
+
 /// Thread limits: not available off Linux.
 pub fn thread_limits() -> Result<Vec<ThreadLimit>, ProbeError> {
     Err(unsupported("thread limits"))
