@@ -5,6 +5,13 @@
 //! The completed run's highest level is found exactly for the allocated bytes (the counting
 //! allocator tracks its maximum over the whole run) and by sampling every millisecond for
 //! jemalloc's resident bytes.
+//!
+//! OS threads are the one exception for allocated bytes: while threads are still being
+//! spawned, the closures of threads not yet started are boxed beside the per-thread data of
+//! those already running, so a completing run's highest allocated level sits above the level
+//! with every thread alive (the level the suite reports; for threads it reports RSS by
+//! default). For threads the allocated check is one-sided: the cancelled figure must not
+//! exceed the completed run's highest level.
 
 taskmem::use_tracked_jemalloc!();
 
@@ -91,25 +98,32 @@ fn check(case: &str) {
         .map(|_| sample::measure(&driver, &case, &RunOptions::default()).unwrap())
         .collect();
     let completed: Vec<_> = (0..RUNS).map(|_| completed_peak(&driver, &case)).collect();
-    let mut compared = vec![
-        (
-            "allocated",
-            median(cancelled.iter().map(|s| s.requested as f64)),
-            median(completed.iter().map(|c| c.1)),
-        ),
-        (
-            "resident",
-            median(cancelled.iter().map(|s| s.resident as f64)),
-            median(completed.iter().map(|c| c.0)),
-        ),
-    ];
+    let allocated = (
+        median(cancelled.iter().map(|s| s.requested as f64)),
+        median(completed.iter().map(|c| c.1)),
+    );
+    let mut compared = vec![(
+        "resident",
+        median(cancelled.iter().map(|s| s.resident as f64)),
+        median(completed.iter().map(|c| c.0)),
+    )];
     if case.runtime == taskmem::matrix::Runtime::Os {
+        // Spawn-time transients raise a completing run's allocated maximum (module doc).
+        assert!(
+            allocated.0 <= allocated.1 * 1.02,
+            "{}: allocated cancelled {} B is above the completed peak {} B",
+            case.id(),
+            allocated.0,
+            allocated.1
+        );
         // Threads report RSS by default: their stacks are not jemalloc's.
         compared.push((
             "rss",
             median(cancelled.iter().map(|s| s.rss as f64)),
             median(completed.iter().map(|c| c.2)),
         ));
+    } else {
+        compared.push(("allocated", allocated.0, allocated.1));
     }
     for (name, cancelled, completed) in compared {
         let diff = (cancelled - completed).abs() / completed;
