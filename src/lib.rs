@@ -3,12 +3,14 @@
 
 pub mod alloc;
 pub mod baseline;
+pub mod child;
 pub mod cli;
 pub mod config;
 pub mod heap_profile;
 pub mod limits;
 pub mod matrix;
 pub mod measurement;
+pub mod peers;
 pub mod probe;
 pub mod provenance;
 pub mod sample;

@@ -1,0 +1,35 @@
+// The C# peer of taskmem: N tasks (Task.Delay(SLEEP_MS)), awaited with Task.WhenAll, as in the
+// published "1 million concurrent tasks" program.
+//
+// Usage: dotnet BUILD/tasks.dll N SLEEP_MS
+using System;
+using System.Collections.Generic;
+using System.Threading.Tasks;
+
+if (args.Length != 2)
+{
+    return Fail($"expected 2 arguments, got {args.Length}");
+}
+if (!int.TryParse(args[0], out int numTasks) || numTasks < 0)
+{
+    return Fail($"N '{args[0]}' is not a non-negative integer");
+}
+if (!int.TryParse(args[1], out int ms) || ms < 0)
+{
+    return Fail($"SLEEP_MS '{args[1]}' is not a non-negative integer");
+}
+
+List<Task> tasks = new List<Task>(numTasks);
+for (int i = 0; i < numTasks; i++)
+{
+    tasks.Add(Task.Delay(TimeSpan.FromMilliseconds(ms)));
+}
+await Task.WhenAll(tasks);
+Console.WriteLine($"done {numTasks}");
+return 0;
+
+static int Fail(string msg)
+{
+    Console.Error.WriteLine($"csharp/tasks: {msg} (usage: dotnet tasks.dll N SLEEP_MS)");
+    return 2;
+}

@@ -1,0 +1,3 @@
+module taskmem.peers/goroutines
+
+go 1.19
