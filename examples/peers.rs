@@ -9,7 +9,7 @@
 use std::time::Duration;
 use taskmem::child::run_measured;
 use taskmem::config::parse_sizes;
-use taskmem::peers::{Manifest, Status, default_build_root};
+use taskmem::peers::{Done, Manifest, Status, default_build_root};
 
 const MIB: f64 = (1 << 20) as f64;
 
@@ -64,8 +64,8 @@ fn run() -> Result<(), String> {
     // Generous: the published runs' 1M cases take the sleep plus tens of seconds to start.
     let timeout = args.sleep * 3 + Duration::from_secs(600);
     println!(
-        "{:<22} {:>9} {:>11} {:>9} {:>10}  toolchain",
-        "peer", "N", "peak MiB", "wall s", "B/task"
+        "{:<22} {:>9} {:>11} {:>9} {:>9} {:>10}  toolchain",
+        "peer", "N", "peak MiB", "wall s", "spawn s", "B/task"
     );
     for peer in &manifest.peers {
         if !args.only.is_empty() && !args.only.iter().any(|o| peer.id.contains(o.as_str())) {
@@ -87,9 +87,10 @@ fn run() -> Result<(), String> {
                 continue;
             }
             let run = run_measured(built.command(n, args.sleep), timeout)
-                .and_then(|run| run.check(&peer.id).map(|()| run));
+                .and_then(|run| run.check(&peer.id).map(|()| run))
+                .and_then(|run| Ok((Done::parse(&run.stdout)?, run)));
             match run {
-                Ok(run) => {
+                Ok((done, run)) => {
                     let peak = run.peak_rss_bytes;
                     if n == 1 {
                         base = Some(peak);
@@ -99,12 +100,16 @@ fn run() -> Result<(), String> {
                         _ => "-".into(),
                     };
                     println!(
-                        "{:<22} {n:>9} {:>11.1} {:>9.2} {per_task:>10}  {}",
+                        "{:<22} {n:>9} {:>11.1} {:>9.2} {:>9.2} {per_task:>10}  {}",
                         peer.id,
                         peak as f64 / MIB,
                         run.wall.as_secs_f64(),
+                        done.spawn.as_secs_f64(),
                         built.toolchain.version
                     );
+                    if let Some(warning) = done.overlap_warning(args.sleep) {
+                        println!("{:<22} {n:>9} warning: {warning}", peer.id);
+                    }
                 }
                 Err(e) => println!("{:<22} {n:>9} failed: {e}", peer.id),
             }

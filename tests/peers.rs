@@ -1,6 +1,6 @@
 //! Every peer in `peers/peers.toml` whose toolchain is installed here is built and run at
 //! N = 10 with a 200 ms sleep, measured whole by `taskmem::child::run_measured`: it must exit 0,
-//! print `done 10`, take at least the sleep, and peak between 1 MiB and 2 GiB; bad arguments
+//! print `done 10 spawn_ms=MS`, take at least the sleep, and peak between 1 MiB and 2 GiB; bad arguments
 //! must give one line on stderr and exit code 2. Peers not installed are listed as skipped (on
 //! stderr, past the test harness's capture), with their install hint.
 //!
@@ -10,7 +10,7 @@
 use std::io::Write;
 use std::time::Duration;
 use taskmem::child::run_measured;
-use taskmem::peers::{Manifest, Status, default_build_root};
+use taskmem::peers::{Done, Manifest, Status, default_build_root};
 
 const N: u64 = 10;
 const SLEEP: Duration = Duration::from_millis(200);
@@ -57,8 +57,14 @@ fn every_installed_peer_runs_ten_tasks_and_reports_a_plausible_peak() {
         if let Err(e) = run.check(&peer.id) {
             problems.push(e);
         }
-        if run.stdout.trim() != format!("done {N}") {
-            problems.push(format!("printed {:?}, not \"done {N}\"", run.stdout.trim()));
+        match Done::parse(&run.stdout) {
+            Ok(done) if done.n != N => problems.push(format!("ran {} tasks, not {N}", done.n)),
+            Ok(done) if done.spawn > run.wall => problems.push(format!(
+                "says starting took {:?}, longer than its whole run ({:?})",
+                done.spawn, run.wall
+            )),
+            Ok(_) => {}
+            Err(e) => problems.push(e),
         }
         if run.wall < SLEEP {
             problems.push(format!(

@@ -1,5 +1,6 @@
 // The Go peer of taskmem: N goroutines, each sleeping SLEEP_MS, waited for with a WaitGroup,
-// as in the published "1 million concurrent tasks" program.
+// as in the published "1 million concurrent tasks" program. At the end it prints
+// `done N spawn_ms=MS`: how long starting the N goroutines took.
 //
 // Usage: goroutines N SLEEP_MS
 package main
@@ -25,6 +26,7 @@ func main() {
 		fail("SLEEP_MS '" + os.Args[2] + "' is not a non-negative integer")
 	}
 
+	start := time.Now()
 	var wg sync.WaitGroup
 	for i := 0; i < n; i++ {
 		wg.Add(1)
@@ -33,8 +35,9 @@ func main() {
 			time.Sleep(time.Duration(ms) * time.Millisecond)
 		}()
 	}
+	spawned := time.Since(start)
 	wg.Wait()
-	fmt.Printf("done %d\n", n)
+	fmt.Printf("done %d spawn_ms=%d\n", n, spawned.Milliseconds())
 }
 
 func fail(msg string) {

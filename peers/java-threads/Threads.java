@@ -1,5 +1,6 @@
 // The Java platform-threads peer of taskmem: N java.lang.Thread, each in Thread.sleep(SLEEP_MS),
 // joined, as in the published "1 million concurrent tasks" program. One OS thread per task.
+// At the end it prints `done N spawn_ms=MS`: how long starting the N threads took.
 //
 // Usage: java -cp BUILD Threads N SLEEP_MS
 import java.util.ArrayList;
@@ -11,6 +12,7 @@ public class Threads {
         int n = count("N", args[0]);
         long ms = count("SLEEP_MS", args[1]);
 
+        long start = System.nanoTime();
         List<Thread> threads = new ArrayList<>(n);
         for (int i = 0; i < n; i++) {
             Thread thread = new Thread(() -> {
@@ -22,10 +24,11 @@ public class Threads {
             thread.start();
             threads.add(thread);
         }
+        long spawnMs = (System.nanoTime() - start) / 1_000_000;
         for (Thread thread : threads) {
             thread.join();
         }
-        System.out.println("done " + n);
+        System.out.println("done " + n + " spawn_ms=" + spawnMs);
     }
 
     static int count(String name, String text) {

@@ -1,5 +1,6 @@
 // The Java virtual-threads peer of taskmem: N virtual threads (Thread.startVirtualThread), each
 // in Thread.sleep(SLEEP_MS), joined, as in the published "1 million concurrent tasks" program.
+// At the end it prints `done N spawn_ms=MS`: how long starting the N virtual threads took.
 //
 // Virtual threads need a Java 21+ runtime. This file also compiles on javac 17 (Debian 12's
 // JDK): Thread.startVirtualThread is called through a method handle looked up once, which the
@@ -29,6 +30,7 @@ public class VirtualThreads {
             return;
         }
 
+        long start = System.nanoTime();
         List<Thread> threads = new ArrayList<>(n);
         for (int i = 0; i < n; i++) {
             Runnable task = () -> {
@@ -40,10 +42,11 @@ public class VirtualThreads {
             Thread thread = (Thread) startVirtualThread.invokeExact(task);
             threads.add(thread);
         }
+        long spawnMs = (System.nanoTime() - start) / 1_000_000;
         for (Thread thread : threads) {
             thread.join();
         }
-        System.out.println("done " + n);
+        System.out.println("done " + n + " spawn_ms=" + spawnMs);
     }
 
     static int count(String name, String text) {
