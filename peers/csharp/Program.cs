@@ -4,7 +4,6 @@
 //
 // Usage: dotnet BUILD/tasks.dll N SLEEP_MS
 using System;
-using System.Collections.Generic;
 using System.Threading.Tasks;
 
 if (args.Length != 2)
@@ -21,10 +20,10 @@ if (!int.TryParse(args[1], out int ms) || ms < 0)
 }
 
 var clock = System.Diagnostics.Stopwatch.StartNew();
-List<Task> tasks = new List<Task>(numTasks);
+Task[] tasks = new Task[numTasks];
 for (int i = 0; i < numTasks; i++)
 {
-    tasks.Add(Task.Delay(TimeSpan.FromMilliseconds(ms)));
+    tasks[i] = Task.Delay(TimeSpan.FromMilliseconds(ms));
 }
 long spawnMs = clock.ElapsedMilliseconds;
 await Task.WhenAll(tasks);

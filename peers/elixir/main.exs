@@ -1,6 +1,6 @@
-# The Elixir peer of taskmem: N processes (Task.async, each in Process.sleep(SLEEP_MS)), awaited
-# with Task.await_many, as in the published "1 million concurrent tasks" program. At the end it
-# prints `done N spawn_ms=MS`: how long starting the N processes took.
+# The Elixir peer of taskmem: N processes (spawn_monitor, each in :timer.sleep(SLEEP_MS)), each
+# awaited by receiving its :DOWN message, as in the published "1 million concurrent tasks"
+# program. At the end it prints `done N spawn_ms=MS`: how long starting the N processes took.
 #
 # Usage: elixir --erl "+P LIMIT" main.exs N SLEEP_MS  (LIMIT > N: the BEAM's process limit)
 usage = "(usage: elixir main.exs N SLEEP_MS)"
@@ -21,9 +21,15 @@ case System.argv() do
     n = count.("N", n_text)
     ms = count.("SLEEP_MS", ms_text)
     start = System.monotonic_time(:millisecond)
-    tasks = for _ <- 1..n//1, do: Task.async(fn -> Process.sleep(ms) end)
+    tasks = for _ <- 1..n//1, do: spawn_monitor(fn -> :timer.sleep(ms) end)
     spawn_ms = System.monotonic_time(:millisecond) - start
-    Task.await_many(tasks, :infinity)
+
+    for {_pid, ref} <- tasks do
+      receive do
+        {:DOWN, ^ref, _, _, _} -> :ok
+      end
+    end
+
     IO.puts("done #{n} spawn_ms=#{spawn_ms}")
 
   args ->

@@ -13,7 +13,7 @@ public class Threads {
         long ms = count("SLEEP_MS", args[1]);
 
         long start = System.nanoTime();
-        List<Thread> threads = new ArrayList<>(n);
+        List<Thread> threads = new ArrayList<>();
         for (int i = 0; i < n; i++) {
             Thread thread = new Thread(() -> {
                 try {

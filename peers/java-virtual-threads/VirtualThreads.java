@@ -31,7 +31,7 @@ public class VirtualThreads {
         }
 
         long start = System.nanoTime();
-        List<Thread> threads = new ArrayList<>(n);
+        List<Thread> threads = new ArrayList<>();
         for (int i = 0; i < n; i++) {
             Runnable task = () -> {
                 try {
