@@ -9,7 +9,7 @@
 use std::time::Duration;
 use taskmem::child::run_measured;
 use taskmem::config::parse_sizes;
-use taskmem::peers::{Done, Manifest, Status, default_build_root};
+use taskmem::peers::{Done, Manifest, Prepared, default_build_root};
 
 const MIB: f64 = (1 << 20) as f64;
 
@@ -72,12 +72,11 @@ fn run() -> Result<(), String> {
             continue;
         }
         let built = match peer.prepare(&root)? {
-            Ok(built) => built,
-            Err(Status::NotInstalled { hint, .. }) => {
+            Prepared::Ready(built) => *built,
+            Prepared::NotInstalled { hint, .. } => {
                 println!("{:<22} not installed: {hint}", peer.id);
                 continue;
             }
-            Err(Status::Ready(_)) => continue,
         };
         let mut base = None;
         for n in std::iter::once(1).chain(args.sizes.iter().copied()) {

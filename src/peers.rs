@@ -54,7 +54,7 @@ const STAMP: &str = ".taskmem-build-stamp";
 const DEFAULT_PROCS: u64 = 262_144;
 
 /// Placeholders every command may use.
-const PATHS: [&str; 3] = ["src", "build", "peers"];
+const PATHS: [&str; 2] = ["src", "peers"];
 
 /// Placeholders only `run` may use.
 const RUN_ONLY: [&str; 3] = ["n", "sleep_ms", "procs"];
@@ -137,6 +137,20 @@ pub struct Toolchain {
     pub others: Vec<String>,
     /// What `locate` printed (the program to run), when the peer has a `locate`.
     pub tool: Option<String>,
+}
+
+/// What [`Peer::prepare`] found.
+#[derive(Debug, Clone)]
+pub enum Prepared {
+    /// Built and ready to run.
+    Ready(Box<Built>),
+    /// Its toolchain is not installed: a row saying so, not a failure.
+    NotInstalled {
+        /// What was missing, in one line.
+        missing: String,
+        /// How to install it on Debian.
+        hint: String,
+    },
 }
 
 /// A built peer, ready to run.
@@ -338,6 +352,7 @@ impl Peer {
         }
 
         let tool: &[&str] = if e.locate.is_some() { &["tool"] } else { &[] };
+        let with_build: Vec<&str> = tool.iter().copied().chain(["build"]).collect();
         let check_argv = |field: &str, argv: &[String], extra: &[&str]| {
             if argv.first().is_none_or(|p| p.trim().is_empty()) {
                 return Err(format!("{field} has an empty command"));
@@ -367,9 +382,9 @@ impl Peer {
             check_argv("check", c, tool)?;
         }
         for b in &e.build {
-            check_argv("build", b, tool)?;
+            check_argv("build", b, &with_build)?;
         }
-        let run_names: Vec<&str> = tool.iter().chain(&RUN_ONLY).copied().collect();
+        let run_names: Vec<&str> = with_build.iter().chain(&RUN_ONLY).copied().collect();
         check_argv("run", &e.run, &run_names)?;
         for needed in ["n", "sleep_ms"] {
             let used = e
@@ -436,10 +451,10 @@ impl Peer {
             missing,
             hint: self.install.clone(),
         };
-        // `{build}` is not known yet and no check should need it: point it at the sources.
+        // No `{build}` here (the manifest allows none in locate and check).
         let mut tool = None;
         if let Some(locate) = &self.locate {
-            let vars = self.vars(&self.src, None);
+            let vars = self.vars(Path::new(""), None);
             match Peer::probe(locate, &vars, &self.src) {
                 Ok(run) => match run.stdout.lines().map(str::trim).find(|l| !l.is_empty()) {
                     Some(path) => tool = Some(path.to_string()),
@@ -448,7 +463,7 @@ impl Peer {
                 Err(e) => return not_installed(e),
             }
         }
-        let vars = self.vars(&self.src, tool.as_deref());
+        let vars = self.vars(Path::new(""), tool.as_deref());
         let first = |t: &str| {
             t.lines()
                 .map(str::trim)
@@ -530,11 +545,14 @@ impl Peer {
         Ok(built(true))
     }
 
-    /// [`Peer::detect`], then [`Peer::build`]: `Ok(Err(status))` when not installed.
-    pub fn prepare(&self, build_root: &Path) -> Result<Result<Built, Status>, String> {
+    /// [`Peer::detect`], then [`Peer::build`] when the toolchain is there. `Err` is a failed
+    /// build (one line); a missing toolchain is [`Prepared::NotInstalled`].
+    pub fn prepare(&self, build_root: &Path) -> Result<Prepared, String> {
         match self.detect() {
-            Status::Ready(toolchain) => self.build(&toolchain, build_root).map(Ok),
-            not_installed => Ok(Err(not_installed)),
+            Status::Ready(toolchain) => self
+                .build(&toolchain, build_root)
+                .map(|b| Prepared::Ready(Box::new(b))),
+            Status::NotInstalled { missing, hint } => Ok(Prepared::NotInstalled { missing, hint }),
         }
     }
 
@@ -917,6 +935,15 @@ install = "apt-get install dash"
             }
             ready => panic!("{ready:?}"),
         }
+        let prepared = m.peers[0].prepare(&dir.join("target")).unwrap();
+        assert!(
+            matches!(prepared, Prepared::NotInstalled { .. }),
+            "{prepared:?}"
+        );
+        assert!(
+            !dir.join("target").exists(),
+            "built a peer that is not installed"
+        );
     }
 
     #[test]
@@ -1038,8 +1065,12 @@ install = "apt-get install dash"
                 .contains("run does not pass {sleep_ms}")
         );
         assert!(
+            parse_err(&GOOD.replace("echo sh 1.0", "echo {build}"))
+                .contains("check uses unknown placeholder {build}")
+        );
+        assert!(
             parse_err(&GOOD.replace("echo sh 1.0", "echo {n}"))
-                .contains("check uses unknown placeholder {n}")
+                .contains("check uses unknown placeholder {n} (valid there: {peers}, {src})")
         );
         assert!(
             parse_err(&GOOD.replace("{build}/prog.sh\",", "{build/prog.sh\","))

@@ -10,7 +10,7 @@
 use std::io::Write;
 use std::time::Duration;
 use taskmem::child::run_measured;
-use taskmem::peers::{Done, Manifest, Status, default_build_root};
+use taskmem::peers::{Done, Manifest, Prepared, default_build_root};
 
 const N: u64 = 10;
 const SLEEP: Duration = Duration::from_millis(200);
@@ -31,15 +31,14 @@ fn every_installed_peer_runs_ten_tasks_and_reports_a_plausible_peak() {
     let mut ran = 0;
     for peer in &manifest.peers {
         let built = match peer.prepare(&root) {
-            Ok(Ok(built)) => built,
-            Ok(Err(Status::NotInstalled { missing, hint })) => {
+            Ok(Prepared::Ready(built)) => *built,
+            Ok(Prepared::NotInstalled { missing, hint }) => {
                 say(&format!(
                     "peers: {}: skipped, not installed ({missing}); install: {hint}",
                     peer.id
                 ));
                 continue;
             }
-            Ok(Err(Status::Ready(_))) => unreachable!("prepare builds a ready peer"),
             Err(e) => {
                 failures.push(e);
                 continue;
