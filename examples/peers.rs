@@ -1,5 +1,6 @@
 //! Measures the peers in other languages (`peers/peers.toml`) whole, one fresh process per run,
-//! at each N: peak RSS (`ru_maxrss`), wall time, and bytes per task above the N = 1 run.
+//! at each N: peak RSS (and which reading it is: `taskmem::child::PeakSource`), wall time, spawn
+//! time, and bytes per task above the N = 1 run.
 //! A small stand-in for the peers' rows of `taskmem sweep`.
 //!
 //! Run with: cargo run --release --example peers -- [--sizes 10k,100k] [--sleep-ms 1000] [ID...]
@@ -64,8 +65,8 @@ fn run() -> Result<(), String> {
     // Generous: the published runs' 1M cases take the sleep plus tens of seconds to start.
     let timeout = args.sleep * 3 + Duration::from_secs(600);
     println!(
-        "{:<22} {:>9} {:>11} {:>9} {:>9} {:>10}  toolchain",
-        "peer", "N", "peak MiB", "wall s", "spawn s", "B/task"
+        "{:<22} {:>9} {:>11} {:>8} {:>9} {:>9} {:>10}  toolchain",
+        "peer", "N", "peak MiB", "from", "wall s", "spawn s", "B/task"
     );
     for peer in &manifest.peers {
         if !args.only.is_empty() && !args.only.iter().any(|o| peer.id.contains(o.as_str())) {
@@ -99,9 +100,10 @@ fn run() -> Result<(), String> {
                         _ => "-".into(),
                     };
                     println!(
-                        "{:<22} {n:>9} {:>11.1} {:>9.2} {:>9.2} {per_task:>10}  {}",
+                        "{:<22} {n:>9} {:>11.1} {:>8} {:>9.2} {:>9.2} {per_task:>10}  {}",
                         peer.id,
                         peak as f64 / MIB,
+                        format!("{:?}", run.peak_source),
                         run.wall.as_secs_f64(),
                         done.spawn.as_secs_f64(),
                         built.toolchain.version

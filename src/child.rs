@@ -4,31 +4,42 @@
 //!
 //! # What the peak is
 //!
-//! [`ChildRun::peak_rss_bytes`] is `ru_maxrss` from `wait4(pid, ..)` on the child itself: the
-//! kernel's high-water mark of the child's resident set size over its whole life, in bytes
-//! (Linux reports KiB; this module converts). It counts everything resident in that process:
-//! heap, thread stacks, the runtime's own baseline (an interpreter, a JIT, a garbage collector's
-//! reserve), the program's code and shared libraries as far as they are resident. It is the
-//! figure the published "1 million concurrent tasks" comparisons report, and what GNU
-//! `time -v` calls "Maximum resident set size".
+//! [`ChildRun::peak_rss_bytes`] is the high-water mark of the child's resident set size over its
+//! whole life, in bytes: heap, thread stacks, the runtime's own baseline (an interpreter, a JIT,
+//! a garbage collector's reserve), the program's code and shared libraries as far as they are
+//! resident. It is the figure the published "1 million concurrent tasks" comparisons report, and
+//! what GNU `time -v` calls "Maximum resident set size". Pages shared with other processes count
+//! in full while mapped; swapped-out pages do not. It comes from one of two readings
+//! ([`PeakSource`]):
 //!
-//! - It is the child's own: `wait4` on one pid, not `getrusage(RUSAGE_CHILDREN)`, whose
-//!   `ru_maxrss` is the largest peak of *every* child reaped so far, so a small case measured
-//!   after a big one would report the big one's peak.
-//! - A launcher that `exec`s the program (the `elixir` script execs `erl`, which execs the BEAM)
-//!   is the same process: the peak covers the launcher's and the program's images, the larger
-//!   of the two. A shell that forks the program and stays the parent would measure the shell.
-//! - Descendants the child waited for itself are folded in by the kernel as the largest single
-//!   peak among them (a maximum, not a sum); ones it did not wait for are not counted.
-//! - Pages shared with other processes count in full while mapped; swapped-out pages do not.
+//! - `ru_maxrss` from `wait4(pid, ..)` on the child itself (Linux reports KiB; converted). It is
+//!   the child's own, not `getrusage(RUSAGE_CHILDREN)`, whose `ru_maxrss` is the largest peak of
+//!   *every* child reaped so far. But Linux starts a new child's mark at its parent's: the child
+//!   begins as a copy of the parent (or, spawned with vfork as `std` does, inside the parent's
+//!   address space), and `exec` keeps the old image's mark. A 300 MiB parent's `/bin/true`
+//!   reports 313 MiB. So `ru_maxrss` is used only when it is above this process's own peak
+//!   (`VmHWM`, read right after the spawn): then it can only be the child's
+//!   ([`PeakSource::Rusage`], exact).
+//! - Otherwise, `VmHWM` of `/proc/<pid>/status`, the child's own mark since its `exec`, read
+//!   every [`POLL`] while it runs; the largest reading ([`PeakSource::Polled`]). This misses
+//!   only growth in the child's last poll interval; programs that peak while their tasks sleep
+//!   lose nothing. A child that lived less than one interval gets no reading: the figure is
+//!   then `ru_maxrss`, an upper bound ([`PeakSource::UpperBound`]).
+//!
+//! A launcher that `exec`s the program (the `elixir` script execs `erl`, which execs the BEAM)
+//! is the same process; its own image is small (a shell), and the peak covers the larger of the
+//! two. A shell that forks the program and stays the parent would measure the shell.
+//! Descendants the child waited for itself are folded into `ru_maxrss` as the largest single
+//! peak among them (a maximum, not a sum), and `VmHWM` does not see them.
 //!
 //! The wall time runs from just before the spawn to the moment the child exited.
 //!
 //! # Limits
 //!
-//! Unix only (`wait4`); elsewhere [`run_measured`] returns an error. On timeout the child (not
-//! its descendants) gets `SIGKILL`. A process that sets `SIGCHLD` to `SIG_IGN` loses its
-//! children's rusage: the kernel reaps them itself, and [`run_measured`] says so.
+//! Unix only (`wait4`); `/proc` polling on Linux only (elsewhere the figure is `ru_maxrss`).
+//! On timeout the child (not its descendants) gets `SIGKILL`. A process that sets `SIGCHLD` to
+//! `SIG_IGN` loses its children's rusage: the kernel reaps them itself, and [`run_measured`]
+//! says so.
 
 use std::io::Read;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -38,18 +49,44 @@ use std::time::{Duration, Instant};
 /// How much of each of the child's stdout and stderr is kept (the rest is read and dropped).
 pub const OUTPUT_CAP_BYTES: usize = 1 << 20;
 
+/// How often the child's `VmHWM` is read while it runs.
+pub const POLL: Duration = Duration::from_millis(2);
+
 /// How long to wait, after the child exited, for its output pipes to close (a descendant that
 /// inherited them may keep them open).
 const PIPE_GRACE: Duration = Duration::from_secs(2);
+
+/// Which reading [`ChildRun::peak_rss_bytes`] came from (see the module doc).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeakSource {
+    /// `ru_maxrss`, above this process's own peak, so the child's own: exact.
+    Rusage,
+    /// The largest `VmHWM` read from `/proc/<pid>/status` while the child ran: `ru_maxrss`
+    /// was no higher than this process's peak, which Linux passes on to a child. A lower bound
+    /// that misses only growth in the child's last poll interval.
+    Polled,
+    /// `ru_maxrss` with no reading to check it against (the child lived under one poll
+    /// interval, or this OS has no `/proc`): an upper bound, this process's peak included.
+    UpperBound,
+}
 
 /// What one measured child did.
 #[derive(Debug, Clone)]
 pub struct ChildRun {
     /// How it ended: exit code or signal.
     pub status: ExitStatus,
-    /// Its peak resident set size over its whole life (`ru_maxrss`), in bytes; see the module
-    /// doc for what it counts.
+    /// Its peak resident set size over its whole life, in bytes; see the module doc for what
+    /// it counts and [`ChildRun::peak_source`] for how it was read.
     pub peak_rss_bytes: u64,
+    /// Which reading `peak_rss_bytes` is.
+    pub peak_source: PeakSource,
+    /// `ru_maxrss` from `wait4`, in bytes: the child's peak or the mark it started from
+    /// (this process's), whichever is larger.
+    pub rusage_maxrss_bytes: u64,
+    /// The largest `VmHWM` read from `/proc/<pid>/status` while it ran, in bytes (0: none).
+    pub polled_hwm_bytes: u64,
+    /// This process's own peak RSS (`VmHWM`) right after the spawn, in bytes (0: unknown).
+    pub parent_hwm_bytes: u64,
     /// From just before the spawn to its exit.
     pub wall: Duration,
     /// CPU time it spent in user mode (`ru_utime`).
@@ -183,6 +220,23 @@ mod imp {
         }
     }
 
+    /// `VmHWM` of `/proc/<pid>/status` in bytes: the child's peak RSS since its last `exec`
+    /// (none once it has exited, or off Linux).
+    fn vm_hwm(pid: libc::pid_t) -> Option<u64> {
+        if !cfg!(target_os = "linux") {
+            return None;
+        }
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        let kib: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()?;
+        Some(kib * 1024)
+    }
+
     /// Blocks until `pid` has exited, without reaping it: while it is a zombie its pid stays
     /// ours, so a kill after a timeout can never reach a recycled pid.
     fn wait_exited(pid: libc::pid_t) -> Result<(), String> {
@@ -230,8 +284,12 @@ mod imp {
         use std::os::unix::process::ExitStatusExt;
 
         let start = Instant::now();
+        let deadline = start + timeout;
+        // `spawn` returns once the child has exec'd (std waits for it), so from here on its
+        // `VmHWM` is its own; this process's mark is what the child's `ru_maxrss` started at.
         let (mut child, shown) = spawn_piped(cmd)?;
         let pid = child.id() as libc::pid_t;
+        let parent_hwm = crate::probe::os::peak_rss_bytes().unwrap_or(0);
         let stdout = drain(child.stdout.take());
         let stderr = drain(child.stderr.take());
         // `child` is never waited for through std: `reap` does it, with the rusage.
@@ -241,9 +299,26 @@ mod imp {
             let exited = wait_exited(pid);
             let _ = tx.send((exited, Instant::now()));
         });
-        let (exited, end, timed_out) = match rx.recv_timeout(timeout) {
-            Ok((exited, end)) => (exited, end, false),
-            Err(_) => {
+        let mut polled = 0;
+        let waited = loop {
+            if let Some(hwm) = vm_hwm(pid) {
+                polled = polled.max(hwm);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break None;
+            }
+            match rx.recv_timeout(POLL.min(left)) {
+                Ok(exited) => break Some(exited),
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(format!("lost track of `{shown}` (pid {pid})"));
+                }
+            }
+        };
+        let (exited, end, timed_out) = match waited {
+            Some((exited, end)) => (exited, end, false),
+            None => {
                 // SAFETY: `pid` is our unreaped child (see wait_exited), so it is still ours.
                 unsafe { libc::kill(pid, libc::SIGKILL) };
                 let (exited, end) = rx
@@ -274,9 +349,21 @@ mod imp {
                 "(output still open after the child exited: a descendant holds it)".into()
             })
         };
+        let maxrss = maxrss_bytes(&ru);
+        let (peak, source) = if maxrss > parent_hwm && parent_hwm > 0 {
+            (maxrss, PeakSource::Rusage)
+        } else if polled > 0 {
+            (polled, PeakSource::Polled)
+        } else {
+            (maxrss, PeakSource::UpperBound)
+        };
         Ok(ChildRun {
             status: ExitStatus::from_raw(status),
-            peak_rss_bytes: maxrss_bytes(&ru),
+            peak_rss_bytes: peak,
+            peak_source: source,
+            rusage_maxrss_bytes: maxrss,
+            polled_hwm_bytes: polled,
+            parent_hwm_bytes: parent_hwm,
             wall,
             user_time: timeval(ru.ru_utime),
             system_time: timeval(ru.ru_stime),
@@ -351,6 +438,31 @@ mod tests {
             small.peak_rss_bytes,
             big.peak_rss_bytes
         );
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_big_parent_does_not_inflate_a_small_childs_peak() {
+        // Linux starts a child's ru_maxrss at its parent's mark: here 256 MiB, touched.
+        let big = vec![7u8; 256 << 20];
+        let run = run_measured(
+            python("import time; time.sleep(0.3)"),
+            Duration::from_secs(60),
+        )
+        .unwrap();
+        assert_eq!(big.iter().map(|&b| b as u64).sum::<u64>(), 7 * (256 << 20));
+        assert!(
+            run.rusage_maxrss_bytes >= 256 * MIB,
+            "the kernel fact changed: ru_maxrss {} B",
+            run.rusage_maxrss_bytes
+        );
+        assert_eq!(run.peak_source, PeakSource::Polled);
+        assert!(
+            run.peak_rss_bytes < 64 * MIB,
+            "peak {} B is the parent's",
+            run.peak_rss_bytes
+        );
+        assert!(run.peak_rss_bytes > MIB, "{}", run.peak_rss_bytes);
     }
 
     #[test]

@@ -94,9 +94,10 @@ fn every_installed_peer_runs_ten_tasks_and_reports_a_plausible_peak() {
         }
 
         say(&format!(
-            "peers: {}: {:.1} MiB peak, {:.0} ms wall ({}){}",
+            "peers: {}: {:.1} MiB peak ({:?}), {:.0} ms wall ({}){}",
             peer.id,
             run.peak_rss_bytes as f64 / MIB as f64,
+            run.peak_source,
             run.wall.as_secs_f64() * 1000.0,
             built.toolchain.version,
             if problems.is_empty() { "" } else { ": FAILED" }
