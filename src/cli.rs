@@ -49,6 +49,16 @@ enum Command {
     /// and the absolute noise floor, from --threshold/--floor or the thresholds file
     /// (target-baselines/thresholds.toml: defaults, then rules per case regex and metric).
     Compare(CompareOptions),
+    /// Run one case in its own process the published way: every task really sleeps, and the
+    /// process's peak RSS, wall time and wake-up lateness are reported.
+    ///
+    /// The case runs in the binary of the chosen allocator (taskmem-run-system, -jemalloc,
+    /// -mimalloc, built beside taskmem by `cargo build --release --bins`), which replaces
+    /// this process.
+    Run(crate::run::RunArgs),
+    /// Run every case in a fresh process (and the peers in other languages), the published
+    /// way, and print the table: peak MiB per runtime or language at each N, bytes per task.
+    Sweep(crate::sweep::SweepArgs),
     /// Measure one case (runtime/strategy/N) a few times and print every counter.
     Measure {
         /// The case, e.g. tokio-mt/spawn/100000 (N takes k/m suffixes).
@@ -89,6 +99,18 @@ pub enum Format {
     Github,
 }
 
+/// Prints the first line of a command-line error as `taskmem: ...` and returns exit code 2.
+pub fn usage_error(e: &clap::Error) -> i32 {
+    let text = e.to_string();
+    let line = text
+        .lines()
+        .next()
+        .unwrap_or("")
+        .trim_start_matches("error: ");
+    eprintln!("taskmem: {line}");
+    2
+}
+
 /// Runs the command line; returns the exit code.
 pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
     let cli = match Cli::try_parse_from(args) {
@@ -98,16 +120,7 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
             print!("{e}");
             return 0;
         }
-        Err(e) => {
-            let text = e.to_string();
-            let line = text
-                .lines()
-                .next()
-                .unwrap_or("")
-                .trim_start_matches("error: ");
-            eprintln!("taskmem: {line}");
-            return 2;
-        }
+        Err(e) => return usage_error(&e),
     };
     match cli.command {
         Command::Cases { sizes, filter } => cases(sizes, filter),
@@ -116,6 +129,8 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
             action: BaselineAction::Save { name, summary, dir },
         } => save(&name, summary, &dir),
         Command::Compare(options) => compare(&options),
+        Command::Run(args) => crate::run::exec(&args),
+        Command::Sweep(args) => crate::sweep::main(&args),
     }
 }
 
