@@ -62,13 +62,17 @@ impl Allocator {
         format!("taskmem-run-{}", self.id())
     }
 
-    /// Where this allocator's binary is: beside the running executable.
+    /// Where this allocator's binary is: beside the running executable (or, for a test or
+    /// bench executable in `target/<profile>/deps/`, in `target/<profile>/`).
     pub fn binary_path(self) -> Result<std::path::PathBuf, String> {
         let exe = std::env::current_exe()
             .map_err(|e| format!("cannot find the running executable: {e}"))?;
         let dir = exe.parent().unwrap_or(std::path::Path::new("."));
-        let path = dir.join(self.binary());
-        if path.is_file() {
+        let beside = dir.join(self.binary());
+        let above = (dir.file_name() == Some(std::ffi::OsStr::new("deps")))
+            .then(|| dir.parent().map(|d| d.join(self.binary())))
+            .flatten();
+        if let Some(path) = std::iter::once(beside).chain(above).find(|p| p.is_file()) {
             Ok(path)
         } else {
             Err(format!(
