@@ -172,9 +172,37 @@ pub struct RunRecord {
     pub lateness: Option<LatenessStats>,
 }
 
+/// Longest a case whose tasks sleep one after another may take before it is refused.
+pub const SERIAL_LIMIT: Duration = Duration::from_secs(60);
+
+/// async-std's sleep starts its timer when first polled, so its sequential strategy sleeps
+/// N times in a row: past [`SERIAL_LIMIT`] the case is refused, with that reason.
+pub fn serial_sleeps(
+    runtime: Runtime,
+    strategy: Strategy,
+    n: usize,
+    sleep: Duration,
+) -> Option<String> {
+    if (runtime, strategy) != (Runtime::AsyncStd, Strategy::Sequential) {
+        return None;
+    }
+    let total = sleep.saturating_mul(n.min(u32::MAX as usize) as u32);
+    (total > SERIAL_LIMIT).then(|| {
+        format!(
+            "async-std's sleep starts its timer when first polled, so {n} sequential sleeps \
+             of {sleep:?} take {:.0} s in a row (more than {} s)",
+            total.as_secs_f64(),
+            SERIAL_LIMIT.as_secs()
+        )
+    })
+}
+
 /// Runs the case in this process with its tasks really sleeping; the caller's process has
 /// the allocator `allocator` (recorded, not checked).
 pub fn run_case(args: &RunArgs) -> Result<RunRecord, CaseError> {
+    if let Some(why) = serial_sleeps(args.runtime, args.strategy, args.tasks, args.sleep) {
+        return Err(CaseError::Skipped(why));
+    }
     let case = Case::new(args.runtime, args.strategy, args.tasks);
     let driver = Driver::new(case.runtime)?;
     let opts = RunOptions {

@@ -235,6 +235,14 @@ pub fn run_one(subject: &Subject, n: usize, sleep: Duration) -> Cell {
             return Cell::Skipped(e.to_string().trim_start_matches("skipped: ").to_string());
         }
     }
+    if let SubjectKind::Rust {
+        runtime, strategy, ..
+    } = subject.kind
+    {
+        if let Some(why) = crate::run::serial_sleeps(runtime, strategy, n, sleep) {
+            return Cell::Skipped(why);
+        }
+    }
     let cmd = match &subject.kind {
         SubjectKind::Unavailable(why) => return Cell::Skipped(why.clone()),
         SubjectKind::Rust {
@@ -469,6 +477,12 @@ pub fn against_suite(rows: &[Row], sizes: &[usize]) -> String {
         .collect();
     if jemalloc.is_empty() || largest < 2 {
         return String::new();
+    }
+    if largest < 100_000 {
+        return format!(
+            "\nagainst the Criterion suite: not compared at N = {largest} (whole-process RSS \
+             moves by pages and thread stacks; compare at N = 100K or more)\n"
+        );
     }
     let suite = match summary::load(&summary::default_path()) {
         Ok(s) => s,

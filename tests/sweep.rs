@@ -252,4 +252,19 @@ fn cases_past_the_machines_limits_are_skipped_with_the_reason() {
         "1ms",
     ]);
     one_line_error(&out, 1, "taskmem: smol/joinset/10: skipped:");
+    // Sequential async-std sleeps run one after another: 10K x 10 s is refused.
+    let out = taskmem(&[
+        "run",
+        "--runtime",
+        "async-std",
+        "--strategy",
+        "sequential",
+        "--tasks",
+        "10k",
+    ]);
+    one_line_error(
+        &out,
+        1,
+        "taskmem: async-std/sequential/10000: skipped: async-std's sleep starts its timer",
+    );
 }
