@@ -11,6 +11,7 @@ pub mod matrix;
 pub mod measurement;
 pub mod probe;
 pub mod provenance;
+pub mod report;
 pub mod sample;
 pub mod suite;
 pub mod summary;
