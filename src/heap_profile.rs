@@ -61,6 +61,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::{Config, Filter, parse_sizes};
 use crate::matrix::{self, Case, Runtime};
 use crate::measurement::format_bytes;
+use crate::progress::Progress;
 use crate::summary::{self, Skip};
 use crate::workload::{CaseError, Driver, RunOptions, exclusive};
 
@@ -786,6 +787,9 @@ pub fn main() {
         }
     };
     let started = Instant::now();
+    // About 11 s on the default sizes: a bar on a terminal, nothing in a log. No steady tick:
+    // the bar draws only between cases, never inside a profiled run.
+    let progress = Progress::new(cases.len(), "dhat profiles");
     let mut measured: Vec<CaseEntry> = Vec::new();
     let mut skipped: Vec<Skip> = Vec::new();
     let mut failed = 0;
@@ -797,13 +801,15 @@ pub fn main() {
         let driver = match Driver::new(runtime) {
             Ok(d) => d,
             Err(e) => {
-                eprintln!("taskmem: {runtime}: {e}");
+                progress.suspend(|| eprintln!("taskmem: {runtime}: {e}"));
                 failed += mine.len();
+                mine.iter().for_each(|_| progress.inc());
                 continue;
             }
         };
         for case in mine {
             let id = case.id();
+            progress.case(&id);
             let output = Output::File(profile_path(case));
             match profile_case(&driver, case, &RunOptions::default(), &output) {
                 Ok(profile) => {
@@ -814,20 +820,22 @@ pub fn main() {
                         jemalloc: jem,
                         cross_check: check,
                     };
-                    print_case(&entry, jemalloc.is_some());
+                    progress.suspend(|| print_case(&entry, jemalloc.is_some()));
                     measured.push(entry);
                 }
                 Err(CaseError::Skipped(why)) => {
-                    println!("{id}: skipped: {why}");
+                    progress.println(&format!("{id}: skipped: {why}"));
                     skipped.push(Skip { id, reason: why });
                 }
                 Err(CaseError::Failed(why)) => {
-                    eprintln!("taskmem: {id}: failed: {why}");
+                    progress.suspend(|| eprintln!("taskmem: {id}: failed: {why}"));
                     failed += 1;
                 }
             }
+            progress.inc();
         }
     }
+    progress.finish();
     let elapsed = started.elapsed();
     let flagged: Vec<String> = measured
         .iter()

@@ -10,6 +10,7 @@ pub mod limits;
 pub mod matrix;
 pub mod measurement;
 pub mod probe;
+pub mod progress;
 pub mod provenance;
 pub mod report;
 pub mod sample;
