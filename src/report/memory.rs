@@ -450,8 +450,8 @@ fn threads_section(views: &[PairView<'_>]) -> Section {
     let chart = Chart {
         id: "threads-vs-tasks".into(),
         title: "OS threads against spawned async tasks".into(),
-        caption: "Memory at the peak at each N both reached, on a logarithmic axis: one step \
-                  of the grid is a factor, so the gap between a thread's bar and a task's is \
+        caption: "Memory at the peak at each N both reached, on a logarithmic axis: equal \
+                  heights are equal ratios, so the gap between a thread's bar and a task's is \
                   how many times more the thread takes. Threads report process RSS (their \
                   stacks are mapped by the C library, not the allocator); async tasks report \
                   their case's metric, named in the legend. Spawned tasks (`spawn`, one join \
