@@ -302,6 +302,20 @@ pub fn profile_case(
     opts: &RunOptions,
     output: &Output,
 ) -> Result<Profile, CaseError> {
+    profile_case_around(driver, case, opts, output, &|stop| stop())
+}
+
+/// [`profile_case`], with `around_output` wrapped around the profiler's end, where dhat
+/// prints its totals on stderr: a progress bar clears itself there
+/// ([`crate::progress::Progress::suspend`]) so that the lines do not tear. It runs after
+/// every reading is taken.
+pub fn profile_case_around(
+    driver: &Driver,
+    case: &Case,
+    opts: &RunOptions,
+    output: &Output,
+    around_output: &dyn Fn(&mut dyn FnMut()),
+) -> Result<Profile, CaseError> {
     let _guard = exclusive();
     let warm_up = Instant::now();
     driver.run(case, opts, &mut || {})?;
@@ -341,7 +355,8 @@ pub fn profile_case(
     quiesce();
     let end = read();
     let profiled_seconds = profiled.elapsed().as_secs_f64();
-    drop(profiler);
+    let mut profiler = Some(profiler);
+    around_output(&mut || drop(profiler.take()));
     let file = match output {
         Output::File(path) if run.is_ok() => {
             if !path.is_file() {
@@ -811,7 +826,8 @@ pub fn main() {
             let id = case.id();
             progress.case(&id);
             let output = Output::File(profile_path(case));
-            match profile_case(&driver, case, &RunOptions::default(), &output) {
+            let around = |stop: &mut dyn FnMut()| progress.suspend(stop);
+            match profile_case_around(&driver, case, &RunOptions::default(), &output, &around) {
                 Ok(profile) => {
                     let jem = jemalloc.as_ref().and_then(|s| jemalloc_figures(s, &id));
                     let check = jem.as_ref().map(|j| cross_check(&profile, j));

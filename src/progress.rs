@@ -4,7 +4,7 @@
 //! On a terminal it is an `indicatif` bar on stderr, redrawn in place:
 //!
 //! ```text
-//! dhat profiles [=========>          ] 9/21 00:00:04 (eta 00:00:06) case 10/21: tokio-mt/spawn/10000
+//! dhat profiles [========>           ] 9/21 4s eta 6s case 10/21: tokio-mt/spawn/10000
 //! ```
 //!
 //! The bar is redrawn on the calling thread when an item starts or ends (no background thread
@@ -54,7 +54,7 @@ impl Progress {
         };
         let bar = ProgressBar::with_draw_target(Some(total as u64), target);
         if let Ok(style) = ProgressStyle::with_template(
-            "{prefix} [{bar:24}] {pos}/{len} {elapsed_precise} (eta {eta_precise}) {wide_msg}",
+            "{prefix} [{bar:20}] {pos}/{len} {elapsed} eta {eta} {wide_msg}",
         ) {
             bar.set_style(style.progress_chars("=> "));
         }
