@@ -118,8 +118,9 @@ fn linear_step(unit: &Unit, span: f64) -> f64 {
 }
 
 /// Ticks of a log axis between `lo` and `hi` (values): powers of two for bytes (every 1st,
-/// 2nd, 5th or 10th power, so that at most 9 remain and whole KiB/MiB/GiB are among them), powers of ten otherwise (with 2 and 5 times
-/// them when fewer than three powers fall in range).
+/// 2nd, 5th or 10th power, so that at most 11 remain and whole KiB/MiB/GiB are among them);
+/// powers of ten otherwise (with 2 and 5 times them when fewer than three powers fall in
+/// range).
 fn log_ticks(unit: &Unit, lo: f64, hi: f64) -> Vec<f64> {
     let in_range = |v: &f64| *v >= lo * 0.999 && *v <= hi * 1.001;
     match unit {
@@ -129,7 +130,7 @@ fn log_ticks(unit: &Unit, lo: f64, hi: f64) -> Vec<f64> {
             // Steps that divide 10, so 1 KiB, 1 MiB and 1 GiB are always among the ticks.
             let step = [1, 2, 5, 10]
                 .into_iter()
-                .find(|s| count / s <= 8)
+                .find(|s| count / s <= 10)
                 .unwrap_or(10);
             // Multiples of the step from 2^0, so the ticks land on whole binary units.
             let first = a + (step - a.rem_euclid(step)) % step;
@@ -213,6 +214,12 @@ fn draw_on(
         })
     };
     let (ylo, yhi) = min_max(|p| p.1).unwrap_or((1.0, 10.0));
+    // Room above the tallest bar for its value, printed upright when the bar is narrow.
+    let yhi = match (categories.is_some() && chart.bar_values, y_scale) {
+        (false, _) => yhi,
+        (true, Scale::Linear) => yhi * 1.15,
+        (true, Scale::Log) => yhi * 2.5,
+    };
     let ((y0, y1), yticks) = axis_range(&chart.y, ylo, yhi);
     let ((x0, x1), xticks) = match categories {
         Some(c) => (
@@ -540,7 +547,7 @@ mod tests {
         let a = axis(Unit::Bytes, Scale::Log);
         let (_, ticks) = axis_range(&a, 4096.0, 321.0 * 1024.0 * 1024.0);
         let labels: Vec<String> = ticks.iter().map(|t| a.unit.tick(*t)).collect();
-        assert!(labels.len() >= 4 && labels.len() <= 9, "{labels:?}");
+        assert!(labels.len() >= 4 && labels.len() <= 11, "{labels:?}");
         assert!(labels.iter().all(|l| !l.contains('.')), "{labels:?}");
         assert!(labels.contains(&"1 MiB".to_string()), "{labels:?}");
     }
