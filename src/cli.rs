@@ -186,7 +186,8 @@ pub fn write_report(o: &ReportOptions) -> i32 {
             .then(|| report::page_path(&baseline::criterion_home_for(&path)))
     });
     let link = page.as_deref().and_then(report::criterion_link);
-    let r = memory::report(&s, &path, comparison.as_ref(), link);
+    let mut r = memory::report(&s, &path, comparison.as_ref(), link);
+    report::sources::add(&mut r, path.parent().unwrap_or(Path::new(".")));
     // With --markdown, stdout holds the markdown only.
     let status = |line: String| {
         if o.markdown {

@@ -152,11 +152,15 @@ fn write_report(
         memory::compare(s, std::path::Path::new(crate::baseline::DEFAULT_DIR), name).ok()
     });
     let file = report::page_path(&crate::baseline::criterion_home());
-    let r = memory::report(
+    let mut r = memory::report(
         s,
         summary_path,
         comparison.as_ref(),
         report::criterion_link(&file),
+    );
+    report::sources::add(
+        &mut r,
+        summary_path.parent().unwrap_or(std::path::Path::new(".")),
     );
     match report::write_page(&r, &file) {
         Ok(()) => {

@@ -94,6 +94,20 @@ fn strategy_index(strategy: &str, seen: &[String]) -> usize {
         })
 }
 
+/// The line style of a pair id (`runtime/strategy...`) on its own: colour and dash from the
+/// runtime, marker from the strategy, as in the memory charts (other sources' charts use it
+/// so a pair looks the same everywhere).
+pub fn line_style(pair_id: &str) -> Style {
+    let (runtime, strategy) = split_pair(pair_id);
+    let r = runtime_index(runtime, &[]);
+    let s = strategy_index(strategy, &[]);
+    Style {
+        colour: OKABE_ITO[r % OKABE_ITO.len()],
+        marker: Marker::ALL[s % Marker::ALL.len()],
+        dash: Dash::ALL[r % Dash::ALL.len()],
+    }
+}
+
 /// What the report knows of each pair: its parts, metric and style.
 struct PairView<'a> {
     pair: &'a PairSummary,

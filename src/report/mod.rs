@@ -21,6 +21,7 @@ pub mod chart;
 pub mod html;
 pub mod markdown;
 pub mod memory;
+pub mod sources;
 
 use std::path::{Path, PathBuf};
 
