@@ -172,6 +172,20 @@ impl Pair {
     }
 }
 
+impl FromStr for Pair {
+    type Err = String;
+    /// Parses `runtime/strategy`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let Some((runtime, strategy)) = s.split_once('/') else {
+            return Err(format!("pair '{s}' is not runtime/strategy"));
+        };
+        Ok(Pair {
+            runtime: runtime.parse()?,
+            strategy: strategy.parse()?,
+        })
+    }
+}
+
 /// One runtime x strategy x N cell: a benchmark.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Case {

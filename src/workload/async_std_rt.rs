@@ -4,7 +4,9 @@
 use std::future::Future;
 use std::time::Duration;
 
-use super::{CaseError, Exec, RunOptions, payload_task, spawn_then_cancel, task};
+use super::{
+    CaseError, Exec, RunOptions, Spawners, payload_task, spawn_then_cancel, task, timed_task,
+};
 use crate::matrix::Strategy;
 
 /// async-std's global runtime (started on first use).
@@ -27,8 +29,11 @@ impl AsyncStd {
             n,
             opts,
             at_peak,
-            || async_std::task::spawn(task(sleep)),
-            |p| async_std::task::spawn(payload_task(p, sleep)),
+            Spawners {
+                plain: || async_std::task::spawn(task(sleep)),
+                payload: |p| async_std::task::spawn(payload_task(p, sleep)),
+                timed: || async_std::task::spawn(timed_task(sleep)),
+            },
             async_std::task::JoinHandle::cancel,
         ));
         Ok(())

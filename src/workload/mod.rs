@@ -17,6 +17,13 @@
 //!
 //! Runs are not re-entrant: the latch and sleep duration are process-wide so that a task
 //! carries no extra state. Callers serialise runs with [`exclusive`].
+//!
+//! The time side ([`crate::timing`]) uses two more things from here: [`Driver::time_to_peak`]
+//! (the time from creating the first task to every task pending) and runs with
+//! [`RunOptions::lateness`], where each task notes its deadline when its sleep is created
+//! and records how late it resumed past it ([`take_lateness`]). Those tasks carry the
+//! deadline, so their sizes are not the memory suite's: lateness runs are never measured in
+//! bytes.
 
 mod async_std_rt;
 mod smol_rt;
@@ -28,7 +35,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::task::Poll;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
@@ -56,6 +63,10 @@ pub struct RunOptions {
     /// its sleep (`Some(0)`: the same task shape, nothing allocated). `None`: the published
     /// workload, a bare sleep. Tests use this to plant a known size per task.
     pub payload: Option<usize>,
+    /// Each task records how late it resumed past its deadline (the time its sleep was
+    /// created plus [`RunOptions::sleep`]); read them with [`take_lateness`]. Meant for runs
+    /// with [`Release::Complete`]; ignored with a payload.
+    pub lateness: bool,
 }
 
 impl Default for RunOptions {
@@ -64,8 +75,31 @@ impl Default for RunOptions {
             sleep: crate::matrix::SLEEP,
             release: Release::Cancel,
             payload: None,
+            lateness: false,
         }
     }
+}
+
+/// How late each task of the last lateness run resumed, in nanoseconds, in completion order.
+static LATENESS: Mutex<Vec<u64>> = Mutex::new(Vec::new());
+
+fn lateness_log() -> MutexGuard<'static, Vec<u64>> {
+    LATENESS.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Records one task's lateness: how long after `deadline` it is now.
+fn record_lateness(deadline: Instant) {
+    let late = Instant::now().saturating_duration_since(deadline);
+    lateness_log().push(late.as_nanos() as u64);
+}
+
+/// The lateness of every task that completed since the last call (empty when no run had
+/// [`RunOptions::lateness`] set).
+pub fn take_lateness() -> Vec<Duration> {
+    std::mem::take(&mut *lateness_log())
+        .into_iter()
+        .map(Duration::from_nanos)
+        .collect()
 }
 
 /// Why a run produced no measurement.
@@ -157,6 +191,45 @@ async fn task<S: Future>(sleep: impl FnOnce(Duration) -> S) {
     sleep(sleep_duration()).await;
 }
 
+/// A spawned task that records its lateness: its deadline is noted when its sleep is created.
+async fn timed_task<S: Future>(sleep: impl FnOnce(Duration) -> S) {
+    let d = sleep_duration();
+    let deadline = Instant::now() + d;
+    let sleep = sleep(d);
+    STARTED.arrive();
+    sleep.await;
+    record_lateness(deadline);
+}
+
+/// A future for the unspawned strategies that records its lateness; `sleep` was created just
+/// before, so the deadline is noted now, with it (not when the future is first polled: the
+/// sequential strategy polls its k-th future only after the one before it finished).
+fn timed<S: Future>(d: Duration, sleep: S) -> impl Future<Output = ()> {
+    let deadline = Instant::now() + d;
+    async move {
+        sleep.await;
+        record_lateness(deadline);
+    }
+}
+
+/// Which body a spawned task runs.
+#[derive(Clone, Copy)]
+enum Body {
+    Plain,
+    Payload(usize),
+    Timed,
+}
+
+impl RunOptions {
+    fn body(&self) -> Body {
+        match (self.payload, self.lateness) {
+            (Some(p), _) => Body::Payload(p),
+            (None, true) => Body::Timed,
+            (None, false) => Body::Plain,
+        }
+    }
+}
+
 /// A spawned task that also holds `payload` bytes across its sleep.
 async fn payload_task<S: Future>(payload: usize, sleep: impl FnOnce(Duration) -> S) {
     let held = vec![1u8; payload];
@@ -172,23 +245,40 @@ async fn hold_payload<S: Future>(payload: usize, sleep: S) {
     std::hint::black_box(&held);
 }
 
-/// Spawns N tasks with `spawn` (the plain task) or `spawn_payload` (a task holding `p`
-/// bytes), waits until each has been polled once, calls `at_peak`, then cancels every task
-/// with `cancel` or awaits each in turn. For runtimes whose handles cancel asynchronously
-/// (async-std's `JoinHandle`, smol's `Task`).
-async fn spawn_then_cancel<H: Future, C: Future>(
+/// The task bodies a runtime spawns, one closure per [`Body`], each spawning one task.
+struct Spawners<A, B, C> {
+    plain: A,
+    payload: B,
+    timed: C,
+}
+
+impl<H, A: Fn() -> H, B: Fn(usize) -> H, C: Fn() -> H> Spawners<A, B, C> {
+    /// Spawns `n` tasks with the body `opts` asks for.
+    fn spawn_all(&self, n: usize, opts: &RunOptions) -> Vec<H> {
+        match opts.body() {
+            Body::Plain => (0..n).map(|_| (self.plain)()).collect(),
+            Body::Payload(p) => (0..n).map(|_| (self.payload)(p)).collect(),
+            Body::Timed => (0..n).map(|_| (self.timed)()).collect(),
+        }
+    }
+}
+
+/// Spawns N tasks with `spawners`, waits until each has been polled once, calls `at_peak`,
+/// then cancels every task with `cancel` or awaits each in turn. For runtimes whose handles
+/// cancel asynchronously (async-std's `JoinHandle`, smol's `Task`).
+async fn spawn_then_cancel<H: Future, C: Future, A, B, T>(
     n: usize,
     opts: &RunOptions,
     at_peak: &mut dyn FnMut(),
-    spawn: impl Fn() -> H,
-    spawn_payload: impl Fn(usize) -> H,
+    spawners: Spawners<A, B, T>,
     cancel: impl Fn(H) -> C,
-) {
+) where
+    A: Fn() -> H,
+    B: Fn(usize) -> H,
+    T: Fn() -> H,
+{
     STARTED.reset(n);
-    let handles: Vec<H> = match opts.payload {
-        Some(p) => (0..n).map(|_| spawn_payload(p)).collect(),
-        None => (0..n).map(|_| spawn()).collect(),
-    };
+    let handles = spawners.spawn_all(n, opts);
     STARTED.wait().await;
     at_peak();
     match opts.release {
@@ -303,13 +393,21 @@ fn unspawned<E: Exec, S: Future>(
         }
     }
     let d = opts.sleep;
-    match opts.payload {
-        None => pick(exec, strategy, n, || sleep(d), opts.release, at_peak),
-        Some(p) => pick(
+    match opts.body() {
+        Body::Plain => pick(exec, strategy, n, || sleep(d), opts.release, at_peak),
+        Body::Payload(p) => pick(
             exec,
             strategy,
             n,
             || hold_payload(p, sleep(d)),
+            opts.release,
+            at_peak,
+        ),
+        Body::Timed => pick(
+            exec,
+            strategy,
+            n,
+            || timed(d, sleep(d)),
             opts.release,
             at_peak,
         ),
@@ -356,6 +454,39 @@ impl Driver {
         opts: &RunOptions,
         at_peak: &mut dyn FnMut(),
     ) -> Result<(), CaseError> {
+        self.run_checked(case, opts, &mut || {}, at_peak)
+    }
+
+    /// Runs the case once like [`Driver::run`] and returns the time from just before the
+    /// first task is created (after the limit checks) to every task alive and pending, taken
+    /// before `at_peak` runs.
+    pub fn time_to_peak(
+        &self,
+        case: &Case,
+        opts: &RunOptions,
+        at_peak: &mut dyn FnMut(),
+    ) -> Result<Duration, CaseError> {
+        let start = std::cell::Cell::new(None);
+        let mut elapsed = None;
+        self.run_checked(
+            case,
+            opts,
+            &mut || start.set(Some(Instant::now())),
+            &mut || {
+                elapsed = start.get().map(|s: Instant| s.elapsed());
+                at_peak();
+            },
+        )?;
+        elapsed.ok_or_else(|| CaseError::Failed(format!("{} never reached its peak", case.id())))
+    }
+
+    fn run_checked(
+        &self,
+        case: &Case,
+        opts: &RunOptions,
+        on_start: &mut dyn FnMut(),
+        at_peak: &mut dyn FnMut(),
+    ) -> Result<(), CaseError> {
         if case.runtime != self.runtime {
             return Err(CaseError::Failed(format!(
                 "case {} given to a {} driver",
@@ -368,6 +499,10 @@ impl Driver {
         crate::limits::check_case(case, opts)?;
         SLEEP_NANOS.store(opts.sleep.as_nanos() as u64, Ordering::Relaxed);
         let (n, s) = (case.n, case.strategy);
+        if opts.lateness {
+            lateness_log().reserve(n);
+        }
+        on_start();
         let result = self.run_strategy(n, s, opts, at_peak);
         self.flush_timers();
         result

@@ -3,7 +3,9 @@
 
 use std::future::Future;
 
-use super::{CaseError, Exec, RunOptions, payload_task, spawn_then_cancel, task};
+use super::{
+    CaseError, Exec, RunOptions, Spawners, payload_task, spawn_then_cancel, task, timed_task,
+};
 use crate::matrix::Strategy;
 
 /// smol's global executor (its threads start on first use; `SMOL_THREADS`, default 1).
@@ -21,8 +23,11 @@ impl Smol {
             n,
             opts,
             at_peak,
-            || smol::spawn(task(smol::Timer::after)),
-            |p| smol::spawn(payload_task(p, smol::Timer::after)),
+            Spawners {
+                plain: || smol::spawn(task(smol::Timer::after)),
+                payload: |p| smol::spawn(payload_task(p, smol::Timer::after)),
+                timed: || smol::spawn(timed_task(smol::Timer::after)),
+            },
             smol::Task::cancel,
         ));
         Ok(())

@@ -2,7 +2,9 @@
 
 use std::future::Future;
 
-use super::{CaseError, Exec, Release, RunOptions, STARTED, payload_task, task};
+use super::{
+    CaseError, Exec, Release, RunOptions, STARTED, Spawners, payload_task, task, timed_task,
+};
 use crate::matrix::Strategy;
 
 /// A tokio runtime with its time driver.
@@ -34,15 +36,12 @@ impl Tokio {
     ) -> Result<(), CaseError> {
         self.0.block_on(async {
             STARTED.reset(n);
-            let handles: Vec<tokio::task::JoinHandle<()>> = if let Some(p) = opts.payload {
-                (0..n)
-                    .map(|_| tokio::spawn(payload_task(p, tokio::time::sleep)))
-                    .collect()
-            } else {
-                (0..n)
-                    .map(|_| tokio::spawn(task(tokio::time::sleep)))
-                    .collect()
-            };
+            let handles = Spawners {
+                plain: || tokio::spawn(task(tokio::time::sleep)),
+                payload: |p| tokio::spawn(payload_task(p, tokio::time::sleep)),
+                timed: || tokio::spawn(timed_task(tokio::time::sleep)),
+            }
+            .spawn_all(n, opts);
             STARTED.wait().await;
             at_peak();
             if opts.release == Release::Cancel {
@@ -69,11 +68,20 @@ impl Tokio {
         self.0.block_on(async {
             STARTED.reset(n);
             let mut set = tokio::task::JoinSet::new();
-            if let Some(p) = opts.payload {
-                (0..n).for_each(|_| drop(set.spawn(payload_task(p, tokio::time::sleep))));
-            } else {
-                (0..n).for_each(|_| drop(set.spawn(task(tokio::time::sleep))));
+            let set_ref = &std::cell::RefCell::new(&mut set);
+            let spawned = Spawners {
+                plain: || drop(set_ref.borrow_mut().spawn(task(tokio::time::sleep))),
+                payload: |p| {
+                    drop(
+                        set_ref
+                            .borrow_mut()
+                            .spawn(payload_task(p, tokio::time::sleep)),
+                    )
+                },
+                timed: || drop(set_ref.borrow_mut().spawn(timed_task(tokio::time::sleep))),
             }
+            .spawn_all(n, opts);
+            drop(spawned);
             STARTED.wait().await;
             at_peak();
             match opts.release {
