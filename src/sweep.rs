@@ -5,13 +5,13 @@
 //! table the public comparisons print, on this machine. Rust cases run in the allocator
 //! binaries of [`crate::run`] with `--no-lateness` (the bare published task).
 //!
-//! How the peak is read: `VmHWM` of `/proc/<pid>/status` (the child's own high-water
-//! resident set, per address space, reset by exec) polled every few milliseconds while the
-//! child runs; the last reading before it exits is the peak (`VmHWM` only grows, and these
-//! programs reach their peak while their tasks sleep, long before they exit). The child's
-//! `ru_maxrss` from `wait4` is kept beside it but is not used: Linux carries the parent's
-//! high-water mark into a child across fork and exec, so a child smaller than the sweep
-//! reads as the sweep's size (checked: a 300 MiB parent's `sleep` child reports 313 MiB).
+//! The peers in other languages ([`crate::peers`], `peers/`) run the same way, each its own
+//! row; a peer whose toolchain is missing is a row saying so, with the install hint.
+//!
+//! How the peak is read: [`crate::child::run_measured`]. The child's `ru_maxrss` when it is
+//! above the sweep's own peak (Linux starts a child's `ru_maxrss` at its parent's mark, so a
+//! smaller child would read as the sweep's size: a 300 MiB parent's `/bin/true` reports
+//! 313 MiB), else the child's own `VmHWM` polled while it runs.
 //!
 //! Bytes per task: (peak at N - peak of the same program at N = 1) / N. N = 1 always runs.
 //!
@@ -22,10 +22,12 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use clap::Args;
+
+use crate::progress::Progress;
 
 use crate::matrix::{self, Case, Runtime, Strategy};
 use crate::run::{Allocator, RunRecord};
@@ -53,6 +55,9 @@ pub struct SweepArgs {
     /// Where the results go.
     #[arg(long, default_value_os_t = default_path())]
     pub json: PathBuf,
+    /// Leave out the peers in other languages (peers/peers.toml).
+    #[arg(long)]
+    pub no_peers: bool,
 }
 
 fn parse_regex(s: &str) -> Result<regex::Regex, String> {
@@ -85,6 +90,8 @@ pub struct Subject {
 /// How a subject runs.
 #[derive(Debug, Clone)]
 pub enum SubjectKind {
+    /// A peer program in another language, built.
+    Peer(Box<crate::peers::Built>),
     /// A case of the matrix in an allocator's binary.
     Rust {
         /// The runtime.
@@ -118,100 +125,6 @@ pub fn rust_subjects(allocators: &[Allocator]) -> Vec<Subject> {
     out
 }
 
-/// One process run.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ChildRun {
-    /// Exit code (None: killed by a signal).
-    pub code: Option<i32>,
-    /// Peak RSS, bytes, from the child's own `VmHWM` (0 if never read).
-    pub peak_rss: u64,
-    /// `ru_maxrss` from wait4, bytes (includes the parent's high-water mark; not used).
-    pub ru_maxrss: u64,
-    /// Wall time from spawn to exit.
-    pub wall: Duration,
-    /// What the child printed.
-    pub stdout: String,
-    /// What the child printed on stderr.
-    pub stderr: String,
-}
-
-/// `VmHWM` of a running process, in bytes.
-fn vm_hwm(pid: i32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
-}
-
-/// Runs `cmd` to completion (killing it after `timeout`) and measures its peak RSS.
-pub fn run_child(mut cmd: Command, timeout: Duration) -> Result<ChildRun, String> {
-    use std::io::Read;
-    let program = cmd.get_program().to_string_lossy().into_owned();
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let start = Instant::now();
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| format!("cannot start {program}: {e}"))?;
-    let pid = child.id() as i32;
-    // Read the pipes on their own threads so a chatty child never blocks on a full pipe.
-    let mut out = child.stdout.take().expect("piped");
-    let mut err = child.stderr.take().expect("piped");
-    let out_thread = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let err_thread = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let mut peak = 0u64;
-    let mut timed_out = false;
-    let (status, usage) = loop {
-        if let Some(hwm) = vm_hwm(pid) {
-            peak = peak.max(hwm);
-        }
-        let mut status = 0;
-        // SAFETY: wait4 on our own child with valid pointers; WNOHANG returns at once.
-        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-        let r = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
-        if r == pid {
-            break (status, usage);
-        }
-        if r < 0 {
-            return Err(format!(
-                "waiting for {program}: {}",
-                std::io::Error::last_os_error()
-            ));
-        }
-        if start.elapsed() > timeout && !timed_out {
-            timed_out = true;
-            let _ = child.kill();
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    let wall = start.elapsed();
-    let stdout = out_thread.join().unwrap_or_default();
-    let stderr = err_thread.join().unwrap_or_default();
-    if timed_out {
-        return Err(format!(
-            "{program} ran longer than {timeout:?} and was killed"
-        ));
-    }
-    let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
-    Ok(ChildRun {
-        code,
-        peak_rss: peak,
-        ru_maxrss: usage.ru_maxrss as u64 * 1024,
-        wall,
-        stdout,
-        stderr,
-    })
-}
-
 /// The outcome of one row at one N.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Cell {
@@ -221,6 +134,8 @@ pub enum Cell {
         peak_rss: u64,
         /// Wall time of the process.
         wall: Duration,
+        /// A caveat on the figure (a peer whose tasks took longer to start than to sleep).
+        note: Option<String>,
     },
     /// Did not run, and why (a limit, a missing toolchain).
     Skipped(String),
@@ -235,21 +150,17 @@ pub fn run_one(subject: &Subject, n: usize, sleep: Duration) -> Cell {
             return Cell::Skipped(e.to_string().trim_start_matches("skipped: ").to_string());
         }
     }
-    if let SubjectKind::Rust {
-        runtime, strategy, ..
-    } = subject.kind
-    {
-        if let Some(why) = crate::run::serial_sleeps(runtime, strategy, n, sleep) {
-            return Cell::Skipped(why);
-        }
-    }
     let cmd = match &subject.kind {
         SubjectKind::Unavailable(why) => return Cell::Skipped(why.clone()),
+        SubjectKind::Peer(built) => built.command(n as u64, sleep),
         SubjectKind::Rust {
             runtime,
             strategy,
             allocator,
         } => {
+            if let Some(why) = crate::run::serial_sleeps(*runtime, *strategy, n, sleep) {
+                return Cell::Skipped(why);
+            }
             let path = match allocator.binary_path() {
                 Ok(p) => p,
                 Err(e) => return Cell::Failed(e),
@@ -273,37 +184,63 @@ pub fn run_one(subject: &Subject, n: usize, sleep: Duration) -> Cell {
         }
     };
     // Generous: the sleep, plus creating and tearing down N tasks on a loaded machine.
-    let timeout = sleep * 3 + Duration::from_secs(60);
-    match run_child(cmd, timeout) {
-        Err(e) => Cell::Failed(e),
-        Ok(run) if run.code == Some(0) => {
-            if let SubjectKind::Rust { .. } = subject.kind {
-                // The child's own record must agree with what we ran.
-                if let Err(e) = serde_json::from_str::<RunRecord>(run.stdout.trim()) {
-                    return Cell::Failed(format!("unreadable record from the case: {e}"));
-                }
-            }
-            Cell::Ran {
-                peak_rss: run.peak_rss,
-                wall: run.wall,
-            }
-        }
-        Ok(run) => {
-            let line = run
-                .stderr
-                .lines()
-                .rev()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("no message")
-                .trim_start_matches("taskmem: ")
-                .to_string();
-            // A case refused by a limit exits 1 with "skipped:" in its line.
-            match line.split_once("skipped: ") {
-                Some((_, why)) => Cell::Skipped(why.to_string()),
-                None => Cell::Failed(format!("exit {:?}: {line}", run.code)),
-            }
-        }
+    let timeout = sleep * 3 + Duration::from_secs(120);
+    let run = match crate::child::run_measured(cmd, timeout) {
+        Ok(run) => run,
+        Err(e) => return Cell::Failed(e),
+    };
+    if !run.success() {
+        let line = crate::child::last_line(&run.stderr)
+            .unwrap_or_else(|| crate::child::ended(&run.status));
+        let line = line.trim_start_matches("taskmem: ");
+        // A Rust case refused by a limit exits 1 with "skipped:" in its line.
+        return match line.split_once("skipped: ") {
+            Some((_, why)) => Cell::Skipped(why.to_string()),
+            None => Cell::Failed(run.check(&subject.id).err().unwrap_or_default()),
+        };
     }
+    let note = match &subject.kind {
+        SubjectKind::Rust { .. } => match serde_json::from_str::<RunRecord>(run.stdout.trim()) {
+            Ok(r) if r.n == n => None,
+            Ok(r) => return Cell::Failed(format!("ran {} tasks, not {n}", r.n)),
+            Err(e) => return Cell::Failed(format!("unreadable record from the case: {e}")),
+        },
+        _ => match crate::peers::Done::parse(&run.stdout) {
+            Ok(done) if done.n == n as u64 => done.overlap_warning(sleep),
+            Ok(done) => return Cell::Failed(format!("ran {} tasks, not {n}", done.n)),
+            Err(e) => return Cell::Failed(e),
+        },
+    };
+    Cell::Ran {
+        peak_rss: run.peak_rss_bytes,
+        wall: run.wall,
+        note,
+    }
+}
+
+/// The peers of `peers/peers.toml`, each prepared (built once, cached) or marked not
+/// installed with its install hint. `keep` selects by id before anything is built.
+pub fn peer_subjects(keep: impl Fn(&str) -> bool) -> Result<Vec<Subject>, String> {
+    let manifest = crate::peers::Manifest::load_default()?;
+    let root = crate::peers::default_build_root();
+    let mut out = Vec::new();
+    for peer in manifest.peers.iter().filter(|p| keep(&p.id)) {
+        let language = peer.id.split('/').next().unwrap_or(&peer.id).to_string();
+        let kind = match peer.prepare(&root) {
+            Ok(crate::peers::Prepared::Ready(built)) => SubjectKind::Peer(built),
+            Ok(crate::peers::Prepared::NotInstalled { missing, hint }) => {
+                SubjectKind::Unavailable(format!("not installed ({missing}); {hint}"))
+            }
+            Err(e) => SubjectKind::Unavailable(format!("cannot build: {e}")),
+        };
+        out.push(Subject {
+            id: peer.id.clone(),
+            language,
+            threads: peer.threads,
+            kind,
+        });
+    }
+    Ok(out)
 }
 
 /// One row of results: a subject at every N.
@@ -342,31 +279,44 @@ pub fn main(args: &SweepArgs) -> i32 {
     sizes.push(1);
     sizes.sort_unstable();
     sizes.dedup();
-    let subjects: Vec<Subject> = rust_subjects(&args.allocator)
+    let keep = |id: &str| args.only.as_ref().is_none_or(|r| r.is_match(id));
+    let mut subjects: Vec<Subject> = rust_subjects(&args.allocator)
         .into_iter()
-        .filter(|s| args.only.as_ref().is_none_or(|r| r.is_match(&s.id)))
+        .filter(|s| keep(&s.id))
         .collect();
+    if !args.no_peers {
+        match peer_subjects(keep) {
+            Ok(peers) => subjects.extend(peers),
+            Err(e) => {
+                eprintln!("taskmem: {e}");
+                return 2;
+            }
+        }
+    }
     if subjects.is_empty() {
-        eprintln!("taskmem: --only matches no row (taskmem cases lists the Rust pairs)");
+        eprintln!(
+            "taskmem: --only matches no row (rows: runtime/strategy@allocator, as `taskmem cases` \
+             lists the pairs, and the peers of peers/peers.toml)"
+        );
         return 2;
     }
-    let total = subjects.len() * sizes.len();
     let started = Instant::now();
+    let progress = Progress::new(subjects.len() * sizes.len(), "sweep");
     let mut rows = Vec::new();
-    let mut done = 0;
     for subject in subjects {
         let mut cells = Vec::new();
         for &n in &sizes {
-            done += 1;
-            eprintln!("[{done}/{total}] {} N={n}", subject.id);
+            progress.case(&format!("{} N={n}", subject.id));
             let cell = run_one(&subject, n, args.sleep);
             if let Cell::Failed(why) = &cell {
-                eprintln!("taskmem: {} N={n}: failed: {why}", subject.id);
+                progress.println(&format!("taskmem: {} N={n}: failed: {why}", subject.id));
             }
+            progress.inc();
             cells.push((n, cell));
         }
         rows.push(Row { subject, cells });
     }
+    progress.finish();
     let elapsed = started.elapsed();
     print!("{}", table(&rows, &sizes));
     let ran: u32 = rows
@@ -433,7 +383,12 @@ pub fn table(rows: &[Row], sizes: &[usize]) -> String {
         let _ = write!(out, "{:<36} {:<9}", r.subject.id, r.subject.language);
         for (n, cell) in &r.cells {
             let text = match cell {
-                Cell::Ran { peak_rss, .. } => mib(*peak_rss),
+                Cell::Ran { peak_rss, note, .. } => {
+                    if let Some(note) = note {
+                        notes.push(format!("{} N={n}: {note}", r.subject.id));
+                    }
+                    mib(*peak_rss)
+                }
                 Cell::Skipped(why) => {
                     notes.push(format!("{} N={n}: skipped: {why}", r.subject.id));
                     "skipped".into()
@@ -538,7 +493,7 @@ pub fn to_summary(rows: &[Row], sleep: Duration) -> Summary {
         for (n, cell) in &r.cells {
             let id = format!("{}/{n}", r.subject.id);
             match cell {
-                Cell::Ran { peak_rss, wall } => {
+                Cell::Ran { peak_rss, wall, .. } => {
                     let v = *peak_rss as f64;
                     let mut metrics = BTreeMap::new();
                     metrics.insert("peak_rss".to_string(), Stats::of(&[v]));
@@ -581,7 +536,7 @@ pub fn to_summary(rows: &[Row], sleep: Duration) -> Summary {
                 SubjectKind::Rust {
                     runtime, strategy, ..
                 } => crate::workload::future_size(&Case::new(runtime, strategy, 1)),
-                SubjectKind::Unavailable(_) => None,
+                SubjectKind::Peer(_) | SubjectKind::Unavailable(_) => None,
             },
             bytes_per_task,
             cases,

@@ -8,8 +8,8 @@ use std::path::Path;
 
 use super::memory::line_style;
 use super::{
-    Align, Axis, Chart, ChartKind, Point, Report, Scale, Section, Series, Table, Unit,
-    format_seconds,
+    Align, Axis, Chart, ChartKind, Dash, Marker, OKABE_ITO, Point, Report, Scale, Section, Series,
+    Style, Table, Unit, format_seconds,
 };
 use crate::measurement::format_bytes;
 use crate::summary::Summary;
@@ -181,12 +181,26 @@ pub fn sweep_section(s: &Summary) -> Section {
         );
         table.row(cells);
     }
+    // Rust rows (`runtime/strategy@allocator`) look as in the memory charts; each peer in
+    // another language gets its own colour and marker, and one dash pattern for all.
+    let mut peers = 0;
+    let mut style_of = |id: &str| match id.split_once('@') {
+        Some((pair, _)) => line_style(pair),
+        None => {
+            peers += 1;
+            Style {
+                colour: OKABE_ITO[(peers - 1) % OKABE_ITO.len()],
+                marker: Marker::ALL[(peers - 1) % Marker::ALL.len()],
+                dash: Dash::Sparse,
+            }
+        }
+    };
     let series = s
         .pairs
         .iter()
         .map(|p| Series {
             label: p.id.clone(),
-            style: line_style(p.id.split('@').next().unwrap_or(&p.id)),
+            style: style_of(&p.id),
             points: p
                 .cases
                 .iter()
