@@ -253,10 +253,9 @@ pub fn output_dir() -> PathBuf {
 
 /// Where a case's profile is written: `<output_dir>/<runtime>/<strategy>/<N>/dhat-heap.json`.
 pub fn profile_path(case: &Case) -> PathBuf {
-    output_dir()
-        .join(case.runtime.id())
-        .join(case.strategy.id())
-        .join(case.n.to_string())
+    case.id()
+        .split('/')
+        .fold(output_dir(), |dir, part| dir.join(part))
         .join("dhat-heap.json")
 }
 

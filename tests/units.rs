@@ -23,8 +23,9 @@ fn case_ids_read_runtime_strategy_n_and_parse_back() {
 #[test]
 fn default_matrix_has_every_supported_pair_at_every_size() {
     let cases = matrix::cases(&matrix::DEFAULT_SIZES);
-    // 4 async runtimes x 4 portable strategies + JoinSet on 2 tokio runtimes + OS threads.
-    assert_eq!(matrix::pairs().len(), 4 * 4 + 2 + 1);
+    // 4 async runtimes x (4 portable strategies + 2 bounded ones) + JoinSet on 2 tokio
+    // runtimes + OS threads.
+    assert_eq!(matrix::pairs().len(), 4 * 6 + 2 + 1);
     assert_eq!(cases.len(), matrix::pairs().len() * 4);
     assert!(
         cases
@@ -163,6 +164,7 @@ fn page_granular_metrics_fall_back_to_exact_bytes_below_a_page() {
         resident: 0,
         requested: 208,
         usable: 208,
+        large: 0,
         rss: 4096,
     };
     let r = s.value(Metric::Resident).unwrap();
@@ -173,6 +175,7 @@ fn page_granular_metrics_fall_back_to_exact_bytes_below_a_page() {
         resident: 0,
         requested: 0,
         usable: 0,
+        large: 0,
         rss: 0,
     };
     assert!(matches!(
