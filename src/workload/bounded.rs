@@ -25,11 +25,14 @@ use super::payload::Body;
 use super::{Exec, Release, RunOptions, STARTED, poll_once};
 use crate::matrix::Runtime;
 
-/// Awaits `body`, then gives back `permit`: a bounded task.
-pub(super) async fn with_permit<F: Future, P>(body: F, permit: P) -> F::Output {
-    let out = body.await;
-    drop(permit);
-    out
+/// Runs `body`, then gives back `permit`: a bounded task. A combinator, not an `async fn`: an
+/// `async fn` taking the body by value keeps it twice in its state machine (the argument and
+/// the awaited value), which doubled the size of a task holding 1 KiB inline.
+pub(super) fn with_permit<F: Future, P>(body: F, permit: P) -> impl Future<Output = F::Output> {
+    body.map(move |out| {
+        drop(permit);
+        out
+    })
 }
 
 /// `buffer_unordered(k)` over N futures from `make`, polled once (the first min(N, K) are
