@@ -60,22 +60,22 @@ fn spawned_task_bodies_have_the_expected_sizes() {
     check_sizes(
         Runtime::TokioMt,
         Strategy::Spawn,
-        [120, 128, 192, 1152, 16512, 160, 144],
+        [120, 120, 184, 1144, 16504, 152, 136],
     );
     check_sizes(
         Runtime::TokioCt,
         Strategy::JoinSet,
-        [120, 128, 192, 1152, 16512, 160, 144],
+        [120, 120, 184, 1144, 16504, 152, 136],
     );
     check_sizes(
         Runtime::AsyncStd,
         Strategy::Spawn,
-        [120, 128, 192, 1152, 16512, 160, 144],
+        [120, 120, 184, 1144, 16504, 152, 136],
     );
     check_sizes(
         Runtime::Smol,
         Strategy::Spawn,
-        [64, 72, 136, 1096, 16456, 104, 88],
+        [64, 64, 128, 1088, 16448, 96, 80],
     );
 }
 
@@ -88,13 +88,9 @@ fn unspawned_payload_futures_have_the_expected_sizes() {
         Strategy::BufferUnordered,
     ] {
         for runtime in [Runtime::TokioCt, Runtime::AsyncStd] {
-            check_sizes(runtime, strategy, [112, 144, 208, 1168, 16528, 176, 160]);
+            check_sizes(runtime, strategy, [112, 136, 200, 1160, 16520, 168, 152]);
         }
-        check_sizes(
-            Runtime::Smol,
-            strategy,
-            [56, 88, 152, 1112, 16472, 120, 104],
-        );
+        check_sizes(Runtime::Smol, strategy, [56, 80, 144, 1104, 16464, 112, 96]);
     }
 }
 

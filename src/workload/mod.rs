@@ -318,7 +318,7 @@ impl<E: Exec> Body for Unspawned<'_, E> {
 /// Runs one of the unspawned strategies with the runtime's `sleep`, with or without payload.
 fn unspawned<E: Exec, S: Future + Send + 'static>(
     exec: &E,
-    sleep: fn(Duration) -> S,
+    sleep: impl payload::Sleep<S>,
     case: &Case,
     payload: Option<Payload>,
     opts: &RunOptions,
@@ -370,7 +370,7 @@ impl<R: Spawner> Body for Spawned<'_, R> {
 /// Runs a spawning strategy on `rt` with the task body of `payload`.
 fn spawned<R: Spawner, S: Future + Send + 'static>(
     rt: &R,
-    sleep: fn(Duration) -> S,
+    sleep: impl payload::Sleep<S>,
     case: &Case,
     payload: Option<Payload>,
     opts: &RunOptions,
@@ -525,7 +525,7 @@ pub fn future_size(case: &Case) -> Option<usize> {
 /// [`future_size`] on a runtime whose sleep is `sleep` and whose plain sizes are `plain`.
 fn size_on<S: Future + Send + 'static>(
     case: &Case,
-    sleep: fn(Duration) -> S,
+    sleep: impl payload::Sleep<S>,
     plain: fn(Strategy) -> Option<usize>,
 ) -> Option<usize> {
     let d = crate::matrix::SLEEP;

@@ -119,6 +119,12 @@ pub(super) async fn hold_dropped<S: Future>(
     black_box(sum);
 }
 
+/// A runtime's sleep function, passed as its function item (a zero-sized type: the task
+/// futures that keep it add no bytes for it, as the published workload's tasks do not).
+pub(super) trait Sleep<S>: Fn(Duration) -> S + Copy + Send + Sync + 'static {}
+
+impl<S, Z: Fn(Duration) -> S + Copy + Send + Sync + 'static> Sleep<S> for Z {}
+
 /// The message for an inline size that is not compiled in (the matrix refuses such payloads
 /// before they get here).
 fn not_compiled(bytes: usize) -> String {
@@ -127,13 +133,14 @@ fn not_compiled(bytes: usize) -> String {
 
 /// Hands `body` the constructor of a spawned task holding `payload` (`None`: the plain task)
 /// and sleeping with `sleep`. `Err` for an inline size not compiled in.
-pub(super) fn spawned_body<S, B>(
+pub(super) fn spawned_body<S, Z, B>(
     payload: Option<Payload>,
-    sleep: fn(Duration) -> S,
+    sleep: Z,
     body: B,
 ) -> Result<B::Out, String>
 where
     S: Future + Send + 'static,
+    Z: Sleep<S>,
     B: Body,
 {
     let Some(p) = payload else {
@@ -152,14 +159,15 @@ where
 
 /// Hands `body` the constructor of an unspawned future holding `payload` around a sleep of
 /// `d` made with `sleep`. `Err` for an inline size not compiled in.
-pub(super) fn held_future<S, B>(
+pub(super) fn held_future<S, Z, B>(
     payload: Payload,
-    sleep: fn(Duration) -> S,
+    sleep: Z,
     d: Duration,
     body: B,
 ) -> Result<B::Out, String>
 where
     S: Future + Send + 'static,
+    Z: Sleep<S>,
     B: Body,
 {
     Ok(match (payload.place, payload.bytes) {
