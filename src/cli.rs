@@ -1,5 +1,5 @@
-//! The `taskmem` command line: list the matrix, measure one case, save a baseline, and
-//! compare a run with one (the regression gate).
+//! The `taskmem` command line: list the matrix, measure one case, save a baseline, compare
+//! a run with one (the regression gate), and write the report (HTML, markdown, SVG charts).
 //!
 //! Exit codes: 0 success; 1 a case regressed (compare), was skipped or failed, or a probe
 //! could not be read; 2 bad input, including a missing, corrupt or newer-format baseline
@@ -14,6 +14,7 @@ use crate::baseline;
 use crate::config::{self, Filter};
 use crate::matrix::{self, Case};
 use crate::measurement::format_bytes;
+use crate::report::{self, markdown, memory};
 use crate::sample::{self, Metric};
 use crate::summary;
 use crate::workload::{CaseError, Driver, RunOptions};
@@ -56,6 +57,23 @@ enum Command {
     /// and the absolute noise floor, from --threshold/--floor or the thresholds file
     /// (target-baselines/thresholds.toml: defaults, then rules per case regex and metric).
     Compare(CompareOptions),
+    /// Run one case in its own process the published way: every task really sleeps, and the
+    /// process's peak RSS, wall time and wake-up lateness are reported.
+    ///
+    /// The case runs in the binary of the chosen allocator (taskmem-run-system, -jemalloc,
+    /// -mimalloc, built beside taskmem by `cargo build --release --bins`), which replaces
+    /// this process.
+    Run(crate::run::RunArgs),
+    /// Run every case in a fresh process (and the peers in other languages), the published
+    /// way, and print the table: peak MiB per runtime or language at each N, bytes per task.
+    Sweep(crate::sweep::SweepArgs),
+    /// Write the report of the latest run: an HTML page with charts and tables next to
+    /// Criterion's report, markdown tables, or the charts as SVG files.
+    ///
+    /// With neither --markdown nor --svg, writes the page to
+    /// target/criterion/taskmem/index.html (or --out). With either, writes the page only when
+    /// --out is given.
+    Report(ReportOptions),
     /// Measure one case (runtime/strategy/N) a few times and print every counter.
     Measure {
         /// The case, e.g. tokio-mt/spawn/100000 (N takes k/m suffixes).
@@ -96,6 +114,18 @@ pub enum Format {
     Github,
 }
 
+/// Prints the first line of a command-line error as `taskmem: ...` and returns exit code 2.
+pub fn usage_error(e: &clap::Error) -> i32 {
+    let text = e.to_string();
+    let line = text
+        .lines()
+        .next()
+        .unwrap_or("")
+        .trim_start_matches("error: ");
+    eprintln!("taskmem: {line}");
+    2
+}
+
 /// Runs the command line; returns the exit code.
 pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
     let cli = match Cli::try_parse_from(args) {
@@ -105,16 +135,7 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
             print!("{e}");
             return 0;
         }
-        Err(e) => {
-            let text = e.to_string();
-            let line = text
-                .lines()
-                .next()
-                .unwrap_or("")
-                .trim_start_matches("error: ");
-            eprintln!("taskmem: {line}");
-            return 2;
-        }
+        Err(e) => return usage_error(&e),
     };
     match cli.command {
         Command::Cases {
@@ -128,7 +149,91 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
             action: BaselineAction::Save { name, summary, dir },
         } => save(&name, summary, &dir),
         Command::Compare(options) => compare(&options),
+        Command::Run(args) => crate::run::exec(&args),
+        Command::Sweep(args) => crate::sweep::main(&args),
+        Command::Report(options) => write_report(&options),
     }
+}
+
+/// What `taskmem report` writes.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReportOptions {
+    /// The run to report [default: target/taskmem/summary.json].
+    #[arg(long, value_name = "FILE")]
+    pub summary: Option<PathBuf>,
+    /// Add each case's change against this saved baseline (target-baselines/NAME.json).
+    #[arg(long, value_name = "NAME")]
+    pub baseline: Option<String>,
+    /// Print the report's tables as markdown on stdout (for a README or a PR comment).
+    #[arg(long)]
+    pub markdown: bool,
+    /// Write each chart as DIR/<chart>.svg.
+    #[arg(long, value_name = "DIR")]
+    pub svg: Option<PathBuf>,
+    /// Write the HTML page here [default: target/criterion/taskmem/index.html].
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Where baselines live.
+    #[arg(long, default_value = baseline::DEFAULT_DIR)]
+    pub dir: PathBuf,
+}
+
+/// Writes the report; returns 0, 1 (an output could not be written) or 2 (bad input: a
+/// missing or corrupt summary or baseline).
+pub fn write_report(o: &ReportOptions) -> i32 {
+    let path = o.summary.clone().unwrap_or_else(summary::default_path);
+    let s = match summary::load(&path) {
+        Ok(s) => s,
+        Err(e) => return bad_input(format!("{e} (run `cargo bench` first)")),
+    };
+    let comparison = match &o.baseline {
+        Some(name) => match memory::compare(&s, &o.dir, name) {
+            Ok(c) => Some(c),
+            Err(e) => return bad_input(e),
+        },
+        None => None,
+    };
+    let page = o.out.clone().or_else(|| {
+        (!o.markdown && o.svg.is_none())
+            .then(|| report::page_path(&baseline::criterion_home_for(&path)))
+    });
+    let link = page.as_deref().and_then(report::criterion_link);
+    let mut r = memory::report(&s, &path, comparison.as_ref(), link);
+    report::sources::add(&mut r, path.parent().unwrap_or(Path::new(".")));
+    // With --markdown, stdout holds the markdown only.
+    let status = |line: String| {
+        if o.markdown {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+    };
+    if let Some(dir) = &o.svg {
+        match report::write_svgs(&r, dir) {
+            Ok(files) => status(format!(
+                "taskmem: {} charts written to {}",
+                files.len(),
+                dir.display()
+            )),
+            Err(e) => {
+                eprintln!("taskmem: {e}");
+                return 1;
+            }
+        }
+    }
+    if let Some(file) = &page {
+        match report::write_page(&r, file) {
+            Ok(()) => status(format!("taskmem: report written to {}", file.display())),
+            Err(e) => {
+                eprintln!("taskmem: {e}");
+                return 1;
+            }
+        }
+    }
+    if o.markdown {
+        print!("{}", markdown::render(&r, o.svg.as_deref()));
+    }
+    0
 }
 
 fn save(name: &str, summary: Option<PathBuf>, dir: &Path) -> i32 {

@@ -43,6 +43,17 @@ pub fn parse_size(text: &str) -> Result<usize, String> {
     Ok(n)
 }
 
+/// Parses a duration: `10s`, `10ms`, `1m 30s`, `500us` (humantime's syntax); it must be
+/// more than zero.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let d = humantime::parse_duration(text.trim())
+        .map_err(|e| format!("'{text}' is not a duration ({e}; examples: 10s, 10ms, 1m)"))?;
+    if d.is_zero() {
+        return Err(format!("duration '{text}' must be more than zero"));
+    }
+    Ok(d)
+}
+
 /// Parses a comma-separated list of task counts.
 pub fn parse_sizes(text: &str) -> Result<Vec<usize>, String> {
     if text.trim().is_empty() {

@@ -63,6 +63,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::{Config, Filter, parse_sizes};
 use crate::matrix::{self, Case, Runtime};
 use crate::measurement::format_bytes;
+use crate::progress::Progress;
 use crate::summary::{self, Skip};
 use crate::workload::{CaseError, Driver, RunOptions, exclusive};
 
@@ -302,6 +303,20 @@ pub fn profile_case(
     opts: &RunOptions,
     output: &Output,
 ) -> Result<Profile, CaseError> {
+    profile_case_around(driver, case, opts, output, &|stop| stop())
+}
+
+/// [`profile_case`], with `around_output` wrapped around the profiler's end, where dhat
+/// prints its totals on stderr: a progress bar clears itself there
+/// ([`crate::progress::Progress::suspend`]) so that the lines do not tear. It runs after
+/// every reading is taken.
+pub fn profile_case_around(
+    driver: &Driver,
+    case: &Case,
+    opts: &RunOptions,
+    output: &Output,
+    around_output: &dyn Fn(&mut dyn FnMut()),
+) -> Result<Profile, CaseError> {
     let _guard = exclusive();
     let warm_up = Instant::now();
     driver.run(case, opts, &mut || {})?;
@@ -341,7 +356,8 @@ pub fn profile_case(
     quiesce();
     let end = read();
     let profiled_seconds = profiled.elapsed().as_secs_f64();
-    drop(profiler);
+    let mut profiler = Some(profiler);
+    around_output(&mut || drop(profiler.take()));
     let file = match output {
         Output::File(path) if run.is_ok() => {
             if !path.is_file() {
@@ -787,6 +803,9 @@ pub fn main() {
         }
     };
     let started = Instant::now();
+    // About 11 s on the default sizes: a bar on a terminal, nothing in a log. No steady tick:
+    // the bar draws only between cases, never inside a profiled run.
+    let progress = Progress::new(cases.len(), "dhat profiles");
     let mut measured: Vec<CaseEntry> = Vec::new();
     let mut skipped: Vec<Skip> = Vec::new();
     let mut failed = 0;
@@ -798,15 +817,18 @@ pub fn main() {
         let driver = match Driver::new(runtime) {
             Ok(d) => d,
             Err(e) => {
-                eprintln!("taskmem: {runtime}: {e}");
+                progress.suspend(|| eprintln!("taskmem: {runtime}: {e}"));
                 failed += mine.len();
+                mine.iter().for_each(|_| progress.inc());
                 continue;
             }
         };
         for case in mine {
             let id = case.id();
+            progress.case(&id);
             let output = Output::File(profile_path(case));
-            match profile_case(&driver, case, &RunOptions::default(), &output) {
+            let around = |stop: &mut dyn FnMut()| progress.suspend(stop);
+            match profile_case_around(&driver, case, &RunOptions::default(), &output, &around) {
                 Ok(profile) => {
                     let jem = jemalloc.as_ref().and_then(|s| jemalloc_figures(s, &id));
                     let check = jem.as_ref().map(|j| cross_check(&profile, j));
@@ -815,20 +837,22 @@ pub fn main() {
                         jemalloc: jem,
                         cross_check: check,
                     };
-                    print_case(&entry, jemalloc.is_some());
+                    progress.suspend(|| print_case(&entry, jemalloc.is_some()));
                     measured.push(entry);
                 }
                 Err(CaseError::Skipped(why)) => {
-                    println!("{id}: skipped: {why}");
+                    progress.println(&format!("{id}: skipped: {why}"));
                     skipped.push(Skip { id, reason: why });
                 }
                 Err(CaseError::Failed(why)) => {
-                    eprintln!("taskmem: {id}: failed: {why}");
+                    progress.suspend(|| eprintln!("taskmem: {id}: failed: {why}"));
                     failed += 1;
                 }
             }
+            progress.inc();
         }
     }
+    progress.finish();
     let elapsed = started.elapsed();
     let flagged: Vec<String> = measured
         .iter()

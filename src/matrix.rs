@@ -406,6 +406,27 @@ impl Pair {
     }
 }
 
+impl FromStr for Pair {
+    type Err = String;
+    /// Parses `runtime/strategy[/kK][/pP-place]`; a bounded strategy without `kK` gets
+    /// [`DEFAULT_BOUND`].
+    fn from_str(s: &str) -> Result<Self, String> {
+        let Some((runtime, rest)) = s.split_once('/') else {
+            return Err(format!("pair '{s}' is not runtime/strategy"));
+        };
+        let (runtime, strategy): (Runtime, Strategy) = match rest.split_once('/') {
+            None => (runtime.parse()?, rest.parse()?),
+            Some(_) => {
+                let case: Case = format!("{s}/1")
+                    .parse()
+                    .map_err(|e: String| e.replace(&format!("{s}/1"), s))?;
+                return Ok(case.pair());
+            }
+        };
+        Ok(Pair::new(runtime, strategy))
+    }
+}
+
 /// One runtime x strategy x N cell (with its bound and payload, where it has them): a
 /// benchmark. Cases sort by pair, then N.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

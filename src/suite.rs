@@ -3,7 +3,8 @@
 //! [`main`] is the whole bench binary: it checks the configuration ([`crate::config`]) and
 //! the probes, runs one Criterion group per runtime (`tokio-mt/spawn/100000` is group
 //! `tokio-mt`, function `spawn`, parameter 100000), prints bytes per task after each case,
-//! and writes the summary ([`crate::summary`]). Bad input ends with one line on stderr and
+//! writes the summary ([`crate::summary`]) and the report next to Criterion's
+//! (`target/criterion/taskmem/index.html`, [`crate::report`]). Bad input ends with one line on stderr and
 //! exit code 2; a probe that cannot be read, with exit code 1.
 //!
 //! Criterion settings: 10 samples, 10,000 bootstrap resamples, flat sampling, and warm-up and measurement times of 1 ms,
@@ -120,6 +121,8 @@ pub fn main() {
         Err(e) => exit_with(&format!("cannot encode the summary: {e}"), 1),
     }
     print_table(&merged);
+    // Before the gate, so that a regression still leaves its report.
+    let report_written = write_report(&merged, &path, config.compare.as_deref());
     if outcome.failed > 0 {
         exit_with(&format!("{} case(s) failed", outcome.failed), 1);
     }
@@ -128,6 +131,45 @@ pub fn main() {
         let code = crate::cli::compare(&crate::cli::CompareOptions::named(name));
         if code != 0 {
             std::process::exit(code);
+        }
+    }
+    if !report_written {
+        std::process::exit(1);
+    }
+}
+
+/// Writes the report page next to Criterion's and says where in one line; with a baseline
+/// chosen (`TASKMEM_COMPARE`), the tables show each case's change against it. Returns
+/// whether the page was written (a failure is one line on stderr).
+fn write_report(
+    s: &summary::Summary,
+    summary_path: &std::path::Path,
+    baseline: Option<&str>,
+) -> bool {
+    use crate::report::{self, memory};
+    // The gate reports a bad baseline itself; the report then goes without the comparison.
+    let comparison = baseline.and_then(|name| {
+        memory::compare(s, std::path::Path::new(crate::baseline::DEFAULT_DIR), name).ok()
+    });
+    let file = report::page_path(&crate::baseline::criterion_home());
+    let mut r = memory::report(
+        s,
+        summary_path,
+        comparison.as_ref(),
+        report::criterion_link(&file),
+    );
+    report::sources::add(
+        &mut r,
+        summary_path.parent().unwrap_or(std::path::Path::new(".")),
+    );
+    match report::write_page(&r, &file) {
+        Ok(()) => {
+            println!("taskmem: report written to {}", file.display());
+            true
+        }
+        Err(e) => {
+            eprintln!("taskmem: report: {e}");
+            false
         }
     }
 }

@@ -33,8 +33,10 @@ use taskmem::{alloc, probe};
 
 const N: usize = 50_000;
 const SLEEP: Duration = Duration::from_millis(400);
-/// Runs on each side; their medians are compared.
-const RUNS: usize = 3;
+/// Runs on each side; their medians are compared. Five, not three: async-std spawn's resident
+/// bytes move by ~2 % run to run (timers land in async-io's B-tree in whatever order the
+/// executor threads polled them), and medians of three still crossed the bound 1 run in 10.
+const RUNS: usize = 5;
 
 fn median(values: impl Iterator<Item = f64>) -> f64 {
     let mut v: Vec<f64> = values.collect();
@@ -64,7 +66,7 @@ fn completed_peak(driver: &Driver, case: &Case) -> (f64, f64, f64) {
         let opts = RunOptions {
             sleep: SLEEP,
             release: Release::Complete,
-            payload: None,
+            ..RunOptions::default()
         };
         let mut reached = false;
         driver
@@ -92,8 +94,8 @@ fn check(case: &str) {
     let driver = Driver::new(case.runtime).unwrap();
     // The first run of a process also starts global executors and their threads: warm up.
     sample::measure(&driver, &case, &RunOptions::default()).unwrap();
-    // Medians of RUNS runs on each side: a single run of 2000 threads moves by up to 3 % in
-    // its own allocated bytes (two levels ~16 KB apart), which is not what this test is about.
+    // Medians of RUNS runs on each side: a single run moves by up to 2-3 % in its own bytes
+    // (async-std's timer tree, 2000 threads' start-up), which is not what this test is about.
     let cancelled: Vec<_> = (0..RUNS)
         .map(|_| sample::measure(&driver, &case, &RunOptions::default()).unwrap())
         .collect();

@@ -24,6 +24,13 @@
 //!
 //! Runs are not re-entrant: the latch and sleep duration are process-wide so that a task
 //! carries no extra state. Callers serialise runs with [`exclusive`].
+//!
+//! The time side ([`crate::timing`]) uses two more things from here: [`Driver::time_to_peak`]
+//! (the time from creating the first task to every task pending) and runs with
+//! [`RunOptions::lateness`], where each task notes its deadline when its sleep is created
+//! and records how late it resumed past it ([`take_lateness`]). Those tasks carry the
+//! deadline, so their sizes are not the memory suite's: lateness runs are never measured in
+//! bytes.
 
 mod async_std_rt;
 mod bounded;
@@ -37,7 +44,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::task::Poll;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
@@ -68,6 +75,10 @@ pub struct RunOptions {
     /// and this set fails). `None`: the case's own tasks. Tests use this to plant a known
     /// size per task.
     pub payload: Option<usize>,
+    /// Each task records how late it resumed past its deadline (the time its sleep was
+    /// created plus [`RunOptions::sleep`]); read them with [`take_lateness`]. Meant for runs
+    /// with [`Release::Complete`]; ignored with a payload.
+    pub lateness: bool,
 }
 
 impl Default for RunOptions {
@@ -76,8 +87,31 @@ impl Default for RunOptions {
             sleep: crate::matrix::SLEEP,
             release: Release::Cancel,
             payload: None,
+            lateness: false,
         }
     }
+}
+
+/// How late each task of the last lateness run resumed, in nanoseconds, in completion order.
+static LATENESS: Mutex<Vec<u64>> = Mutex::new(Vec::new());
+
+fn lateness_log() -> MutexGuard<'static, Vec<u64>> {
+    LATENESS.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Records one task's lateness: how long after `deadline` it is now.
+fn record_lateness(deadline: Instant) {
+    let late = Instant::now().saturating_duration_since(deadline);
+    lateness_log().push(late.as_nanos() as u64);
+}
+
+/// The lateness of every task that completed since the last call (empty when no run had
+/// [`RunOptions::lateness`] set).
+pub fn take_lateness() -> Vec<Duration> {
+    std::mem::take(&mut *lateness_log())
+        .into_iter()
+        .map(Duration::from_nanos)
+        .collect()
 }
 
 /// Why a run produced no measurement.
@@ -167,6 +201,27 @@ impl Latch {
 async fn task<S: Future>(sleep: impl FnOnce(Duration) -> S) {
     STARTED.arrive();
     sleep(sleep_duration()).await;
+}
+
+/// A spawned task that records its lateness: its deadline is noted when its sleep is created.
+async fn timed_task<S: Future>(sleep: impl FnOnce(Duration) -> S) {
+    let d = sleep_duration();
+    let deadline = Instant::now() + d;
+    let sleep = sleep(d);
+    STARTED.arrive();
+    sleep.await;
+    record_lateness(deadline);
+}
+
+/// A future for the unspawned strategies that records its lateness; `sleep` was created just
+/// before, so the deadline is noted now, with it (not when the future is first polled: the
+/// sequential strategy polls its k-th future only after the one before it finished).
+fn timed<S: Future>(d: Duration, sleep: S) -> impl Future<Output = ()> {
+    let deadline = Instant::now() + d;
+    async move {
+        sleep.await;
+        record_lateness(deadline);
+    }
 }
 
 /// A spawned task that also holds `payload` bytes across its sleep.
@@ -334,6 +389,7 @@ fn unspawned<E: Exec, S: Future + Send + 'static>(
         at_peak,
     };
     match payload {
+        None if opts.lateness => run.run(|| timed(d, sleep(d))),
         None => run.run(|| sleep(d)),
         Some(p) => payload::held_future(p, sleep, d, run).map_err(CaseError::Failed)?,
     }
@@ -382,6 +438,9 @@ fn spawned<R: Spawner, S: Future + Send + 'static>(
         opts,
         at_peak,
     };
+    if payload.is_none() && opts.lateness {
+        return body.with(move || timed_task(sleep));
+    }
     payload::spawned_body(payload, sleep, body).map_err(CaseError::Failed)?
 }
 
@@ -438,6 +497,39 @@ impl Driver {
         opts: &RunOptions,
         at_peak: &mut dyn FnMut(),
     ) -> Result<(), CaseError> {
+        self.run_checked(case, opts, &mut || {}, at_peak)
+    }
+
+    /// Runs the case once like [`Driver::run`] and returns the time from just before the
+    /// first task is created (after the limit checks) to every task alive and pending, taken
+    /// before `at_peak` runs.
+    pub fn time_to_peak(
+        &self,
+        case: &Case,
+        opts: &RunOptions,
+        at_peak: &mut dyn FnMut(),
+    ) -> Result<Duration, CaseError> {
+        let start = std::cell::Cell::new(None);
+        let mut elapsed = None;
+        self.run_checked(
+            case,
+            opts,
+            &mut || start.set(Some(Instant::now())),
+            &mut || {
+                elapsed = start.get().map(|s: Instant| s.elapsed());
+                at_peak();
+            },
+        )?;
+        elapsed.ok_or_else(|| CaseError::Failed(format!("{} never reached its peak", case.id())))
+    }
+
+    fn run_checked(
+        &self,
+        case: &Case,
+        opts: &RunOptions,
+        on_start: &mut dyn FnMut(),
+        at_peak: &mut dyn FnMut(),
+    ) -> Result<(), CaseError> {
         if case.runtime != self.runtime {
             return Err(CaseError::Failed(format!(
                 "case {} given to a {} driver",
@@ -450,6 +542,10 @@ impl Driver {
         crate::matrix::support_case(case).map_err(CaseError::Failed)?;
         crate::limits::check_case(case, opts)?;
         SLEEP_NANOS.store(opts.sleep.as_nanos() as u64, Ordering::Relaxed);
+        if opts.lateness {
+            lateness_log().reserve(case.n);
+        }
+        on_start();
         let result = self.run_strategy(case, opts, at_peak);
         self.flush_timers();
         result

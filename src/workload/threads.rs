@@ -27,8 +27,9 @@ impl Gate {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// A thread's body: report in, then wait until released or the deadline passes.
-    fn wait(&self, target: usize, sleep: Duration, held: Vec<u8>) {
+    /// A thread's body: report in, then wait until released or the deadline passes; with
+    /// `lateness`, record how late it woke past the deadline (noted when the thread starts).
+    fn wait(&self, target: usize, sleep: Duration, held: Vec<u8>, lateness: bool) {
         let deadline = Instant::now() + sleep;
         let mut state = self.lock();
         state.arrived += 1;
@@ -46,7 +47,11 @@ impl Gate {
                 .unwrap_or_else(|p| p.into_inner())
                 .0;
         }
+        let released = state.released;
         drop(state);
+        if lateness && !released {
+            super::record_lateness(deadline);
+        }
         std::hint::black_box(&held);
     }
 
@@ -69,13 +74,13 @@ impl Gate {
 pub(super) fn run(n: usize, opts: &RunOptions, at_peak: &mut dyn FnMut()) -> Result<(), CaseError> {
     let gate = Arc::new(Gate::default());
     let mut handles = Vec::with_capacity(n);
-    let (sleep, payload) = (opts.sleep, opts.payload);
+    let (sleep, payload, lateness) = (opts.sleep, opts.payload, opts.lateness);
     for i in 0..n {
         let g = Arc::clone(&gate);
         // A payload is allocated here, not in the thread: a thread's first allocation would
         // also create its jemalloc cache, which is not the payload.
         let held = payload.map_or_else(Vec::new, |p| vec![1u8; p]);
-        match std::thread::Builder::new().spawn(move || g.wait(n, sleep, held)) {
+        match std::thread::Builder::new().spawn(move || g.wait(n, sleep, held, lateness)) {
             Ok(h) => handles.push(h),
             Err(e) => {
                 gate.release();

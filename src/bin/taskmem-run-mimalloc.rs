@@ -1,0 +1,15 @@
+//! One taskmem case in one process with the mimalloc allocator (see `taskmem::run`).
+//!
+//! Run with: `cargo build --release --bins`, then
+//! `target/release/taskmem run --allocator mimalloc --runtime tokio-mt --strategy spawn --tasks 1m`
+//! (or this binary directly, with the same options).
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn main() {
+    std::process::exit(taskmem::run::main(
+        taskmem::run::Allocator::Mimalloc,
+        std::env::args_os(),
+    ));
+}

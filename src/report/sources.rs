@@ -1,0 +1,234 @@
+//! Report sections from the other sources beside the memory summary: the spawn-time bench's
+//! `time.json` (time to all-pending per case, wake-up lateness per pair) and the sweep's
+//! `sweep.json` (whole-process peak RSS per row at each N, the published way). Each section
+//! appears when its file exists next to the summary; a file that cannot be read is named in
+//! the section's text instead of failing the report.
+
+use std::path::Path;
+
+use super::memory::line_style;
+use super::{
+    Align, Axis, Chart, ChartKind, Point, Report, Scale, Section, Series, Table, Unit,
+    format_seconds,
+};
+use crate::measurement::format_bytes;
+use crate::summary::Summary;
+use crate::timing::TimeSummary;
+
+/// Adds the sections of every source found in `dir` (the summary's directory).
+pub fn add(report: &mut Report, dir: &Path) {
+    let time = dir.join("time.json");
+    if time.is_file() {
+        report.sections.push(match crate::timing::load(&time) {
+            Ok(t) => time_section(&t),
+            Err(e) => Section::new("time", "Time to all-pending and wake-up lateness").text(e),
+        });
+    }
+    let sweep = dir.join("sweep.json");
+    if sweep.is_file() {
+        report.sections.push(match crate::summary::load(&sweep) {
+            Ok(s) => sweep_section(&s),
+            Err(e) => Section::new("sweep", "Whole-process peak, the published way").text(e),
+        });
+    }
+}
+
+fn pair_of(case_id: &str) -> &str {
+    case_id.rsplit_once('/').map_or(case_id, |(p, _)| p)
+}
+
+/// Time per case and lateness per pair, from `cargo bench --bench spawn_time`.
+pub fn time_section(t: &TimeSummary) -> Section {
+    let mut cases = Table::new(
+        "time-cases",
+        "Time from creating the first task to all pending",
+    )
+    .column("case", Align::Left)
+    .column("N", Align::Right)
+    .column("time", Align::Right)
+    .column("per task", Align::Right)
+    .column("tasks per second", Align::Right);
+    for c in &t.cases {
+        cases.row(vec![
+            c.id.clone(),
+            c.n.to_string(),
+            format_seconds(c.seconds.median),
+            format_seconds(c.ns_per_task / 1e9),
+            format!("{:.0}", c.tasks_per_second),
+        ]);
+    }
+    let mut pairs: Vec<&str> = t.cases.iter().map(|c| pair_of(&c.id)).collect();
+    pairs.dedup();
+    let series = pairs
+        .iter()
+        .map(|p| Series {
+            label: p.to_string(),
+            style: line_style(p),
+            points: t
+                .cases
+                .iter()
+                .filter(|c| pair_of(&c.id) == *p && c.ns_per_task > 0.0)
+                .map(|c| Point {
+                    x: c.n as f64,
+                    y: c.ns_per_task / 1e9,
+                    mark: None,
+                })
+                .collect(),
+        })
+        .collect();
+    let chart = Chart {
+        id: "time-per-task".into(),
+        title: "Time per task to reach all-pending".into(),
+        caption: "Both axes are logarithmic. Wall time from creating the first task to every \
+                  task pending, divided by N (median of Criterion's samples). At N = 1 the \
+                  figure is the fixed cost of a run."
+            .into(),
+        kind: ChartKind::Lines,
+        x: Axis {
+            label: "tasks, N (count)".into(),
+            unit: Unit::Count,
+            scale: Scale::Log,
+        },
+        y: Axis {
+            label: "time per task (seconds)".into(),
+            unit: Unit::Seconds,
+            scale: Scale::Log,
+        },
+        series,
+        mark_label: None,
+        bar_values: false,
+    };
+    let mut lateness = Table::new(
+        "lateness",
+        "Wake-up lateness: how late each task resumed past its deadline",
+    )
+    .column("pair", Align::Left)
+    .column("tasks", Align::Right)
+    .column("sleep", Align::Right)
+    .column("p50", Align::Right)
+    .column("p99", Align::Right)
+    .column("max", Align::Right)
+    .column("total", Align::Right);
+    for l in &t.lateness {
+        lateness.row(vec![
+            l.id.clone(),
+            l.lateness.tasks.to_string(),
+            format_seconds(l.sleep_ms / 1e3),
+            format_seconds(l.lateness.p50_us / 1e6),
+            format_seconds(l.lateness.p99_us / 1e6),
+            format_seconds(l.lateness.max_us / 1e6),
+            format_seconds(l.total_ms / 1e3),
+        ]);
+    }
+    let mut s = Section::new("time", "Time to all-pending and wake-up lateness")
+        .text(
+            "From `cargo bench --bench spawn_time`: the time to create N tasks and reach \
+             all-pending (the memory suite's peak), and N tasks with a short sleep that record \
+             how late they woke (nearest-rank percentiles).",
+        )
+        .chart(chart)
+        .table(cases)
+        .table(lateness);
+    for k in &t.skipped {
+        s = s.text(format!("{}: skipped: {}", k.id, k.reason));
+    }
+    s
+}
+
+/// The published-style table and chart, from `taskmem sweep`.
+pub fn sweep_section(s: &Summary) -> Section {
+    let mut sizes: Vec<usize> = s
+        .pairs
+        .iter()
+        .flat_map(|p| p.cases.iter().map(|c| c.n))
+        .collect();
+    sizes.extend(
+        s.skipped
+            .iter()
+            .filter_map(|k| k.id.rsplit_once('/')?.1.parse::<usize>().ok()),
+    );
+    sizes.sort_unstable();
+    sizes.dedup();
+    let mut table = Table::new(
+        "sweep",
+        "Peak RSS of the whole process, one process per row and N",
+    )
+    .column("row", Align::Left);
+    for &n in &sizes {
+        table = table.column(
+            format!("N = {}", super::format_count(n as f64)),
+            Align::Right,
+        );
+    }
+    table = table.column("bytes per task", Align::Right);
+    for p in &s.pairs {
+        let mut cells = vec![p.id.clone()];
+        for &n in &sizes {
+            let id = format!("{}/{n}", p.id);
+            cells.push(match p.cases.iter().find(|c| c.n == n) {
+                Some(c) => format_bytes(c.value.median),
+                None => s
+                    .skipped
+                    .iter()
+                    .find(|k| k.id == id)
+                    .map_or("-".into(), |_| "skipped".into()),
+            });
+        }
+        cells.push(
+            p.bytes_per_task
+                .get("rss")
+                .map_or("-".into(), |b| format!("{b:.0} B")),
+        );
+        table.row(cells);
+    }
+    let series = s
+        .pairs
+        .iter()
+        .map(|p| Series {
+            label: p.id.clone(),
+            style: line_style(p.id.split('@').next().unwrap_or(&p.id)),
+            points: p
+                .cases
+                .iter()
+                .map(|c| Point {
+                    x: c.n as f64,
+                    y: c.value.median,
+                    mark: None,
+                })
+                .collect(),
+        })
+        .collect();
+    let chart = Chart {
+        id: "sweep-peak".into(),
+        title: "Whole-process peak RSS against N (fresh process per point)".into(),
+        caption: "Both axes are logarithmic. Every point is one process whose tasks really \
+                  slept; its peak RSS includes the runtime and the binary, so at small N the \
+                  lines sit on the process's own size."
+            .into(),
+        kind: ChartKind::Lines,
+        x: Axis {
+            label: "tasks, N (count)".into(),
+            unit: Unit::Count,
+            scale: Scale::Log,
+        },
+        y: Axis {
+            label: "peak RSS of the process (bytes)".into(),
+            unit: Unit::Bytes,
+            scale: Scale::Log,
+        },
+        series,
+        mark_label: None,
+        bar_values: false,
+    };
+    let mut section = Section::new("sweep", "Whole-process peak, the published way")
+        .text(format!(
+            "From `taskmem sweep` ({}): bytes per task are (peak at N - peak at N = 1) / N.",
+            s.tool
+        ))
+        .chart(chart)
+        .table(table);
+    for k in &s.skipped {
+        section = section.text(format!("{}: skipped: {}", k.id, k.reason));
+    }
+    section
+}

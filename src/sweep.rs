@@ -1,0 +1,606 @@
+//! The published methodology, reproduced: `taskmem sweep`.
+//!
+//! Every case runs in a fresh process (so one case's peak never pollutes the next), every
+//! task really sleeps (10 s by default), and the figure is the whole process's peak RSS: the
+//! table the public comparisons print, on this machine. Rust cases run in the allocator
+//! binaries of [`crate::run`] with `--no-lateness` (the bare published task).
+//!
+//! How the peak is read: `VmHWM` of `/proc/<pid>/status` (the child's own high-water
+//! resident set, per address space, reset by exec) polled every few milliseconds while the
+//! child runs; the last reading before it exits is the peak (`VmHWM` only grows, and these
+//! programs reach their peak while their tasks sleep, long before they exit). The child's
+//! `ru_maxrss` from `wait4` is kept beside it but is not used: Linux carries the parent's
+//! high-water mark into a child across fork and exec, so a child smaller than the sweep
+//! reads as the sweep's size (checked: a 300 MiB parent's `sleep` child reports 313 MiB).
+//!
+//! Bytes per task: (peak at N - peak of the same program at N = 1) / N. N = 1 always runs.
+//!
+//! Output: the table on stdout, a progress line per case on stderr, and
+//! `target/taskmem/sweep.json` in the memory summary's shape (pairs of cases, metric `rss`
+//! meaning whole-process peak), so `taskmem baseline save NAME --summary
+//! target/taskmem/sweep.json` and the report read it.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use clap::Args;
+
+use crate::matrix::{self, Case, Runtime, Strategy};
+use crate::run::{Allocator, RunRecord};
+use crate::sample::Metric;
+use crate::summary::{self, CaseSummary, PairSummary, Skip, Stats, Summary};
+
+/// `taskmem sweep`'s options.
+#[derive(Debug, Clone, Args)]
+pub struct SweepArgs {
+    /// Task counts, comma-separated, k/m suffixes (N = 1 always runs: bytes per task are
+    /// measured above it).
+    #[arg(long, value_delimiter = ',', default_value = "1,10k,100k,1m", value_parser = crate::config::parse_size)]
+    pub sizes: Vec<usize>,
+    /// Only rows whose id (e.g. `tokio-mt/spawn@system`, `go/goroutines`) matches this
+    /// regular expression.
+    #[arg(long, value_parser = parse_regex)]
+    pub only: Option<regex::Regex>,
+    /// How long every task sleeps.
+    #[arg(long, default_value = "10s", value_parser = crate::config::parse_duration)]
+    pub sleep: Duration,
+    /// Allocators of the Rust rows, comma-separated: system (the published programs'),
+    /// jemalloc (the Criterion suite's), mimalloc.
+    #[arg(long, value_delimiter = ',', default_value = "system")]
+    pub allocator: Vec<Allocator>,
+    /// Where the results go.
+    #[arg(long, default_value_os_t = default_path())]
+    pub json: PathBuf,
+}
+
+fn parse_regex(s: &str) -> Result<regex::Regex, String> {
+    regex::Regex::new(s).map_err(|e| {
+        format!(
+            "'{s}' is not a regular expression: {}",
+            e.to_string().lines().last().unwrap_or("")
+        )
+    })
+}
+
+/// Where the sweep writes its results.
+pub fn default_path() -> PathBuf {
+    summary::target_dir().join("taskmem").join("sweep.json")
+}
+
+/// A program the sweep runs at each N.
+#[derive(Debug, Clone)]
+pub struct Subject {
+    /// Row id: `tokio-mt/spawn@system`, `go/goroutines`.
+    pub id: String,
+    /// What runs it (`rust`, `go`, ...).
+    pub language: String,
+    /// One OS thread per task: the machine's thread limits apply.
+    pub threads: bool,
+    /// What the program is, or why it cannot run here.
+    pub kind: SubjectKind,
+}
+
+/// How a subject runs.
+#[derive(Debug, Clone)]
+pub enum SubjectKind {
+    /// A case of the matrix in an allocator's binary.
+    Rust {
+        /// The runtime.
+        runtime: Runtime,
+        /// The strategy.
+        strategy: Strategy,
+        /// The binary's allocator.
+        allocator: Allocator,
+    },
+    /// Cannot run here; the reason (with an install hint).
+    Unavailable(String),
+}
+
+/// The Rust rows: every supported runtime x strategy pair with every allocator asked for.
+pub fn rust_subjects(allocators: &[Allocator]) -> Vec<Subject> {
+    let mut out = Vec::new();
+    for &allocator in allocators {
+        // Not the bounded strategies: with real sleeps their N tasks pass K at a time, so a
+        // run would last N / K sleeps; they are the memory suite's.
+        for p in matrix::pairs()
+            .into_iter()
+            .filter(|p| !p.strategy.bounded())
+        {
+            out.push(Subject {
+                id: format!("{}@{allocator}", p.id()),
+                language: "rust".into(),
+                threads: p.strategy == Strategy::Threads,
+                kind: SubjectKind::Rust {
+                    runtime: p.runtime,
+                    strategy: p.strategy,
+                    allocator,
+                },
+            });
+        }
+    }
+    out
+}
+
+/// One process run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChildRun {
+    /// Exit code (None: killed by a signal).
+    pub code: Option<i32>,
+    /// Peak RSS, bytes, from the child's own `VmHWM` (0 if never read).
+    pub peak_rss: u64,
+    /// `ru_maxrss` from wait4, bytes (includes the parent's high-water mark; not used).
+    pub ru_maxrss: u64,
+    /// Wall time from spawn to exit.
+    pub wall: Duration,
+    /// What the child printed.
+    pub stdout: String,
+    /// What the child printed on stderr.
+    pub stderr: String,
+}
+
+/// `VmHWM` of a running process, in bytes.
+fn vm_hwm(pid: i32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// Runs `cmd` to completion (killing it after `timeout`) and measures its peak RSS.
+pub fn run_child(mut cmd: Command, timeout: Duration) -> Result<ChildRun, String> {
+    use std::io::Read;
+    let program = cmd.get_program().to_string_lossy().into_owned();
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let start = Instant::now();
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot start {program}: {e}"))?;
+    let pid = child.id() as i32;
+    // Read the pipes on their own threads so a chatty child never blocks on a full pipe.
+    let mut out = child.stdout.take().expect("piped");
+    let mut err = child.stderr.take().expect("piped");
+    let out_thread = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let err_thread = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let mut peak = 0u64;
+    let mut timed_out = false;
+    let (status, usage) = loop {
+        if let Some(hwm) = vm_hwm(pid) {
+            peak = peak.max(hwm);
+        }
+        let mut status = 0;
+        // SAFETY: wait4 on our own child with valid pointers; WNOHANG returns at once.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        let r = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
+        if r == pid {
+            break (status, usage);
+        }
+        if r < 0 {
+            return Err(format!(
+                "waiting for {program}: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+        if start.elapsed() > timeout && !timed_out {
+            timed_out = true;
+            let _ = child.kill();
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let wall = start.elapsed();
+    let stdout = out_thread.join().unwrap_or_default();
+    let stderr = err_thread.join().unwrap_or_default();
+    if timed_out {
+        return Err(format!(
+            "{program} ran longer than {timeout:?} and was killed"
+        ));
+    }
+    let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
+    Ok(ChildRun {
+        code,
+        peak_rss: peak,
+        ru_maxrss: usage.ru_maxrss as u64 * 1024,
+        wall,
+        stdout,
+        stderr,
+    })
+}
+
+/// The outcome of one row at one N.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    /// Ran: peak RSS (bytes) and wall time.
+    Ran {
+        /// Peak RSS, bytes.
+        peak_rss: u64,
+        /// Wall time of the process.
+        wall: Duration,
+    },
+    /// Did not run, and why (a limit, a missing toolchain).
+    Skipped(String),
+    /// Started and failed.
+    Failed(String),
+}
+
+/// Runs one subject at `n`.
+pub fn run_one(subject: &Subject, n: usize, sleep: Duration) -> Cell {
+    if subject.threads {
+        if let Err(e) = crate::limits::check_threads(n as u64) {
+            return Cell::Skipped(e.to_string().trim_start_matches("skipped: ").to_string());
+        }
+    }
+    if let SubjectKind::Rust {
+        runtime, strategy, ..
+    } = subject.kind
+    {
+        if let Some(why) = crate::run::serial_sleeps(runtime, strategy, n, sleep) {
+            return Cell::Skipped(why);
+        }
+    }
+    let cmd = match &subject.kind {
+        SubjectKind::Unavailable(why) => return Cell::Skipped(why.clone()),
+        SubjectKind::Rust {
+            runtime,
+            strategy,
+            allocator,
+        } => {
+            let path = match allocator.binary_path() {
+                Ok(p) => p,
+                Err(e) => return Cell::Failed(e),
+            };
+            let mut c = Command::new(path);
+            c.args([
+                "--runtime",
+                runtime.id(),
+                "--strategy",
+                strategy.id(),
+                "--tasks",
+                &n.to_string(),
+                "--sleep",
+                &format!("{}ns", sleep.as_nanos()),
+                "--allocator",
+                allocator.id(),
+                "--no-lateness",
+                "--json",
+            ]);
+            c
+        }
+    };
+    // Generous: the sleep, plus creating and tearing down N tasks on a loaded machine.
+    let timeout = sleep * 3 + Duration::from_secs(60);
+    match run_child(cmd, timeout) {
+        Err(e) => Cell::Failed(e),
+        Ok(run) if run.code == Some(0) => {
+            if let SubjectKind::Rust { .. } = subject.kind {
+                // The child's own record must agree with what we ran.
+                if let Err(e) = serde_json::from_str::<RunRecord>(run.stdout.trim()) {
+                    return Cell::Failed(format!("unreadable record from the case: {e}"));
+                }
+            }
+            Cell::Ran {
+                peak_rss: run.peak_rss,
+                wall: run.wall,
+            }
+        }
+        Ok(run) => {
+            let line = run
+                .stderr
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("no message")
+                .trim_start_matches("taskmem: ")
+                .to_string();
+            // A case refused by a limit exits 1 with "skipped:" in its line.
+            match line.split_once("skipped: ") {
+                Some((_, why)) => Cell::Skipped(why.to_string()),
+                None => Cell::Failed(format!("exit {:?}: {line}", run.code)),
+            }
+        }
+    }
+}
+
+/// One row of results: a subject at every N.
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// The subject.
+    pub subject: Subject,
+    /// (N, outcome), N ascending, N = 1 first.
+    pub cells: Vec<(usize, Cell)>,
+}
+
+impl Row {
+    /// Peak RSS at `n`, if it ran.
+    pub fn peak(&self, n: usize) -> Option<u64> {
+        self.cells
+            .iter()
+            .find(|(m, _)| *m == n)
+            .and_then(|(_, c)| match c {
+                Cell::Ran { peak_rss, .. } => Some(*peak_rss),
+                _ => None,
+            })
+    }
+
+    /// Bytes per task at `n`: (peak(n) - peak(1)) / n.
+    pub fn bytes_per_task(&self, n: usize) -> Option<f64> {
+        if n <= 1 {
+            return None;
+        }
+        Some((self.peak(n)? as f64 - self.peak(1)? as f64) / n as f64)
+    }
+}
+
+/// `taskmem sweep`.
+pub fn main(args: &SweepArgs) -> i32 {
+    let mut sizes = args.sizes.clone();
+    sizes.push(1);
+    sizes.sort_unstable();
+    sizes.dedup();
+    let subjects: Vec<Subject> = rust_subjects(&args.allocator)
+        .into_iter()
+        .filter(|s| args.only.as_ref().is_none_or(|r| r.is_match(&s.id)))
+        .collect();
+    if subjects.is_empty() {
+        eprintln!("taskmem: --only matches no row (taskmem cases lists the Rust pairs)");
+        return 2;
+    }
+    let total = subjects.len() * sizes.len();
+    let started = Instant::now();
+    let mut rows = Vec::new();
+    let mut done = 0;
+    for subject in subjects {
+        let mut cells = Vec::new();
+        for &n in &sizes {
+            done += 1;
+            eprintln!("[{done}/{total}] {} N={n}", subject.id);
+            let cell = run_one(&subject, n, args.sleep);
+            if let Cell::Failed(why) = &cell {
+                eprintln!("taskmem: {} N={n}: failed: {why}", subject.id);
+            }
+            cells.push((n, cell));
+        }
+        rows.push(Row { subject, cells });
+    }
+    let elapsed = started.elapsed();
+    print!("{}", table(&rows, &sizes));
+    let ran: u32 = rows
+        .iter()
+        .flat_map(|r| &r.cells)
+        .filter(|(_, c)| matches!(c, Cell::Ran { .. }))
+        .count() as u32;
+    let sleeps = args.sleep * ran;
+    println!(
+        "\nsweep: {} processes in {:.1} s; their sleeps alone take {:.1} s (+{:.1} %)",
+        ran,
+        elapsed.as_secs_f64(),
+        sleeps.as_secs_f64(),
+        100.0 * (elapsed.as_secs_f64() / sleeps.as_secs_f64().max(1e-9) - 1.0)
+    );
+    print!("{}", against_suite(&rows, &sizes));
+    let summary = to_summary(&rows, args.sleep);
+    let written = serde_json::to_vec_pretty(&summary)
+        .map_err(|e| e.to_string())
+        .and_then(|json| summary::write_atomic(&args.json, &json));
+    match written {
+        Ok(()) => println!("taskmem: sweep written to {}", args.json.display()),
+        Err(e) => {
+            eprintln!("taskmem: cannot write {}: {e}", args.json.display());
+            return 1;
+        }
+    }
+    let failed = rows
+        .iter()
+        .flat_map(|r| &r.cells)
+        .filter(|(_, c)| matches!(c, Cell::Failed(_)))
+        .count();
+    if failed > 0 {
+        eprintln!("taskmem: {failed} run(s) failed");
+        return 1;
+    }
+    0
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1}", bytes as f64 / (1024.0 * 1024.0))
+}
+
+fn size_label(n: usize) -> String {
+    match n {
+        n if n >= 1_000_000 && n % 1_000_000 == 0 => format!("{}M", n / 1_000_000),
+        n if n >= 1_000 && n % 1_000 == 0 => format!("{}K", n / 1_000),
+        n => n.to_string(),
+    }
+}
+
+/// The published-style table: peak MiB per row at each N, then bytes per task at the
+/// largest N that ran; rows that did not run say why below the table.
+pub fn table(rows: &[Row], sizes: &[usize]) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let _ = write!(out, "\n{:<36} {:<9}", "peak RSS, MiB", "language");
+    for &n in sizes {
+        let _ = write!(out, " {:>9}", size_label(n));
+    }
+    let _ = writeln!(out, " {:>14}", "B/task (at N)");
+    let mut notes = Vec::new();
+    for r in rows {
+        let _ = write!(out, "{:<36} {:<9}", r.subject.id, r.subject.language);
+        for (n, cell) in &r.cells {
+            let text = match cell {
+                Cell::Ran { peak_rss, .. } => mib(*peak_rss),
+                Cell::Skipped(why) => {
+                    notes.push(format!("{} N={n}: skipped: {why}", r.subject.id));
+                    "skipped".into()
+                }
+                Cell::Failed(why) => {
+                    notes.push(format!("{} N={n}: failed: {why}", r.subject.id));
+                    "failed".into()
+                }
+            };
+            let _ = write!(out, " {text:>9}");
+        }
+        let per = sizes
+            .iter()
+            .rev()
+            .find_map(|&n| {
+                r.bytes_per_task(n)
+                    .map(|b| format!("{b:.0} ({})", size_label(n)))
+            })
+            .unwrap_or_else(|| "-".into());
+        let _ = writeln!(out, " {per:>14}");
+    }
+    notes.dedup();
+    for n in notes {
+        let _ = writeln!(out, "{n}");
+    }
+    out
+}
+
+/// For the Rust async rows on jemalloc: the sweep's bytes per task at the largest N beside
+/// the Criterion suite's resident bytes per task (from `target/taskmem/summary.json`).
+pub fn against_suite(rows: &[Row], sizes: &[usize]) -> String {
+    use std::fmt::Write;
+    let Some(&largest) = sizes.last() else {
+        return String::new();
+    };
+    let jemalloc: Vec<&Row> = rows
+        .iter()
+        .filter(|r| {
+            matches!(r.subject.kind, SubjectKind::Rust { allocator: Allocator::Jemalloc, strategy, .. } if strategy != Strategy::Threads)
+        })
+        .collect();
+    if jemalloc.is_empty() || largest < 2 {
+        return String::new();
+    }
+    if largest < 100_000 {
+        return format!(
+            "\nagainst the Criterion suite: not compared at N = {largest} (whole-process RSS \
+             moves by pages and thread stacks; compare at N = 100K or more)\n"
+        );
+    }
+    let suite = match summary::load(&summary::default_path()) {
+        Ok(s) => s,
+        Err(e) => {
+            return format!("\nagainst the Criterion suite: no suite figures to compare ({e})\n");
+        }
+    };
+    let mut out = format!(
+        "\n{:<36} {:>14} {:>14} {:>8}\n",
+        format!("bytes per task at N={}", size_label(largest)),
+        "sweep (RSS)",
+        "suite (resident)",
+        "ratio"
+    );
+    for r in jemalloc {
+        let SubjectKind::Rust {
+            runtime, strategy, ..
+        } = r.subject.kind
+        else {
+            continue;
+        };
+        let pair = format!("{}/{}", runtime.id(), strategy.id());
+        let suite_bpt = suite
+            .pairs
+            .iter()
+            .find(|p| p.id == pair)
+            .and_then(|p| p.bytes_per_task.get("resident").copied());
+        let sweep_bpt = r.bytes_per_task(largest);
+        let cell = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.1}"));
+        let ratio = match (sweep_bpt, suite_bpt) {
+            (Some(a), Some(b)) if b > 0.0 => format!("{:.3}", a / b),
+            _ => "-".into(),
+        };
+        let _ = writeln!(
+            out,
+            "{:<36} {:>14} {:>14} {:>8}",
+            r.subject.id,
+            cell(sweep_bpt),
+            cell(suite_bpt),
+            ratio
+        );
+    }
+    out
+}
+
+/// The sweep in the memory summary's shape: a pair per row (id `<row id>`), a case per N
+/// that ran (id `<row id>/<N>`, metric `rss` = whole-process peak), skips with reasons.
+pub fn to_summary(rows: &[Row], sleep: Duration) -> Summary {
+    let mut pairs = Vec::new();
+    let mut skipped = Vec::new();
+    for r in rows {
+        let mut cases = Vec::new();
+        for (n, cell) in &r.cells {
+            let id = format!("{}/{n}", r.subject.id);
+            match cell {
+                Cell::Ran { peak_rss, wall } => {
+                    let v = *peak_rss as f64;
+                    let mut metrics = BTreeMap::new();
+                    metrics.insert("peak_rss".to_string(), Stats::of(&[v]));
+                    if let Some(b) = r.bytes_per_task(*n) {
+                        metrics.insert("growth_per_task".to_string(), Stats::of(&[b]));
+                    }
+                    metrics.insert(
+                        "wall_ms".to_string(),
+                        Stats::of(&[wall.as_secs_f64() * 1e3]),
+                    );
+                    cases.push(CaseSummary {
+                        id,
+                        n: *n,
+                        metric: Metric::Rss,
+                        runs: 1,
+                        value: Stats::of(&[v]),
+                        per_task: r.bytes_per_task(*n).unwrap_or(v / *n as f64),
+                        below_resolution: false,
+                        values: vec![*peak_rss],
+                        metrics,
+                        large_allocations: None,
+                    });
+                }
+                Cell::Skipped(why) | Cell::Failed(why) => skipped.push(Skip {
+                    id,
+                    reason: why.clone(),
+                }),
+            }
+        }
+        let mut bytes_per_task = BTreeMap::new();
+        if let Some(b) = r.cells.iter().rev().find_map(|(n, _)| r.bytes_per_task(*n)) {
+            bytes_per_task.insert("rss".to_string(), b);
+        }
+        pairs.push(PairSummary {
+            id: r.subject.id.clone(),
+            runtime: format!(
+                "{} (sleep {:?}, fresh process per N)",
+                r.subject.language, sleep
+            ),
+            future_size: match r.subject.kind {
+                SubjectKind::Rust {
+                    runtime, strategy, ..
+                } => crate::workload::future_size(&Case::new(runtime, strategy, 1)),
+                SubjectKind::Unavailable(_) => None,
+            },
+            bytes_per_task,
+            cases,
+            payload: None,
+            bound: None,
+            breakdown: None,
+            bytes_per_live_task: None,
+        });
+    }
+    let mut s = summary::merge(None, Vec::new(), Vec::new());
+    s.tool = format!("taskmem sweep {}", env!("CARGO_PKG_VERSION"));
+    s.pairs = pairs;
+    s.skipped = skipped;
+    s.unsupported.clear();
+    s
+}

@@ -1,0 +1,82 @@
+//! A summary for the report's tests: every pair of the matrix at N = 1 and 10K, with made-up
+//! but self-consistent figures (a fixed cost plus a cost per task that differs per pair),
+//! and `os/threads` at 100K skipped, as on a machine with `kernel.pid_max` = 32768.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use taskmem::matrix::{self, Case, Strategy};
+use taskmem::sample::{Metric, Sample};
+use taskmem::summary::{self, Skip, Summary};
+
+/// Bytes per task of the `i`-th pair: 100 B + 24 B per pair, threads 25 KiB.
+fn per_task(i: usize, case: &Case) -> i64 {
+    if case.strategy == Strategy::Threads {
+        25 * 1024
+    } else {
+        100 + 24 * i as i64
+    }
+}
+
+/// The fixture summary.
+pub fn summary() -> Summary {
+    let mut measured = Vec::new();
+    let mut skipped = Vec::new();
+    for (i, pair) in matrix::pairs().into_iter().enumerate() {
+        for n in [1, 10_000, 100_000] {
+            let case = Case::new(pair.runtime, pair.strategy, n);
+            if n == 100_000 {
+                if case.strategy == Strategy::Threads {
+                    skipped.push(Skip {
+                        id: case.id(),
+                        reason: "100000 OS threads exceed kernel.pid_max = 32768".into(),
+                    });
+                }
+                continue;
+            }
+            // Ten runs a little apart, so the spread is not zero.
+            let samples: Vec<Sample> = (0..10)
+                .map(|r| {
+                    let bytes = 8192 + per_task(i, &case) * n as i64 + 4096 * (r % 2);
+                    Sample {
+                        resident: bytes,
+                        requested: bytes - 4096,
+                        usable: bytes - 2048,
+                        large: 0,
+                        rss: bytes + 4096,
+                    }
+                })
+                .collect();
+            measured.push(summary::summarise_case(
+                &case,
+                Metric::default_for(&case),
+                &samples,
+                11,
+            ));
+        }
+    }
+    summary::merge(None, measured, skipped)
+}
+
+/// How many rows the cases table must have: every measured case and every skip.
+pub fn case_rows(s: &Summary) -> usize {
+    s.pairs.iter().map(|p| p.cases.len()).sum::<usize>() + s.skipped.len()
+}
+
+/// A fresh, empty directory under the system's temporary directory.
+pub fn temp_dir(what: &str) -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let dir = std::env::temp_dir().join(format!("taskmem-{what}-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// Writes the fixture summary as `<dir>/summary.json`; returns the file.
+pub fn write_summary(dir: &Path, s: &Summary) -> PathBuf {
+    let file = dir.join("summary.json");
+    std::fs::write(&file, serde_json::to_vec_pretty(s).expect("encode")).expect("write");
+    file
+}
