@@ -8,6 +8,10 @@
 //! - **usable live bytes**: the same allocations rounded up to jemalloc's size classes
 //!   (`nallocx`), i.e. what jemalloc really hands out.
 //! - **peak requested bytes**, while peak tracking is switched on ([`track_peak`]).
+//! - **live large allocations**: how many live allocations are in jemalloc's large size
+//!   classes (four pages and up, 16 KiB with 4 KiB pages). jemalloc places each in an extent
+//!   one page longer than its size class when `opt.cache_oblivious` is on (the default), so
+//!   that page is resident beside the usable bytes: see [`crate::probe::large_pad_bytes`].
 //!
 //! Why a wrapper and not jemalloc's own counters: `stats.allocated` is batched through the
 //! per-thread caches (objects sitting in a cache count as allocated), and the exact
@@ -38,6 +42,23 @@ static USABLE: AtomicIsize = AtomicIsize::new(0);
 static PEAK: AtomicIsize = AtomicIsize::new(0);
 static TRACK_PEAK: AtomicBool = AtomicBool::new(false);
 static INSTALLED: AtomicBool = AtomicBool::new(false);
+static LARGE: AtomicIsize = AtomicIsize::new(0);
+/// jemalloc's smallest large size class (`SC_LARGE_MINCLASS`: four pages); 0 until known.
+static LARGE_MIN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// jemalloc's smallest large size class: four pages (`SC_LARGE_MINCLASS` = `PAGE << 2`).
+/// Reads the page size once, without allocating.
+pub fn large_min_class() -> usize {
+    let known = LARGE_MIN.load(Relaxed);
+    if known != 0 {
+        return known;
+    }
+    // SAFETY: sysconf reads a constant and allocates nothing.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    let min = if page > 0 { page as usize * 4 } else { 16384 };
+    LARGE_MIN.store(min, Relaxed);
+    min
+}
 
 /// Largest alignment jemalloc gives without being asked (`alignof(max_align_t)`).
 const MIN_ALIGN: usize = 16;
@@ -80,7 +101,11 @@ fn usable_size(layout: Layout) -> usize {
 fn record_alloc(layout: Layout) {
     let size = layout.size() as isize;
     let now = REQUESTED.fetch_add(size, Relaxed) + size;
-    USABLE.fetch_add(usable_size(layout) as isize, Relaxed);
+    let usable = usable_size(layout);
+    USABLE.fetch_add(usable as isize, Relaxed);
+    if usable >= large_min_class() {
+        LARGE.fetch_add(1, Relaxed);
+    }
     if TRACK_PEAK.load(Relaxed) {
         PEAK.fetch_max(now, Relaxed);
     }
@@ -89,7 +114,11 @@ fn record_alloc(layout: Layout) {
 #[inline]
 fn record_free(layout: Layout) {
     REQUESTED.fetch_sub(layout.size() as isize, Relaxed);
-    USABLE.fetch_sub(usable_size(layout) as isize, Relaxed);
+    let usable = usable_size(layout);
+    USABLE.fetch_sub(usable as isize, Relaxed);
+    if usable >= large_min_class() {
+        LARGE.fetch_sub(1, Relaxed);
+    }
 }
 
 // SAFETY: every call is forwarded unchanged to jemalloc; the counters do not touch memory.
@@ -139,6 +168,8 @@ pub struct Counters {
     pub requested: i64,
     /// The same allocations in jemalloc's size classes.
     pub usable: i64,
+    /// How many of them are in jemalloc's large size classes ([`large_min_class`] and up).
+    pub large: i64,
 }
 
 /// Whether [`TrackedJemalloc`] is this binary's global allocator (it has served an allocation).
@@ -155,6 +186,7 @@ pub fn counters() -> Counters {
     Counters {
         requested: REQUESTED.load(Relaxed) as i64,
         usable: USABLE.load(Relaxed) as i64,
+        large: LARGE.load(Relaxed) as i64,
     }
 }
 

@@ -172,10 +172,52 @@ pub fn criterion_home_for(summary: &Path) -> PathBuf {
         .map_or_else(criterion_home, |target| target.join("criterion"))
 }
 
-/// The directory Criterion keeps a case's results in: `<home>/<group>/<function>/<N>`.
+/// The directory Criterion keeps a case's results in: `<home>/<group>/<function>/<N>`, where
+/// the group is the runtime and the function the rest of the id but N, with `/` made `_` as
+/// Criterion does (`tokio-mt/spawn/p1024-inline/10000` is in
+/// `<home>/tokio-mt/spawn_p1024-inline/10000`).
 pub fn criterion_dir(home: &Path, id: &str) -> PathBuf {
-    id.split('/')
-        .fold(home.to_path_buf(), |p, part| p.join(part))
+    let parts: Vec<&str> = id.split('/').collect();
+    match parts[..] {
+        [group, ref function @ .., n] if !function.is_empty() => {
+            home.join(group).join(function.join("_")).join(n)
+        }
+        _ => parts
+            .iter()
+            .fold(home.to_path_buf(), |p, part| p.join(part)),
+    }
+}
+
+/// The case id of a Criterion case directory: the `full_id` Criterion recorded in
+/// `<case_dir>/<which>/benchmark.json`, else read back from the path
+/// (`<rt>/spawn_p1024-inline/<N>`: a `_` before `p<digit>` or `k<digit>` was a `/`).
+fn criterion_case_id(case_dir: &Path, which: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Benchmark {
+        full_id: String,
+    }
+    let recorded = std::fs::read_to_string(case_dir.join(which).join("benchmark.json"))
+        .ok()
+        .and_then(|text| serde_json::from_str::<Benchmark>(&text).ok());
+    if let Some(b) = recorded {
+        return Some(b.full_id);
+    }
+    let name = |p: &Path| p.file_name()?.to_str().map(str::to_string);
+    let n = name(case_dir)?;
+    let function_dir = case_dir.parent()?;
+    let function = name(function_dir)?;
+    let runtime = name(function_dir.parent()?)?;
+    let mut function_id = String::new();
+    for (i, token) in function.split('_').enumerate() {
+        let qualifier = token.len() > 1
+            && token.starts_with(['p', 'k'])
+            && token.as_bytes()[1].is_ascii_digit();
+        if i > 0 {
+            function_id.push(if qualifier { '/' } else { '_' });
+        }
+        function_id.push_str(token);
+    }
+    Some(format!("{runtime}/{function_id}/{n}"))
 }
 
 #[derive(Deserialize)]
@@ -567,7 +609,13 @@ impl Side {
     /// estimates. Every case directory under `home` with a `<which>/estimates.json` counts.
     pub fn from_criterion(home: &Path, which: &str) -> Result<Side> {
         let mut values = BTreeMap::new();
-        for case in crate::matrix::cases(&all_sizes_in(home)) {
+        let mut cases: Vec<crate::matrix::Case> = case_dirs_in(home)
+            .iter()
+            .filter_map(|dir| criterion_case_id(dir, which)?.parse().ok())
+            .collect();
+        cases.sort_unstable();
+        cases.dedup();
+        for case in cases {
             let id = case.id();
             if let Some(e) = read_criterion_estimate(&criterion_dir(home, &id), which)? {
                 let point = Point {
@@ -593,9 +641,9 @@ impl Side {
     }
 }
 
-/// Every task count Criterion has a directory for under `home` (`<home>/<rt>/<strategy>/<N>`).
-fn all_sizes_in(home: &Path) -> Vec<usize> {
-    let mut sizes = std::collections::BTreeSet::new();
+/// Every case directory Criterion has under `home` (`<home>/<rt>/<function>/<N>`).
+fn case_dirs_in(home: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
     let dirs = |p: &Path| -> Vec<PathBuf> {
         std::fs::read_dir(p)
             .map(|rd| {
@@ -607,19 +655,11 @@ fn all_sizes_in(home: &Path) -> Vec<usize> {
             .unwrap_or_default()
     };
     for rt in dirs(home) {
-        for strategy in dirs(&rt) {
-            for n in dirs(&strategy) {
-                if let Some(v) = n
-                    .file_name()
-                    .and_then(|f| f.to_str())
-                    .and_then(|f| f.parse().ok())
-                {
-                    sizes.insert(v);
-                }
-            }
+        for function in dirs(&rt) {
+            out.extend(dirs(&function));
         }
     }
-    sizes.into_iter().collect()
+    out
 }
 
 /// Compares `current` against `baseline` case by case.

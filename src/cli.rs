@@ -37,6 +37,13 @@ enum Command {
         /// Only cases whose id matches this regular expression.
         #[arg(long)]
         filter: Option<String>,
+        /// Payload cases: off, default, all, or payloads such as p1024-inline,p4096-heap
+        /// [default: TASKMEM_PAYLOAD or default].
+        #[arg(long)]
+        payload: Option<String>,
+        /// K of the bounded strategies [default: TASKMEM_BOUND or 1000].
+        #[arg(long)]
+        bound: Option<String>,
     },
     /// Save the latest run (target/taskmem/summary.json) as a baseline.
     Baseline {
@@ -131,7 +138,12 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
         Err(e) => return usage_error(&e),
     };
     match cli.command {
-        Command::Cases { sizes, filter } => cases(sizes, filter),
+        Command::Cases {
+            sizes,
+            filter,
+            payload,
+            bound,
+        } => cases(sizes, filter, payload, bound),
         Command::Measure { case, metric, runs } => measure(&case, metric.as_deref(), runs),
         Command::Baseline {
             action: BaselineAction::Save { name, summary, dir },
@@ -398,12 +410,29 @@ fn bad_input(message: impl std::fmt::Display) -> i32 {
     2
 }
 
-fn cases(sizes: Option<String>, filter: Option<String>) -> i32 {
+fn cases(
+    sizes: Option<String>,
+    filter: Option<String>,
+    payload: Option<String>,
+    bound: Option<String>,
+) -> i32 {
     let sizes = sizes.or_else(|| std::env::var("TASKMEM_SIZES").ok());
     let sizes = match sizes.as_deref().map(config::parse_sizes) {
         Some(Ok(s)) => s,
         Some(Err(e)) => return bad_input(format!("--sizes: {e}")),
         None => matrix::DEFAULT_SIZES.to_vec(),
+    };
+    let payload = payload.or_else(|| std::env::var("TASKMEM_PAYLOAD").ok());
+    let payload = match payload.as_deref().map(str::parse::<config::PayloadSet>) {
+        Some(Ok(p)) => p,
+        Some(Err(e)) => return bad_input(format!("--payload: {e}")),
+        None => config::PayloadSet::Default,
+    };
+    let bound = bound.or_else(|| std::env::var("TASKMEM_BOUND").ok());
+    let bound = match bound.as_deref().map(config::parse_bound) {
+        Some(Ok(k)) => k,
+        Some(Err(e)) => return bad_input(format!("--bound: {e}")),
+        None => matrix::DEFAULT_BOUND,
     };
     let filter = match filter.map(|f| regex::Regex::new(&f).map_err(|_| f)) {
         None => Filter::All,
@@ -412,10 +441,11 @@ fn cases(sizes: Option<String>, filter: Option<String>) -> i32 {
             return bad_input(format!("--filter '{f}' is not a valid regular expression"));
         }
     };
-    for case in matrix::cases(&sizes)
-        .iter()
-        .filter(|c| filter.matches(&c.id()))
-    {
+    let mut all = matrix::cases_bounded(&sizes, bound);
+    all.extend(payload.cases(&sizes));
+    all.sort_unstable();
+    all.dedup();
+    for case in all.iter().filter(|c| filter.matches(&c.id())) {
         match crate::limits::check_case(case, &RunOptions::default()) {
             Ok(()) => println!("{}", case.id()),
             Err(e) => println!("{}  ({e})", case.id()),

@@ -6,6 +6,8 @@
 //! | `TASKMEM_SIZES` | task counts, comma-separated; `k`/`m` suffixes (`1,10k,100k,1m`) | `1,10k,100k,1m` |
 //! | `TASKMEM_METRIC` | `resident`, `allocated` or `rss` for every case | `resident` (async), `rss` (threads) |
 //! | `TASKMEM_COMPARE` | after the run, compare with `target-baselines/<NAME>.json`; exit 1 on a regression | none |
+//! | `TASKMEM_PAYLOAD` | the payload dimension: `off`, `default` (a reduced set at N = 1K, 10K: [`matrix::default_payload_cases`]), `all` (every default payload on every async pair at `TASKMEM_SIZES`), or a list of payloads (`p1024-inline,p4096-heap`) run on every async pair at `TASKMEM_SIZES` | `default` |
+//! | `TASKMEM_BOUND` | K of the bounded strategies (`buffer_unordered`, `semaphore`); written in their ids (`k1000`) | `1000` |
 //!
 //! The command line is Criterion's; taskmem reads its filter (a regex, or an exact id with
 //! `--exact`) to run only the cases Criterion will report, and `--list` to run nothing.
@@ -14,7 +16,7 @@ use std::path::Path;
 
 use regex::Regex;
 
-use crate::matrix::{Case, DEFAULT_SIZES};
+use crate::matrix::{self, Case, DEFAULT_BOUND, DEFAULT_SIZES, Payload};
 use crate::sample::Metric;
 
 /// Largest task count accepted (beyond it no machine of this kind has the memory).
@@ -66,6 +68,64 @@ pub fn parse_sizes(text: &str) -> Result<Vec<usize>, String> {
     Ok(sizes)
 }
 
+/// Which payload cases run (`TASKMEM_PAYLOAD`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PayloadSet {
+    /// None.
+    Off,
+    /// The reduced default set ([`matrix::default_payload_cases`]), at its own two sizes.
+    Default,
+    /// Every default payload ([`Payload::defaults`]) on every async pair, at the run's sizes.
+    All,
+    /// These payloads on every async pair, at the run's sizes.
+    List(Vec<Payload>),
+}
+
+impl std::str::FromStr for PayloadSet {
+    type Err = String;
+    /// `off`, `default`, `all`, or a comma-separated list of payloads.
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim() {
+            "off" | "none" => Ok(PayloadSet::Off),
+            "default" => Ok(PayloadSet::Default),
+            "all" => Ok(PayloadSet::All),
+            "" => Err(
+                "empty (valid: off, default, all, or payloads such as p1024-inline,p4096-heap)"
+                    .into(),
+            ),
+            list => {
+                let mut payloads = list
+                    .split(',')
+                    .map(|p| p.trim().parse::<Payload>())
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| {
+                        format!("{e}; valid: off, default, all, or payloads such as p1024-inline,p4096-heap")
+                    })?;
+                payloads.sort_unstable();
+                payloads.dedup();
+                Ok(PayloadSet::List(payloads))
+            }
+        }
+    }
+}
+
+impl PayloadSet {
+    /// The payload cases this selection runs, given the run's sizes.
+    pub fn cases(&self, sizes: &[usize]) -> Vec<Case> {
+        match self {
+            PayloadSet::Off => Vec::new(),
+            PayloadSet::Default => matrix::default_payload_cases(),
+            PayloadSet::All => matrix::payload_cases(&Payload::defaults(), sizes),
+            PayloadSet::List(list) => matrix::payload_cases(list, sizes),
+        }
+    }
+}
+
+/// Parses `TASKMEM_BOUND`: K, at least 1 (`1000`, `1k`).
+pub fn parse_bound(text: &str) -> Result<usize, String> {
+    parse_size(text).map_err(|e| format!("bound K: {e}"))
+}
+
 /// Which cases Criterion will run, mirroring its filter semantics.
 #[derive(Debug, Clone)]
 pub enum Filter {
@@ -103,6 +163,10 @@ pub struct Config {
     pub sample_size: usize,
     /// `TASKMEM_COMPARE`: the baseline to gate the run against.
     pub compare: Option<String>,
+    /// `TASKMEM_PAYLOAD`: the payload cases to run beside the matrix.
+    pub payload: PayloadSet,
+    /// `TASKMEM_BOUND`: K of the bounded strategies.
+    pub bound: usize,
 }
 
 impl Config {
@@ -113,6 +177,10 @@ impl Config {
             var("TASKMEM_SIZES").as_deref(),
             var("TASKMEM_METRIC").as_deref(),
             args,
+        )?
+        .with_dimensions(
+            var("TASKMEM_PAYLOAD").as_deref(),
+            var("TASKMEM_BOUND").as_deref(),
         )?;
         if let Some(name) = var("TASKMEM_COMPARE") {
             crate::baseline::check_name(&name).map_err(|e| format!("TASKMEM_COMPARE: {e}"))?;
@@ -147,7 +215,37 @@ impl Config {
             list_only: bench.list_only,
             sample_size: bench.sample_size,
             compare: None,
+            payload: PayloadSet::Default,
+            bound: DEFAULT_BOUND,
         })
+    }
+
+    /// The same configuration with `TASKMEM_PAYLOAD` and `TASKMEM_BOUND` values (unset:
+    /// the defaults); a malformed value is a one-line error naming the variable.
+    pub fn with_dimensions(
+        mut self,
+        payload: Option<&str>,
+        bound: Option<&str>,
+    ) -> Result<Config, String> {
+        if let Some(p) = payload {
+            self.payload = p.parse().map_err(|e| format!("TASKMEM_PAYLOAD: {e}"))?;
+        }
+        if let Some(k) = bound {
+            self.bound = parse_bound(k).map_err(|e| format!("TASKMEM_BOUND: {e}"))?;
+        }
+        Ok(self)
+    }
+
+    /// Every case this configuration runs, in report order: the matrix at the run's sizes
+    /// (bounded strategies with K = [`Config::bound`]), then the payload cases, all through
+    /// the filter.
+    pub fn cases(&self) -> Vec<Case> {
+        let mut cases = matrix::cases_bounded(&self.sizes, self.bound);
+        cases.extend(self.payload.cases(&self.sizes));
+        cases.retain(|c| self.filter.matches(&c.id()));
+        cases.sort_unstable();
+        cases.dedup();
+        cases
     }
 
     /// The metric a case reports under this configuration.

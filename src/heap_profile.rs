@@ -8,8 +8,10 @@
 //! the allocations (live blocks at the peak minus before, / N) and the requested bytes (live
 //! bytes at the peak minus before, / N); per run: the live heap at the peak, dhat's own peak
 //! over the profile and the bytes allocated from task creation to release. Each case's
-//! profile is written to `target/taskmem/dhat/<runtime>/<strategy>/<N>/dhat-heap.json`, for
-//! DHAT's viewer (`dh_view.html`), and every figure to `target/taskmem/dhat/summary.json`.
+//! profile is written to `target/taskmem/dhat/<runtime>/<strategy>/<N>/dhat-heap.json` (one
+//! directory per segment of the case id, so `.../buffer_unordered/k1000/<N>/` for a bounded
+//! case), for DHAT's viewer (`dh_view.html`), and every figure to
+//! `target/taskmem/dhat/summary.json`.
 //!
 //! # What dhat counts
 //!
@@ -254,10 +256,9 @@ pub fn output_dir() -> PathBuf {
 
 /// Where a case's profile is written: `<output_dir>/<runtime>/<strategy>/<N>/dhat-heap.json`.
 pub fn profile_path(case: &Case) -> PathBuf {
-    output_dir()
-        .join(case.runtime.id())
-        .join(case.strategy.id())
-        .join(case.n.to_string())
+    case.id()
+        .split('/')
+        .fold(output_dir(), |dir, part| dir.join(part))
         .join("dhat-heap.json")
 }
 

@@ -20,16 +20,23 @@ pub const THREAD_COST_BYTES: u64 = 96 * 1024;
 /// A generous estimate of what one async task costs, before any payload.
 pub const TASK_COST_BYTES: u64 = 2 * 1024;
 
-/// Checks the case against the machine's limits; `Err(Skipped)` names the limit.
+/// Checks the case against the machine's limits; `Err(Skipped)` names the limit. A bounded
+/// case needs room for its K live tasks only; a payload adds its bytes to every live task.
 pub fn check_case(case: &Case, opts: &RunOptions) -> Result<(), CaseError> {
     let n = case.n as u64;
+    let payload = case.payload.map_or(0, |p| match p.place {
+        // A dropped payload lives only while its task is created.
+        crate::matrix::Place::Dropped => 0,
+        _ => p.bytes,
+    });
     let per_task = if case.strategy == Strategy::Threads {
         check_threads(n)?;
         THREAD_COST_BYTES
     } else {
         TASK_COST_BYTES
-    } + opts.payload.unwrap_or(0) as u64;
-    check_memory(case, n.saturating_mul(per_task))
+    } + opts.payload.unwrap_or(0) as u64
+        + payload as u64;
+    check_memory(case, (case.live_tasks() as u64).saturating_mul(per_task))
 }
 
 /// Skips when `n` more threads would pass a kernel or resource limit.

@@ -78,6 +78,9 @@ pub struct Sample {
     pub requested: i64,
     /// The same allocations in jemalloc's size classes.
     pub usable: i64,
+    /// Growth of the count of live allocations in jemalloc's large size classes (each
+    /// padded by [`crate::probe::large_pad_bytes`] in resident memory).
+    pub large: i64,
     /// Process RSS growth.
     pub rss: i64,
 }
@@ -99,6 +102,7 @@ impl Sample {
             resident: peak.resident as i64 - before.resident as i64,
             requested: peak.requested - before.requested,
             usable: peak.usable - before.usable,
+            large: peak.large - before.large,
             rss: peak.rss as i64 - before.rss as i64,
         }
     }

@@ -17,7 +17,7 @@ use std::time::Duration;
 use criterion::{BenchmarkId, Criterion, SamplingMode};
 
 use crate::config::Config;
-use crate::matrix::{self, Case, Runtime};
+use crate::matrix::{Case, Runtime};
 use crate::measurement::{Memory, format_bytes};
 use crate::sample::{self, Sample};
 use crate::summary::{self, CaseSummary, Skip};
@@ -188,10 +188,7 @@ pub struct Outcome {
 /// Runs every case of the configuration through `criterion`.
 pub fn run(criterion: &mut Criterion<Memory>, config: &Config) -> Outcome {
     let mut outcome = Outcome::default();
-    let cases: Vec<Case> = matrix::cases(&config.sizes)
-        .into_iter()
-        .filter(|c| config.filter.matches(&c.id()))
-        .collect();
+    let cases: Vec<Case> = config.cases();
     for runtime in Runtime::ALL {
         let mine: Vec<Case> = cases
             .iter()
@@ -205,7 +202,7 @@ pub fn run(criterion: &mut Criterion<Memory>, config: &Config) -> Outcome {
             let mut group = criterion.benchmark_group(runtime.id());
             for case in &mine {
                 group.bench_with_input(
-                    BenchmarkId::new(case.strategy.id(), case.n),
+                    BenchmarkId::new(case.pair().function_id(), case.n),
                     case,
                     |b, _| b.iter_custom(|_| 1),
                 );
@@ -253,7 +250,7 @@ pub fn run(criterion: &mut Criterion<Memory>, config: &Config) -> Outcome {
             let bench = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 quiet_panics(true);
                 group.bench_with_input(
-                    BenchmarkId::new(case.strategy.id(), case.n),
+                    BenchmarkId::new(case.pair().function_id(), case.n),
                     case,
                     |b, case| {
                         b.iter_custom(|iters| {
@@ -358,5 +355,73 @@ fn print_table(s: &summary::Summary) {
     }
     for skip in &s.skipped {
         println!("{:<30} skipped: {}", skip.id, skip.reason);
+    }
+    print_breakdown(s);
+    print_bounded(s);
+}
+
+/// The breakdown table: where each task's bytes go, per async pair that is not bounded.
+fn print_breakdown(s: &summary::Summary) {
+    let rows: Vec<(&str, summary::Breakdown)> = s
+        .pairs
+        .iter()
+        .filter_map(|p| Some((p.id.as_str(), p.breakdown?)))
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    println!(
+        "\n{:<38} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>12}",
+        "where each task's bytes go (B/task)",
+        "measured",
+        "future",
+        "heap",
+        "header",
+        "(plain)",
+        "rounding",
+        "lg pad",
+        "unexplained"
+    );
+    for (id, b) in rows {
+        println!(
+            "{:<38} {:>9.0} {:>8.0} {:>8.0} {:>8.0} {:>8} {:>8.0} {:>8.0} {:>6.0} {:>4.1}%",
+            id,
+            b.measured,
+            b.future,
+            b.heap_payload,
+            b.header,
+            b.header_plain.map_or("-".into(), |h| format!("{h:.0}")),
+            b.size_class_rounding,
+            b.large_pad,
+            b.unexplained,
+            b.unexplained_percent,
+        );
+    }
+}
+
+/// The bounded pairs: bytes at the peak at every N (flat when the bound holds), and per live
+/// task.
+fn print_bounded(s: &summary::Summary) {
+    let bounded: Vec<&summary::PairSummary> =
+        s.pairs.iter().filter(|p| p.bound.is_some()).collect();
+    if bounded.is_empty() {
+        return;
+    }
+    println!(
+        "\n{:<38} bytes at the peak by N (reported metric)",
+        "bounded concurrency"
+    );
+    for p in bounded {
+        let by_n: Vec<String> = p
+            .cases
+            .iter()
+            .map(|c| format!("N={}: {}", c.n, format_bytes(c.value.median)))
+            .collect();
+        println!(
+            "{:<38} {} | {} per live task",
+            p.id,
+            by_n.join("  "),
+            p.bytes_per_live_task.map_or("-".into(), format_bytes)
+        );
     }
 }

@@ -7,6 +7,14 @@
 //! one N, the median divided by N) and `size_of` of the task's future where it has one.
 //! Skipped cases carry their reason; pairs that do not exist carry theirs.
 //!
+//! A pair is everything of a case id but N: `tokio-mt/spawn`, `tokio-mt/spawn/p1024-inline`,
+//! `tokio-mt/buffer_unordered/k1000`. Pairs with a payload or a bound carry it
+//! (`payload`, `bound`). Each async pair that is not bounded carries a [`Breakdown`] of its
+//! bytes per task: the future's `size_of_val`, the payload's heap bytes, the runtime's (or
+//! combinator's) per-task header, the allocator's rounding, and the unexplained rest. A
+//! bounded pair carries its bytes per live task instead (its bytes are flat in N).
+//! Older summaries, without these fields, still load.
+//!
 //! A filtered run updates only the cases it ran: the file is merged by case id and written
 //! atomically (temporary file, then rename).
 
@@ -15,7 +23,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::matrix::{self, Case, Pair};
+use crate::matrix::{Case, Pair, Payload};
 use crate::provenance::Provenance;
 use crate::sample::{Metric, Sample};
 
@@ -90,12 +98,16 @@ pub struct CaseSummary {
     pub values: Vec<u64>,
     /// Raw growth of each counter: `resident`, `allocated`, `usable`, `rss`.
     pub metrics: BTreeMap<String, Stats>,
+    /// Growth of the count of live allocations in jemalloc's large size classes (each padded
+    /// by [`Machine::jemalloc_large_pad`] in resident memory). Absent in older summaries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub large_allocations: Option<Stats>,
 }
 
-/// One runtime x strategy pair.
+/// One runtime x strategy pair (with its bound and payload, where it has them).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PairSummary {
-    /// `runtime/strategy`.
+    /// `runtime/strategy[/kK][/pP-place]`: the case id without N.
     pub id: String,
     /// What the runtime is.
     pub runtime: String,
@@ -105,6 +117,109 @@ pub struct PairSummary {
     pub bytes_per_task: BTreeMap<String, f64>,
     /// The cases measured, by N.
     pub cases: Vec<CaseSummary>,
+    /// What each task holds across its await, for a payload pair.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<Payload>,
+    /// K, for a bounded pair (`buffer_unordered`, `semaphore`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bound: Option<usize>,
+    /// Where each task's bytes go, for an async pair that is not bounded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub breakdown: Option<Breakdown>,
+    /// For a bounded pair: the reported bytes at the largest N measured, divided by the tasks
+    /// alive at its peak (min(N, K)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes_per_live_task: Option<f64>,
+}
+
+/// Where a pair's bytes per task go. Every field is bytes per task (slopes across N), and
+/// `measured = future + heap_payload + header + size_class_rounding + large_pad + unexplained`.
+///
+/// - `future`: `size_of_val` of one task's future (the spawned body, or the future each
+///   unspawned strategy holds per task): known from the type.
+/// - `heap_payload`: the P bytes a heap payload keeps alive: known.
+/// - `header`: what the runtime (spawned tasks: tokio's task cell with its header, trailer
+///   and padding to 128 bytes, the `JoinHandle` kept in a `Vec`; async-task's header) or the
+///   combinator (`join_all`'s and `FuturesUnordered`'s node per future) allocates per task
+///   beyond the future and the payload, and any other per-task allocation (async-io's timer
+///   B-tree under async-std and smol): measured, as the exact requested bytes per task
+///   (`allocated`) minus the two known parts. A `Vec` of futures allocates exactly their
+///   `size_of` (tested), so this is the difference between the pair and the sequential
+///   await of the same future.
+/// - `size_class_rounding`: jemalloc's size classes, `usable - allocated`: measured.
+/// - `large_pad`: the page jemalloc adds to each large (16 KiB and up) allocation's extent
+///   (`opt.cache_oblivious`): live large allocations per task times the pad, measured.
+/// - `unexplained`: the rest: for the `resident` metric, pages and metadata jemalloc holds
+///   beyond the live allocations; 0 by construction for `allocated`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Breakdown {
+    /// The metric `measured` is (the one the pair's cases reported).
+    pub metric: Metric,
+    /// Bytes per task of that metric.
+    pub measured: f64,
+    /// `size_of_val` of one task's future.
+    pub future: f64,
+    /// Heap bytes of the payload held across the await.
+    pub heap_payload: f64,
+    /// The runtime's or combinator's per-task bytes: allocated - future - heap payload.
+    pub header: f64,
+    /// The same pair's header without payload, where the summary has that pair: how the
+    /// header moves with the future's size (tokio pads its task cell to 128 bytes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header_plain: Option<f64>,
+    /// jemalloc's size-class rounding: usable - allocated (0 for the `allocated` metric).
+    pub size_class_rounding: f64,
+    /// jemalloc's page per large allocation (0 for the `allocated` metric).
+    pub large_pad: f64,
+    /// measured minus everything above.
+    pub unexplained: f64,
+    /// `unexplained` as a percentage of `measured`.
+    pub unexplained_percent: f64,
+}
+
+/// Bytes per task of a pair, as [`Breakdown::compute`] takes them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PerTask {
+    /// The reported metric.
+    pub metric: Metric,
+    /// Bytes per task of the reported metric.
+    pub measured: f64,
+    /// Exact requested bytes per task.
+    pub allocated: f64,
+    /// The same in jemalloc's size classes.
+    pub usable: f64,
+    /// Large-allocation pad bytes per task.
+    pub large_pad: f64,
+}
+
+impl Breakdown {
+    /// Splits `per` into the known parts (`future`, `heap_payload`), the measured ones
+    /// (header, rounding, pad) and the unexplained rest.
+    pub fn compute(per: PerTask, future: usize, heap_payload: usize) -> Breakdown {
+        let (future, heap_payload) = (future as f64, heap_payload as f64);
+        let header = per.allocated - future - heap_payload;
+        let (rounding, pad) = match per.metric {
+            Metric::Allocated => (0.0, 0.0),
+            Metric::Resident | Metric::Rss => (per.usable - per.allocated, per.large_pad),
+        };
+        let unexplained = per.measured - future - heap_payload - header - rounding - pad;
+        Breakdown {
+            metric: per.metric,
+            measured: per.measured,
+            future,
+            heap_payload,
+            header,
+            header_plain: None,
+            size_class_rounding: rounding,
+            large_pad: pad,
+            unexplained,
+            unexplained_percent: if per.measured != 0.0 {
+                100.0 * unexplained / per.measured
+            } else {
+                0.0
+            },
+        }
+    }
 }
 
 /// A case that did not run, and why.
@@ -124,6 +239,10 @@ pub struct Machine {
     pub provenance: Provenance,
     /// jemalloc's `opt.dirty_decay_ms` in the measuring binary.
     pub jemalloc_dirty_decay_ms: Option<i64>,
+    /// Bytes jemalloc adds to each large allocation's extent (a page with
+    /// `opt.cache_oblivious`, else 0). Absent in older summaries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jemalloc_large_pad: Option<u64>,
 }
 
 impl Machine {
@@ -132,6 +251,7 @@ impl Machine {
         Machine {
             provenance: Provenance::current(),
             jemalloc_dirty_decay_ms: crate::probe::dirty_decay_ms().ok(),
+            jemalloc_large_pad: crate::probe::large_pad_bytes().ok(),
         }
     }
 }
@@ -180,6 +300,7 @@ pub fn summarise_case(case: &Case, metric: Metric, samples: &[Sample], runs: usi
         below_resolution: values.iter().any(|v| v.below_resolution),
         values: values.iter().map(|v| v.bytes).collect(),
         metrics,
+        large_allocations: Some(col(|s| s.large)),
     }
 }
 
@@ -281,23 +402,43 @@ pub fn merge(earlier: Option<Summary>, measured: Vec<CaseSummary>, skipped: Vec<
         cases.remove(&s.id);
         skips.insert(s.id, s.reason);
     }
-    let pairs = matrix::pairs()
+    let machine = Machine::current();
+    let pad = machine.jemalloc_large_pad.unwrap_or(0) as f64;
+    let mut by_pair: BTreeMap<Pair, Vec<CaseSummary>> = BTreeMap::new();
+    for c in cases.into_values() {
+        if let Ok(case) = c.id.parse::<Case>() {
+            by_pair.entry(case.pair()).or_default().push(c);
+        }
+    }
+    let mut pairs: Vec<(Pair, PairSummary)> = by_pair
         .into_iter()
-        .filter_map(|pair| pair_summary(pair, &cases))
+        .map(|(pair, mine)| (pair, pair_summary(pair, mine, pad)))
         .collect();
+    // A payload pair's header beside its plain pair's.
+    let plain_headers: BTreeMap<Pair, f64> = pairs
+        .iter()
+        .filter(|(p, _)| p.payload.is_none())
+        .filter_map(|(p, s)| Some((*p, s.breakdown?.header)))
+        .collect();
+    for (pair, s) in &mut pairs {
+        if let (Some(_), Some(b)) = (pair.payload, s.breakdown.as_mut()) {
+            b.header_plain = plain_headers.get(&pair.plain()).copied();
+        }
+    }
+    let pairs = pairs.into_iter().map(|(_, s)| s).collect();
     Summary {
         format: FORMAT,
         tool: format!("taskmem {}", env!("CARGO_PKG_VERSION")),
         updated_unix: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs()),
-        machine: Machine::current(),
+        machine,
         pairs,
         skipped: skips
             .into_iter()
             .map(|(id, reason)| Skip { id, reason })
             .collect(),
-        unsupported: matrix::unsupported()
+        unsupported: crate::matrix::unsupported()
             .into_iter()
             .map(|(p, why)| Skip {
                 id: p.id(),
@@ -307,19 +448,8 @@ pub fn merge(earlier: Option<Summary>, measured: Vec<CaseSummary>, skipped: Vec<
     }
 }
 
-fn pair_summary(pair: Pair, cases: &BTreeMap<String, CaseSummary>) -> Option<PairSummary> {
-    let prefix = format!("{}/", pair.id());
-    let mut mine: Vec<CaseSummary> = cases
-        .values()
-        .filter(|c| {
-            c.id.strip_prefix(&prefix)
-                .is_some_and(|n| n.parse::<usize>().is_ok())
-        })
-        .cloned()
-        .collect();
-    if mine.is_empty() {
-        return None;
-    }
+/// One pair's summary from its cases; `pad` is jemalloc's large-allocation pad in bytes.
+fn pair_summary(pair: Pair, mut mine: Vec<CaseSummary>, pad: f64) -> PairSummary {
     mine.sort_by_key(|c| c.n);
     let mut bytes_per_task = BTreeMap::new();
     for key in ["resident", "allocated", "usable", "rss"] {
@@ -331,12 +461,41 @@ fn pair_summary(pair: Pair, cases: &BTreeMap<String, CaseSummary>) -> Option<Pai
     }
     let reported: Vec<(f64, f64)> = mine.iter().map(|c| (c.n as f64, c.value.median)).collect();
     bytes_per_task.insert("reported".to_string(), slope(&reported));
-    let case = Case::new(pair.runtime, pair.strategy, 1);
-    Some(PairSummary {
+    let future_size = crate::workload::future_size(&pair.case(1));
+    let metric = mine.last().map_or(Metric::Resident, |c| c.metric);
+    let large: Vec<(f64, f64)> = mine
+        .iter()
+        .filter_map(|c| Some((c.n as f64, c.large_allocations?.median * pad)))
+        .collect();
+    let per = |key: &str| bytes_per_task.get(key).copied().unwrap_or(0.0);
+    let breakdown = match (future_size, pair.bound) {
+        (Some(future), None) => Some(Breakdown::compute(
+            PerTask {
+                metric,
+                measured: per("reported"),
+                allocated: per("allocated"),
+                usable: per("usable"),
+                large_pad: slope(&large),
+            },
+            future,
+            pair.payload.map_or(0, |p| p.heap_bytes()),
+        )),
+        _ => None,
+    };
+    let bytes_per_live_task = pair.bound.and_then(|_| {
+        let last = mine.last()?;
+        let live = pair.case(last.n).live_tasks().max(1);
+        Some(last.value.median / live as f64)
+    });
+    PairSummary {
         id: pair.id(),
         runtime: pair.runtime.describe().to_string(),
-        future_size: crate::workload::future_size(&case),
+        future_size,
         bytes_per_task,
         cases: mine,
-    })
+        payload: pair.payload,
+        bound: pair.bound,
+        breakdown,
+        bytes_per_live_task,
+    }
 }

@@ -152,6 +152,7 @@ fn synthetic(ids: &[(&str, f64)]) -> Summary {
                 resident: b,
                 requested: b,
                 usable: b,
+                large: 0,
                 rss: b,
             };
             summary::summarise_case(&case, Metric::default_for(&case), &[s; 10], 10)
@@ -359,6 +360,15 @@ fn criterion_baselines_compare_like_criterion() {
     };
     write("tokio-ct/spawn/10000", "before", 2_662_400.0);
     write("tokio-ct/spawn/10000", "new", 2_928_640.0);
+    // Payload and bounded cases live in Criterion's `<function>_<qualifier>` directories.
+    write("tokio-ct/join_all/p1024-heap/1000", "before", 1_300_000.0);
+    write("tokio-ct/join_all/p1024-heap/1000", "new", 1_300_000.0);
+    write("smol/buffer_unordered/k1000/10000", "before", 200_000.0);
+    write("smol/buffer_unordered/k1000/10000", "new", 200_000.0);
+    assert!(
+        baseline::criterion_dir(&dir, "tokio-ct/join_all/p1024-heap/1000")
+            .ends_with("tokio-ct/join_all_p1024-heap/1000")
+    );
     let out = Command::new(env!("CARGO_BIN_EXE_taskmem"))
         .args([
             "compare",
@@ -379,4 +389,15 @@ fn criterion_baselines_compare_like_criterion() {
             .lines()
             .any(|l| l.starts_with("tokio-ct/spawn/10000") && l.ends_with("regressed"))
     );
+    for id in [
+        "tokio-ct/join_all/p1024-heap/1000",
+        "smol/buffer_unordered/k1000/10000",
+    ] {
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l.starts_with(id) && l.ends_with("unchanged")),
+            "{id}: {stdout}"
+        );
+    }
 }

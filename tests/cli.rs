@@ -7,7 +7,9 @@ fn taskmem(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_taskmem"));
     cmd.args(args)
         .env_remove("TASKMEM_SIZES")
-        .env_remove("TASKMEM_METRIC");
+        .env_remove("TASKMEM_METRIC")
+        .env_remove("TASKMEM_PAYLOAD")
+        .env_remove("TASKMEM_BOUND");
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -127,4 +129,72 @@ fn measure_prints_every_counter() {
     for word in ["resident", "allocated", "usable", "rss", "per task"] {
         assert!(stdout.contains(word), "{stdout} lacks {word}");
     }
+}
+
+#[test]
+fn an_inline_payload_that_is_not_compiled_in_names_the_valid_sizes() {
+    let out = taskmem(&["measure", "tokio-mt/spawn/p100-inline/10"], &[]);
+    assert_one_line_error(&out, 2, "inline sizes: 0, 64, 1024, 16385");
+    let out = taskmem(
+        &["cases"],
+        &[("TASKMEM_PAYLOAD", "p1024-inline,p100-inline")],
+    );
+    assert_one_line_error(&out, 2, "--payload: no inline payload of 100 B");
+    let out = taskmem(&["cases", "--bound", "none"], &[]);
+    assert_one_line_error(&out, 2, "--bound: bound K");
+}
+
+#[test]
+fn cases_lists_payload_and_bounded_cases() {
+    let out = taskmem(
+        &[
+            "cases",
+            "--sizes",
+            "10k",
+            "--payload",
+            "p64-heap",
+            "--bound",
+            "50",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for id in [
+        "tokio-mt/spawn/10000",
+        "tokio-mt/spawn/p64-heap/10000",
+        "smol/sequential/p64-heap/10000",
+        "tokio-ct/buffer_unordered/k50/10000",
+        "async-std/semaphore/k50/10000",
+    ] {
+        assert!(stdout.lines().any(|l| l == id), "{id} missing: {stdout}");
+    }
+    let default = taskmem(&["cases", "--sizes", "1", "--filter", "/p"], &[]);
+    let stdout = String::from_utf8_lossy(&default.stdout);
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l == "tokio-mt/spawn/p16385-inline/10000"),
+        "{stdout}"
+    );
+    assert_eq!(stdout.lines().count(), 44, "{stdout}");
+}
+
+#[test]
+fn measure_runs_a_payload_case() {
+    let out = taskmem(
+        &["measure", "smol/spawn/p1024-dropped/1k", "--runs", "1"],
+        &[],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.starts_with("smol/spawn/p1024-dropped/1000 run 1: "),
+        "{stdout}"
+    );
 }

@@ -23,8 +23,9 @@ fn case_ids_read_runtime_strategy_n_and_parse_back() {
 #[test]
 fn default_matrix_has_every_supported_pair_at_every_size() {
     let cases = matrix::cases(&matrix::DEFAULT_SIZES);
-    // 4 async runtimes x 4 portable strategies + JoinSet on 2 tokio runtimes + OS threads.
-    assert_eq!(matrix::pairs().len(), 4 * 4 + 2 + 1);
+    // 4 async runtimes x (4 portable strategies + 2 bounded ones) + JoinSet on 2 tokio
+    // runtimes + OS threads.
+    assert_eq!(matrix::pairs().len(), 4 * 6 + 2 + 1);
     assert_eq!(cases.len(), matrix::pairs().len() * 4);
     assert!(
         cases
@@ -163,6 +164,7 @@ fn page_granular_metrics_fall_back_to_exact_bytes_below_a_page() {
         resident: 0,
         requested: 208,
         usable: 208,
+        large: 0,
         rss: 4096,
     };
     let r = s.value(Metric::Resident).unwrap();
@@ -173,6 +175,7 @@ fn page_granular_metrics_fall_back_to_exact_bytes_below_a_page() {
         resident: 0,
         requested: 0,
         usable: 0,
+        large: 0,
         rss: 0,
     };
     assert!(matches!(
@@ -216,4 +219,212 @@ fn thread_limits_name_the_binding_limit() {
         "{why}"
     );
     assert_eq!(taskmem::limits::check_threads(8), Ok(()));
+}
+
+#[test]
+fn payload_and_bounded_ids_parse_back() {
+    use taskmem::config::PayloadSet;
+    use taskmem::matrix::{Payload, Place};
+    let case = Case::new(Runtime::TokioMt, Strategy::Spawn, 100_000)
+        .with_payload(Payload::new(1024, Place::Inline).unwrap());
+    assert_eq!(case.id(), "tokio-mt/spawn/p1024-inline/100000");
+    assert_eq!("tokio-mt/spawn/p1024-inline/100k".parse::<Case>(), Ok(case));
+    let bounded = Case::new(Runtime::Smol, Strategy::BufferUnordered, 1_000_000);
+    assert_eq!(bounded.id(), "smol/buffer_unordered/k1000/1000000");
+    assert_eq!(bounded.live_tasks(), 1000);
+    assert_eq!(
+        "smol/semaphore/k50/p77-heap/10"
+            .parse::<Case>()
+            .unwrap()
+            .id(),
+        "smol/semaphore/k50/p77-heap/10"
+    );
+    // Plain ids are unchanged: the committed baselines stay valid.
+    assert_eq!(
+        Case::new(Runtime::TokioCt, Strategy::JoinAll, 1).id(),
+        "tokio-ct/join_all/1"
+    );
+    let every = [
+        PayloadSet::All.cases(&matrix::DEFAULT_SIZES),
+        PayloadSet::Default.cases(&matrix::DEFAULT_SIZES),
+        matrix::cases_bounded(&matrix::DEFAULT_SIZES, 7),
+    ];
+    for c in every.iter().flatten() {
+        assert_eq!(c.id().parse::<Case>().as_ref(), Ok(c), "{}", c.id());
+    }
+    // 18 async pairs that are not bounded x 12 payloads x 4 sizes.
+    assert_eq!(every[0].len(), 18 * 12 * 4);
+    assert_eq!(every[1].len(), (8 + 8 + 3 + 3) * 2);
+}
+
+#[test]
+fn bad_payload_and_bound_input_is_one_line() {
+    let bad = [
+        (
+            "tokio-mt/spawn/p100-inline/10",
+            "no inline payload of 100 B is compiled in (inline sizes: 0, 64, 1024, 16385",
+        ),
+        (
+            "tokio-mt/spawn/p-inline/10",
+            "is not p{bytes}-{inline|heap|dropped}",
+        ),
+        (
+            "tokio-mt/spawn/p12-stack/10",
+            "unknown place 'stack' (valid: inline, heap, dropped)",
+        ),
+        (
+            "tokio-mt/spawn/p12-heap/p12-heap/10",
+            "names its payload twice",
+        ),
+        ("tokio-mt/spawn/k5/10", "only the bounded strategies"),
+        (
+            "tokio-mt/semaphore/10",
+            "needs its bound K in the id: tokio-mt/semaphore/k1000/10",
+        ),
+        ("tokio-mt/semaphore/k0/10", "must be between 1 and"),
+        ("os/threads/p64-heap/10", "os/threads takes none"),
+        ("smol/joinset/p64-heap/10", "JoinSet is tokio's API"),
+        ("tokio-mt/spawn/x/y/z/10", "is not runtime/strategy/N"),
+        ("tokio-mt/spawn/q1/10", "neither a payload"),
+    ];
+    for (id, needle) in bad {
+        let e = id.parse::<Case>().unwrap_err();
+        assert!(e.contains(needle), "{id}: {e}");
+        assert!(!e.contains('\n'), "{id}: {e}");
+    }
+    let config = |p: Option<&str>, k: Option<&str>| {
+        Config::from_parts(None, None, &[]).and_then(|c| c.with_dimensions(p, k))
+    };
+    let e = config(Some("p1024-inline,p9-inline"), None).unwrap_err();
+    assert!(
+        e.starts_with("TASKMEM_PAYLOAD: no inline payload of 9 B"),
+        "{e}"
+    );
+    assert!(
+        config(Some(""), None)
+            .unwrap_err()
+            .starts_with("TASKMEM_PAYLOAD: empty")
+    );
+    assert!(config(Some("everything"), None).is_err());
+    assert!(
+        config(None, Some("0"))
+            .unwrap_err()
+            .starts_with("TASKMEM_BOUND: bound K")
+    );
+    assert!(config(None, Some("lots")).is_err());
+    let c = config(Some("p4096-heap,p64-inline"), Some("2k")).unwrap();
+    assert_eq!(c.bound, 2000);
+    let ids: Vec<String> = c.cases().iter().map(|c| c.id()).collect();
+    assert!(ids.contains(&"tokio-mt/semaphore/k2000/10000".to_string()));
+    assert!(ids.contains(&"smol/futures_unordered/p4096-heap/100000".to_string()));
+    assert!(ids.contains(&"async-std/sequential/p64-inline/1".to_string()));
+    let off = config(Some("off"), None).unwrap();
+    assert!(off.cases().iter().all(|c| c.payload.is_none()));
+}
+
+#[test]
+fn breakdown_splits_a_known_layout() {
+    use taskmem::summary::{Breakdown, PerTask};
+    // A task whose 160-byte future holds a 1000-byte heap payload; the runtime allocates a
+    // 256-byte cell for the future and its header plus an 8-byte handle: 1264 B requested.
+    // jemalloc rounds the cell to 256 and the payload to 1024 (+24), the handle lives in a
+    // Vec (no rounding per task), and pages add 10 B.
+    let b = Breakdown::compute(
+        PerTask {
+            metric: Metric::Resident,
+            measured: 1298.0,
+            allocated: 1264.0,
+            usable: 1288.0,
+            large_pad: 0.0,
+        },
+        160,
+        1000,
+    );
+    assert_eq!(b.future, 160.0);
+    assert_eq!(b.heap_payload, 1000.0);
+    assert_eq!(b.header, 104.0);
+    assert_eq!(b.size_class_rounding, 24.0);
+    assert_eq!(b.unexplained, 10.0);
+    assert!((b.unexplained_percent - 1000.0 / 1298.0).abs() < 1e-9);
+    let parts = b.future + b.heap_payload + b.header + b.size_class_rounding + b.large_pad;
+    assert_eq!(parts + b.unexplained, b.measured);
+    // The allocated metric has no rounding or pad: all of it is explained.
+    let exact = Breakdown::compute(
+        PerTask {
+            metric: Metric::Allocated,
+            measured: 1264.0,
+            allocated: 1264.0,
+            usable: 1288.0,
+            large_pad: 4096.0,
+        },
+        160,
+        1000,
+    );
+    assert_eq!(
+        (
+            exact.size_class_rounding,
+            exact.large_pad,
+            exact.unexplained
+        ),
+        (0.0, 0.0, 0.0)
+    );
+}
+
+#[test]
+fn summary_breaks_down_a_synthetic_pair() {
+    use taskmem::summary;
+    // tokio-mt/spawn/p16385-heap at N = 1000 and 10000, with a per-task layout of: future,
+    // 16385 heap bytes, a 136-byte header; usable adds 4095 B of size class, each task has
+    // one large allocation (its payload), resident adds the pad and 4 B.
+    let case: Case = "tokio-mt/spawn/p16385-heap/1".parse().unwrap();
+    let future = taskmem::workload::future_size(&case).unwrap() as i64;
+    let pad = taskmem::probe::large_pad_bytes().unwrap() as i64;
+    let measured = [1000i64, 10_000]
+        .iter()
+        .map(|&n| {
+            let c = Case {
+                n: n as usize,
+                ..case
+            };
+            let allocated = 3000 + n * (future + 16385 + 136);
+            let usable = allocated + 500 + n * 4095;
+            let s = Sample {
+                resident: usable + 8192 + n * (pad + 4),
+                requested: allocated,
+                usable,
+                large: n,
+                rss: usable + n * pad,
+            };
+            summary::summarise_case(&c, Metric::Resident, &[s; 10], 11)
+        })
+        .collect();
+    let s = summary::merge(None, measured, vec![]);
+    assert_eq!(s.pairs.len(), 1);
+    let p = &s.pairs[0];
+    assert_eq!(p.id, "tokio-mt/spawn/p16385-heap");
+    assert_eq!(p.payload, case.payload);
+    let b = p.breakdown.expect("a breakdown");
+    let close = |a: f64, b: f64| (a - b).abs() < 1e-6;
+    assert!(close(b.future, future as f64));
+    assert!(close(b.heap_payload, 16385.0));
+    assert!(close(b.header, 136.0), "{b:?}");
+    assert!(close(b.size_class_rounding, 4095.0), "{b:?}");
+    assert!(close(b.large_pad, pad as f64), "{b:?}");
+    assert!(close(b.unexplained, 4.0), "{b:?}");
+    // A summary without the new fields (an older file) still loads.
+    let mut json = serde_json::to_value(&s).unwrap();
+    let pair = &mut json["pairs"][0];
+    for key in ["payload", "bound", "breakdown", "bytes_per_live_task"] {
+        pair.as_object_mut().unwrap().remove(key);
+    }
+    pair["cases"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("large_allocations");
+    json["machine"]
+        .as_object_mut()
+        .unwrap()
+        .remove("jemalloc_large_pad");
+    let old: summary::Summary = serde_json::from_value(json).unwrap();
+    assert!(old.pairs[0].breakdown.is_none());
 }

@@ -47,6 +47,12 @@ pub(super) fn flush_thread_cache() {
     let _ = call_void("thread.tcache.flush");
 }
 
+pub(super) fn cache_oblivious() -> Result<bool, ProbeError> {
+    // SAFETY: opt.cache_oblivious is a bool.
+    unsafe { tikv_jemalloc_ctl::raw::read::<bool>(b"opt.cache_oblivious\0") }
+        .map_err(|e| err("opt.cache_oblivious", e))
+}
+
 pub(super) fn dirty_decay_ms() -> Result<i64, ProbeError> {
     // SAFETY: opt.dirty_decay_ms is an ssize_t.
     unsafe { tikv_jemalloc_ctl::raw::read::<isize>(b"opt.dirty_decay_ms\0") }

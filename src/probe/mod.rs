@@ -54,6 +54,8 @@ pub struct Snapshot {
     pub requested: i64,
     /// Live bytes in jemalloc's size classes (exact, all threads).
     pub usable: i64,
+    /// Live allocations in jemalloc's large size classes (exact, all threads).
+    pub large: i64,
     /// Process resident set size (`/proc/self/statm`).
     pub rss: u64,
 }
@@ -80,6 +82,7 @@ pub fn snapshot() -> Result<Snapshot, ProbeError> {
         resident: jemalloc::resident()?,
         requested: counters.requested,
         usable: counters.usable,
+        large: counters.large,
         rss: os::rss_bytes()?,
     })
 }
@@ -88,6 +91,17 @@ pub fn snapshot() -> Result<Snapshot, ProbeError> {
 pub fn settle() -> Result<(), ProbeError> {
     jemalloc::flush_thread_cache();
     jemalloc::purge_all_arenas()
+}
+
+/// The bytes jemalloc adds to every large allocation's extent: one page when
+/// `opt.cache_oblivious` is on (it offsets each large allocation by a random multiple of the
+/// cache line within that extra page), 0 when it is off.
+pub fn large_pad_bytes() -> Result<u64, ProbeError> {
+    Ok(if jemalloc::cache_oblivious()? {
+        os::page_size()
+    } else {
+        0
+    })
 }
 
 /// jemalloc's `opt.dirty_decay_ms`, to show whether [`crate::alloc::MALLOC_CONF`] took effect.

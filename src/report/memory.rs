@@ -776,6 +776,7 @@ mod tests {
             below_resolution: false,
             values: vec![value as u64; 10],
             metrics,
+            large_allocations: None,
         }
     }
 
@@ -794,6 +795,10 @@ mod tests {
             future_size: future,
             bytes_per_task,
             cases,
+            payload: None,
+            bound: None,
+            breakdown: None,
+            bytes_per_live_task: None,
         }
     }
 
@@ -815,6 +820,7 @@ mod tests {
                     taskmem: "0.1.0".into(),
                 },
                 jemalloc_dirty_decay_ms: Some(0),
+                jemalloc_large_pad: None,
             },
             pairs: vec![
                 pair(

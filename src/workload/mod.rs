@@ -15,6 +15,13 @@
 //! The sequential strategy polls only its first future: the others exist but are not polled
 //! until the one before them finishes, which is the point of the strategy.
 //!
+//! The bounded strategies ([`bounded`]: `buffer_unordered`, `semaphore`) create at most K of
+//! their N tasks at a time; their peak is when the first K are alive and polled once.
+//! With [`Release::Complete`] the other N - K pass through, K at a time, as each finishes.
+//!
+//! A case's [`Payload`] chooses the task body ([`payload`]): each task then holds P bytes
+//! inline, on the heap, or drops them before its await.
+//!
 //! Runs are not re-entrant: the latch and sleep duration are process-wide so that a task
 //! carries no extra state. Callers serialise runs with [`exclusive`].
 //!
@@ -26,6 +33,8 @@
 //! bytes.
 
 mod async_std_rt;
+mod bounded;
+mod payload;
 mod smol_rt;
 mod threads;
 mod tokio_rt;
@@ -41,7 +50,8 @@ use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use futures::task::AtomicWaker;
 
-use crate::matrix::{Case, Runtime, Strategy};
+use crate::matrix::{Case, Payload, Runtime, Strategy};
+use payload::Body;
 
 /// What happens to the tasks once the peak has been measured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,8 +70,10 @@ pub struct RunOptions {
     /// What happens after the peak.
     pub release: Release,
     /// `Some(p)`: each task allocates `p` bytes on the heap, fills them, and holds them across
-    /// its sleep (`Some(0)`: the same task shape, nothing allocated). `None`: the published
-    /// workload, a bare sleep. Tests use this to plant a known size per task.
+    /// its sleep (`Some(0)`: the same task shape, nothing allocated): the same tasks as the
+    /// case's payload `p{p}-heap`, for a case id without payload (a case with its own payload
+    /// and this set fails). `None`: the case's own tasks. Tests use this to plant a known
+    /// size per task.
     pub payload: Option<usize>,
     /// Each task records how late it resumed past its deadline (the time its sleep was
     /// created plus [`RunOptions::sleep`]); read them with [`take_lateness`]. Meant for runs
@@ -212,24 +224,6 @@ fn timed<S: Future>(d: Duration, sleep: S) -> impl Future<Output = ()> {
     }
 }
 
-/// Which body a spawned task runs.
-#[derive(Clone, Copy)]
-enum Body {
-    Plain,
-    Payload(usize),
-    Timed,
-}
-
-impl RunOptions {
-    fn body(&self) -> Body {
-        match (self.payload, self.lateness) {
-            (Some(p), _) => Body::Payload(p),
-            (None, true) => Body::Timed,
-            (None, false) => Body::Plain,
-        }
-    }
-}
-
 /// A spawned task that also holds `payload` bytes across its sleep.
 async fn payload_task<S: Future>(payload: usize, sleep: impl FnOnce(Duration) -> S) {
     let held = vec![1u8; payload];
@@ -238,47 +232,18 @@ async fn payload_task<S: Future>(payload: usize, sleep: impl FnOnce(Duration) ->
     std::hint::black_box(&held);
 }
 
-/// A future for the unspawned strategies that holds `payload` bytes across its sleep.
-async fn hold_payload<S: Future>(payload: usize, sleep: S) {
-    let held = vec![1u8; payload];
-    sleep.await;
-    std::hint::black_box(&held);
-}
-
-/// The task bodies a runtime spawns, one closure per [`Body`], each spawning one task.
-struct Spawners<A, B, C> {
-    plain: A,
-    payload: B,
-    timed: C,
-}
-
-impl<H, A: Fn() -> H, B: Fn(usize) -> H, C: Fn() -> H> Spawners<A, B, C> {
-    /// Spawns `n` tasks with the body `opts` asks for.
-    fn spawn_all(&self, n: usize, opts: &RunOptions) -> Vec<H> {
-        match opts.body() {
-            Body::Plain => (0..n).map(|_| (self.plain)()).collect(),
-            Body::Payload(p) => (0..n).map(|_| (self.payload)(p)).collect(),
-            Body::Timed => (0..n).map(|_| (self.timed)()).collect(),
-        }
-    }
-}
-
-/// Spawns N tasks with `spawners`, waits until each has been polled once, calls `at_peak`,
-/// then cancels every task with `cancel` or awaits each in turn. For runtimes whose handles
-/// cancel asynchronously (async-std's `JoinHandle`, smol's `Task`).
-async fn spawn_then_cancel<H: Future, C: Future, A, B, T>(
+/// Spawns N tasks with `spawn`, waits until each has been polled once, calls `at_peak`, then
+/// cancels every task with `cancel` or awaits each in turn. For runtimes whose handles cancel
+/// asynchronously (async-std's `JoinHandle`, smol's `Task`).
+async fn spawn_then_cancel<H: Future, C: Future>(
     n: usize,
     opts: &RunOptions,
     at_peak: &mut dyn FnMut(),
-    spawners: Spawners<A, B, T>,
+    spawn: impl Fn() -> H,
     cancel: impl Fn(H) -> C,
-) where
-    A: Fn() -> H,
-    B: Fn(usize) -> H,
-    T: Fn() -> H,
-{
+) {
     STARTED.reset(n);
-    let handles = spawners.spawn_all(n, opts);
+    let handles: Vec<H> = (0..n).map(|_| spawn()).collect();
     STARTED.wait().await;
     at_peak();
     match opts.release {
@@ -368,49 +333,127 @@ fn futures_unordered<E: Exec, F: Future>(
     })
 }
 
-/// Runs one of the unspawned strategies with the runtime's `sleep`, with or without payload.
-fn unspawned<E: Exec, S: Future>(
-    exec: &E,
-    sleep: fn(Duration) -> S,
+/// One of the unspawned strategies on a runtime, for N futures from a constructor.
+struct Unspawned<'a, E> {
+    exec: &'a E,
     strategy: Strategy,
     n: usize,
+    bound: Option<usize>,
+    release: Release,
+    at_peak: &'a mut dyn FnMut(),
+}
+
+impl<E: Exec> Unspawned<'_, E> {
+    fn run<F: Future>(self, make: impl Fn() -> F) -> Result<(), CaseError> {
+        let (exec, n, release, at_peak) = (self.exec, self.n, self.release, self.at_peak);
+        match (self.strategy, self.bound) {
+            (Strategy::JoinAll, _) => join_all(exec, n, make, release, at_peak),
+            (Strategy::Sequential, _) => sequential(exec, n, make, release, at_peak),
+            (Strategy::FuturesUnordered, _) => futures_unordered(exec, n, make, release, at_peak),
+            (Strategy::BufferUnordered, Some(k)) => {
+                bounded::buffer_unordered(exec, n, k, make, release, at_peak)
+            }
+            (other, _) => {
+                return Err(CaseError::Failed(format!(
+                    "{other} is not an unspawned strategy (or has no bound)"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<E: Exec> Body for Unspawned<'_, E> {
+    type Out = Result<(), CaseError>;
+    fn with<F: Future<Output = ()> + Send + 'static>(self, make: impl Fn() -> F) -> Self::Out {
+        self.run(make)
+    }
+}
+
+/// Runs one of the unspawned strategies with the runtime's `sleep`, with or without payload.
+fn unspawned<E: Exec, S: Future + Send + 'static>(
+    exec: &E,
+    sleep: impl payload::Sleep<S>,
+    case: &Case,
+    payload: Option<Payload>,
     opts: &RunOptions,
     at_peak: &mut dyn FnMut(),
-) {
-    fn pick<E: Exec, F: Future>(
-        exec: &E,
-        strategy: Strategy,
-        n: usize,
-        make: impl Fn() -> F,
-        release: Release,
-        at_peak: &mut dyn FnMut(),
-    ) {
-        match strategy {
-            Strategy::JoinAll => join_all(exec, n, make, release, at_peak),
-            Strategy::Sequential => sequential(exec, n, make, release, at_peak),
-            Strategy::FuturesUnordered => futures_unordered(exec, n, make, release, at_peak),
-            other => unreachable!("{other} is not an unspawned strategy"),
-        }
-    }
+) -> Result<(), CaseError> {
     let d = opts.sleep;
-    match opts.body() {
-        Body::Plain => pick(exec, strategy, n, || sleep(d), opts.release, at_peak),
-        Body::Payload(p) => pick(
-            exec,
-            strategy,
-            n,
-            || hold_payload(p, sleep(d)),
-            opts.release,
-            at_peak,
-        ),
-        Body::Timed => pick(
-            exec,
-            strategy,
-            n,
-            || timed(d, sleep(d)),
-            opts.release,
-            at_peak,
-        ),
+    let run = Unspawned {
+        exec,
+        strategy: case.strategy,
+        n: case.n,
+        bound: case.bound,
+        release: opts.release,
+        at_peak,
+    };
+    match payload {
+        None if opts.lateness => run.run(|| timed(d, sleep(d))),
+        None => run.run(|| sleep(d)),
+        Some(p) => payload::held_future(p, sleep, d, run).map_err(CaseError::Failed)?,
+    }
+}
+
+/// A runtime that spawns tasks: runs a spawning strategy for N tasks from a constructor.
+trait Spawner {
+    /// Runs `strategy` (`spawn`, `joinset`, `semaphore`) with tasks from `make`.
+    fn run_spawned<F: Future<Output = ()> + Send + 'static>(
+        &self,
+        case: &Case,
+        opts: &RunOptions,
+        at_peak: &mut dyn FnMut(),
+        make: impl Fn() -> F,
+    ) -> Result<(), CaseError>;
+}
+
+/// A spawning strategy on a runtime, as a [`Body`].
+struct Spawned<'a, R> {
+    rt: &'a R,
+    case: &'a Case,
+    opts: &'a RunOptions,
+    at_peak: &'a mut dyn FnMut(),
+}
+
+impl<R: Spawner> Body for Spawned<'_, R> {
+    type Out = Result<(), CaseError>;
+    fn with<F: Future<Output = ()> + Send + 'static>(self, make: impl Fn() -> F) -> Self::Out {
+        self.rt
+            .run_spawned(self.case, self.opts, self.at_peak, make)
+    }
+}
+
+/// Runs a spawning strategy on `rt` with the task body of `payload`.
+fn spawned<R: Spawner, S: Future + Send + 'static>(
+    rt: &R,
+    sleep: impl payload::Sleep<S>,
+    case: &Case,
+    payload: Option<Payload>,
+    opts: &RunOptions,
+    at_peak: &mut dyn FnMut(),
+) -> Result<(), CaseError> {
+    let body = Spawned {
+        rt,
+        case,
+        opts,
+        at_peak,
+    };
+    if payload.is_none() && opts.lateness {
+        return body.with(move || timed_task(sleep));
+    }
+    payload::spawned_body(payload, sleep, body).map_err(CaseError::Failed)?
+}
+
+/// The payload the tasks of a run hold: the case's, or `RunOptions::payload` as a heap
+/// payload; both at once is an error.
+fn effective_payload(case: &Case, opts: &RunOptions) -> Result<Option<Payload>, CaseError> {
+    match (case.payload, opts.payload) {
+        (Some(_), Some(_)) => Err(CaseError::Failed(format!(
+            "{} has its own payload; RunOptions::payload must be None",
+            case.id()
+        ))),
+        (Some(p), None) => Ok(Some(p)),
+        (None, p) => Ok(p.map(Payload::heap)),
     }
 }
 
@@ -496,14 +539,14 @@ impl Driver {
         }
         crate::matrix::support(case.runtime, case.strategy)
             .map_err(|why| CaseError::Skipped(why.to_string()))?;
+        crate::matrix::support_case(case).map_err(CaseError::Failed)?;
         crate::limits::check_case(case, opts)?;
         SLEEP_NANOS.store(opts.sleep.as_nanos() as u64, Ordering::Relaxed);
-        let (n, s) = (case.n, case.strategy);
         if opts.lateness {
-            lateness_log().reserve(n);
+            lateness_log().reserve(case.n);
         }
         on_start();
-        let result = self.run_strategy(n, s, opts, at_peak);
+        let result = self.run_strategy(case, opts, at_peak);
         self.flush_timers();
         result
     }
@@ -522,50 +565,74 @@ impl Driver {
 
     fn run_strategy(
         &self,
-        n: usize,
-        s: Strategy,
+        case: &Case,
         opts: &RunOptions,
         at_peak: &mut dyn FnMut(),
     ) -> Result<(), CaseError> {
-        match (&self.inner, s) {
-            (DriverInner::Os, _) => threads::run(n, opts, at_peak),
-            (_, Strategy::JoinAll | Strategy::Sequential | Strategy::FuturesUnordered) => {
-                match &self.inner {
-                    DriverInner::Tokio(rt) => {
-                        unspawned(rt, tokio::time::sleep, s, n, opts, at_peak)
-                    }
-                    DriverInner::AsyncStd(rt) => {
-                        unspawned(rt, async_std_rt::sleep, s, n, opts, at_peak)
-                    }
-                    DriverInner::Smol(rt) => unspawned(rt, smol::Timer::after, s, n, opts, at_peak),
-                    DriverInner::Os => unreachable!(),
+        let payload = effective_payload(case, opts)?;
+        if let DriverInner::Os = &self.inner {
+            return threads::run(case.n, opts, at_peak);
+        }
+        if case.strategy.spawns() {
+            match &self.inner {
+                DriverInner::Tokio(rt) => {
+                    spawned(rt, tokio::time::sleep, case, payload, opts, at_peak)
                 }
-                Ok(())
+                DriverInner::AsyncStd(rt) => {
+                    spawned(rt, async_std_rt::sleep, case, payload, opts, at_peak)
+                }
+                DriverInner::Smol(rt) => {
+                    spawned(rt, smol::Timer::after, case, payload, opts, at_peak)
+                }
+                DriverInner::Os => unreachable!(),
             }
-            (DriverInner::Tokio(rt), Strategy::Spawn) => rt.spawn(n, opts, at_peak),
-            (DriverInner::Tokio(rt), Strategy::JoinSet) => rt.join_set(n, opts, at_peak),
-            (DriverInner::AsyncStd(rt), Strategy::Spawn) => rt.spawn(n, opts, at_peak),
-            (DriverInner::Smol(rt), Strategy::Spawn) => rt.spawn(n, opts, at_peak),
-            (inner, s) => Err(CaseError::Skipped(format!(
-                "{}/{s} is not implemented",
-                match inner {
-                    DriverInner::Tokio(_) => "tokio",
-                    DriverInner::AsyncStd(_) => "async-std",
-                    DriverInner::Smol(_) => "smol",
-                    DriverInner::Os => "os",
+        } else {
+            match &self.inner {
+                DriverInner::Tokio(rt) => {
+                    unspawned(rt, tokio::time::sleep, case, payload, opts, at_peak)
                 }
-            ))),
+                DriverInner::AsyncStd(rt) => {
+                    unspawned(rt, async_std_rt::sleep, case, payload, opts, at_peak)
+                }
+                DriverInner::Smol(rt) => {
+                    unspawned(rt, smol::Timer::after, case, payload, opts, at_peak)
+                }
+                DriverInner::Os => unreachable!(),
+            }
         }
     }
 }
 
 /// `size_of` of one task's future for the case, where the case has one future per task
-/// (the sleep future for the unspawned strategies, the spawned async block otherwise).
+/// (the sleep future, or the future holding the payload around it, for the unspawned
+/// strategies; the spawned task body otherwise, with its semaphore permit for `semaphore`).
+/// `None` for OS threads, and for an inline payload size that is not compiled in.
 pub fn future_size(case: &Case) -> Option<usize> {
     match case.runtime {
-        Runtime::TokioCt | Runtime::TokioMt => tokio_rt::future_size(case.strategy),
-        Runtime::AsyncStd => async_std_rt::future_size(case.strategy),
-        Runtime::Smol => smol_rt::future_size(case.strategy),
+        Runtime::TokioCt | Runtime::TokioMt => {
+            size_on(case, tokio::time::sleep, tokio_rt::future_size)
+        }
+        Runtime::AsyncStd => size_on(case, async_std_rt::sleep, async_std_rt::future_size),
+        Runtime::Smol => size_on(case, smol::Timer::after, smol_rt::future_size),
         Runtime::Os => None,
+    }
+}
+
+/// [`future_size`] on a runtime whose sleep is `sleep` and whose plain sizes are `plain`.
+fn size_on<S: Future + Send + 'static>(
+    case: &Case,
+    sleep: impl payload::Sleep<S>,
+    plain: fn(Strategy) -> Option<usize>,
+) -> Option<usize> {
+    let d = crate::matrix::SLEEP;
+    match (case.strategy, case.payload) {
+        (Strategy::Threads, _) => None,
+        (Strategy::Semaphore, p) => {
+            let permit = bounded::SizeWithPermit::for_runtime(case.runtime)?;
+            payload::spawned_body(p, sleep, permit).ok()
+        }
+        (s, Some(p)) if !s.spawns() => payload::held_future(p, sleep, d, payload::SizeOf).ok(),
+        (_, Some(p)) => payload::spawned_body(Some(p), sleep, payload::SizeOf).ok(),
+        (s, None) => plain(s),
     }
 }

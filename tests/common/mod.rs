@@ -43,6 +43,7 @@ pub fn summary() -> Summary {
                         resident: bytes,
                         requested: bytes - 4096,
                         usable: bytes - 2048,
+                        large: 0,
                         rss: bytes + 4096,
                     }
                 })
