@@ -199,6 +199,7 @@ pub fn write_report(o: &ReportOptions) -> i32 {
     });
     let link = page.as_deref().and_then(report::criterion_link);
     let mut r = memory::report(&s, &path, comparison.as_ref(), link);
+    r.sections.extend(report::sources::breakdown_section(&s));
     report::sources::add(&mut r, path.parent().unwrap_or(Path::new(".")));
     // With --markdown, stdout holds the markdown only.
     let status = |line: String| {

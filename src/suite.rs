@@ -158,6 +158,7 @@ fn write_report(
         comparison.as_ref(),
         report::criterion_link(&file),
     );
+    r.sections.extend(report::sources::breakdown_section(s));
     report::sources::add(
         &mut r,
         summary_path.parent().unwrap_or(std::path::Path::new(".")),

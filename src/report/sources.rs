@@ -15,6 +15,52 @@ use crate::measurement::format_bytes;
 use crate::summary::Summary;
 use crate::timing::TimeSummary;
 
+/// Where each task's bytes go, per pair of the memory summary (its `breakdown`): the
+/// future, the heap payload, the runtime's header, jemalloc's rounding and large-allocation
+/// pad, and the unexplained rest. `None` when no pair has a breakdown.
+pub fn breakdown_section(s: &Summary) -> Option<Section> {
+    let mut t = Table::new("breakdown", "Bytes per task, explained")
+        .column("pair", Align::Left)
+        .column("metric", Align::Left);
+    for h in [
+        "measured",
+        "future (size_of_val)",
+        "heap payload",
+        "header",
+        "size-class rounding",
+        "large pad",
+        "unexplained",
+    ] {
+        t = t.column(h, Align::Right);
+    }
+    for p in &s.pairs {
+        let Some(b) = &p.breakdown else { continue };
+        let f = |v: f64| format!("{v:.0}");
+        t.row(vec![
+            p.id.clone(),
+            b.metric.to_string(),
+            f(b.measured),
+            f(b.future),
+            f(b.heap_payload),
+            f(b.header),
+            f(b.size_class_rounding),
+            f(b.large_pad),
+            format!("{:.0} ({:.1} %)", b.unexplained, b.unexplained_percent),
+        ]);
+    }
+    (!t.rows.is_empty()).then(|| {
+        Section::new("breakdown", "Where each task's bytes go")
+            .text(
+                "Bytes per task (slope across N) split into what is known: `size_of_val` of the \
+                 task's future, the payload it holds on the heap, the runtime's or combinator's \
+                 per-task header (exact allocated bytes minus the two), jemalloc's size-class \
+                 rounding (usable minus allocated), the page jemalloc adds to every allocation \
+                 of 16 KiB or more, and the rest, unexplained.",
+            )
+            .table(t)
+    })
+}
+
 /// Adds the sections of every source found in `dir` (the summary's directory).
 pub fn add(report: &mut Report, dir: &Path) {
     let time = dir.join("time.json");
