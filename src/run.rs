@@ -249,6 +249,7 @@ pub fn run_case(args: &RunArgs) -> Result<RunRecord, CaseError> {
 /// The text lines of a record.
 pub fn describe(r: &RunRecord) -> String {
     use crate::measurement::format_bytes;
+    use crate::report::format_seconds;
     let mut out = format!(
         "{} [{}]: peak RSS {} (all pending: {}); wall {:.3} s for {} s sleeps; all pending after {:.3} s",
         r.id,
@@ -261,8 +262,11 @@ pub fn describe(r: &RunRecord) -> String {
     );
     if let Some(l) = &r.lateness {
         out.push_str(&format!(
-            "\nwake-up lateness over {} tasks: p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs",
-            l.tasks, l.p50_us, l.p99_us, l.max_us
+            "\nwake-up lateness over {} tasks: p50 {}, p99 {}, max {}",
+            l.tasks,
+            format_seconds(l.p50_us / 1e6),
+            format_seconds(l.p99_us / 1e6),
+            format_seconds(l.max_us / 1e6)
         ));
     }
     out

@@ -26,6 +26,7 @@ use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
 
 use crate::config::{Config, parse_duration, parse_size};
 use crate::matrix::{self, Case, Runtime};
+use crate::report::{format_count, format_seconds};
 use crate::suite::exit_with;
 use crate::summary::Skip;
 use crate::timing::{self, LATENESS_SLEEP, LATENESS_TASKS, LatenessSummary, SpawnTime};
@@ -265,30 +266,19 @@ fn time_case(
     Ok(SpawnTime::of(case, samples))
 }
 
+/// Nanoseconds in the report's units (`97.4 ns`, `1.25 ms`).
 fn format_ns(ns: f64) -> String {
-    if ns >= 1e9 {
-        format!("{:.2} s", ns / 1e9)
-    } else if ns >= 1e6 {
-        format!("{:.2} ms", ns / 1e6)
-    } else if ns >= 1e3 {
-        format!("{:.2} µs", ns / 1e3)
-    } else {
-        format!("{ns:.1} ns")
-    }
+    format_seconds(ns / 1e9)
 }
 
+/// Microseconds in the report's units.
 fn format_us(us: f64) -> String {
-    format_ns(us * 1e3)
+    format_seconds(us / 1e6)
 }
 
+/// Tasks per second with the report's K/M suffixes.
 fn format_rate(per_second: f64) -> String {
-    if per_second >= 1e6 {
-        format!("{:.2} M", per_second / 1e6)
-    } else if per_second >= 1e3 {
-        format!("{:.1} K", per_second / 1e3)
-    } else {
-        format!("{per_second:.0}")
-    }
+    format_count(per_second)
 }
 
 /// The end-of-run tables: time per task of every case, then lateness of every pair.

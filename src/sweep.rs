@@ -30,7 +30,7 @@ use clap::Args;
 use crate::progress::Progress;
 
 use crate::matrix::{self, Case, Runtime, Strategy};
-use crate::run::{Allocator, RunRecord};
+use crate::run::{Allocator, RunArgs, RunRecord};
 use crate::sample::Metric;
 use crate::summary::{self, CaseSummary, PairSummary, Skip, Stats, Summary};
 
@@ -170,21 +170,17 @@ pub fn run_one(subject: &Subject, n: usize, sleep: Duration) -> Cell {
                 Ok(p) => p,
                 Err(e) => return Cell::Failed(e),
             };
+            let args = RunArgs {
+                runtime: *runtime,
+                strategy: *strategy,
+                tasks: n,
+                sleep,
+                allocator: *allocator,
+                no_lateness: true,
+                json: true,
+            };
             let mut c = Command::new(path);
-            c.args([
-                "--runtime",
-                runtime.id(),
-                "--strategy",
-                strategy.id(),
-                "--tasks",
-                &n.to_string(),
-                "--sleep",
-                &format!("{}ns", sleep.as_nanos()),
-                "--allocator",
-                allocator.id(),
-                "--no-lateness",
-                "--json",
-            ]);
+            c.args(args.to_args());
             c
         }
     };
@@ -366,11 +362,7 @@ fn mib(bytes: u64) -> String {
 }
 
 fn size_label(n: usize) -> String {
-    match n {
-        n if n >= 1_000_000 && n % 1_000_000 == 0 => format!("{}M", n / 1_000_000),
-        n if n >= 1_000 && n % 1_000 == 0 => format!("{}K", n / 1_000),
-        n => n.to_string(),
-    }
+    crate::report::format_count(n as f64)
 }
 
 /// The published-style table: peak MiB per row at each N, then bytes per task at the
