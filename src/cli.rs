@@ -15,7 +15,7 @@ use crate::config::{self, Filter};
 use crate::matrix::{self, Case};
 use crate::measurement::format_bytes;
 use crate::report::{self, markdown, memory};
-use crate::sample::{self, Metric};
+use crate::sample::Metric;
 use crate::summary;
 use crate::workload::{CaseError, Driver, RunOptions};
 
@@ -447,7 +447,7 @@ fn cases(
     all.sort_unstable();
     all.dedup();
     for case in all.iter().filter(|c| filter.matches(&c.id())) {
-        match crate::limits::check_case(case, &RunOptions::default()) {
+        match crate::limits::check_case(case, None) {
             Ok(()) => println!("{}", case.id()),
             Err(e) => println!("{}  ({e})", case.id()),
         }
@@ -488,7 +488,7 @@ fn measure(case: &str, metric: Option<&str>, runs: usize) -> i32 {
         }
     };
     for run in 1..=runs {
-        let result = sample::measure(&driver, &case, &RunOptions::default())
+        let result = crate::workload::measure(&driver, &case, &RunOptions::default())
             .and_then(|s| Ok((s, s.value(metric)?)));
         match result {
             Ok((s, v)) => println!(

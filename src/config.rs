@@ -19,29 +19,7 @@ use regex::Regex;
 use crate::matrix::{self, Case, DEFAULT_BOUND, DEFAULT_SIZES, Payload};
 use crate::sample::Metric;
 
-/// Largest task count accepted (beyond it no machine of this kind has the memory).
-pub const MAX_TASKS: usize = 100_000_000;
-
-/// Parses one task count: `10000`, `10_000`, `10k`, `1m`, `1M`.
-pub fn parse_size(text: &str) -> Result<usize, String> {
-    let t = text.trim().replace('_', "");
-    let (digits, mult) = match t.chars().last() {
-        Some('k' | 'K') => (&t[..t.len() - 1], 1_000),
-        Some('m' | 'M') => (&t[..t.len() - 1], 1_000_000),
-        _ => (&t[..], 1),
-    };
-    let n = digits
-        .parse::<usize>()
-        .ok()
-        .and_then(|d| d.checked_mul(mult))
-        .ok_or_else(|| format!("'{text}' is not a task count (examples: 1, 10000, 10k, 1m)"))?;
-    if n == 0 || n > MAX_TASKS {
-        return Err(format!(
-            "task count '{text}' must be between 1 and {MAX_TASKS}"
-        ));
-    }
-    Ok(n)
-}
+pub use crate::matrix::{MAX_TASKS, parse_size};
 
 /// Parses a duration: `10s`, `10ms`, `1m 30s`, `500us` (humantime's syntax); it must be
 /// more than zero.
@@ -159,7 +137,7 @@ pub struct Config {
     pub filter: Filter,
     /// `--list`: Criterion only lists benchmarks; nothing runs.
     pub list_only: bool,
-    /// Criterion's sample count (`--sample-size`, default [`crate::suite::SAMPLE_SIZE`]).
+    /// Criterion's sample count (`--sample-size`, default [`crate::measurement::SAMPLE_SIZE`]).
     pub sample_size: usize,
     /// `TASKMEM_COMPARE`: the baseline to gate the run against.
     pub compare: Option<String>,
@@ -287,7 +265,7 @@ struct BenchArgs {
 fn parse_bench_args(args: &[String]) -> Result<BenchArgs, String> {
     let mut filter = None;
     let (mut exact, mut list) = (false, false);
-    let mut sample_size = crate::suite::SAMPLE_SIZE;
+    let mut sample_size = crate::measurement::SAMPLE_SIZE;
     let mut i = 0;
     while i < args.len() {
         let a = args[i].as_str();

@@ -1,25 +1,79 @@
 #![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 
+// The measuring core: allocator counters, probes, one measured run, the Criterion
+// measurement and the task drivers. It reads no environment and no files, and imports
+// nothing below this line.
+#[doc(hidden)]
 pub mod alloc;
-pub mod baseline;
-pub mod child;
-pub mod cli;
-pub mod config;
-pub mod heap_profile;
-pub mod limits;
-pub mod matrix;
+mod error;
+#[doc(hidden)]
 pub mod measurement;
-pub mod peers;
+#[doc(hidden)]
 pub mod probe;
-pub mod progress;
-pub mod provenance;
-pub mod report;
-pub mod run;
+#[doc(hidden)]
 pub mod sample;
-pub mod spawn_time;
-pub mod suite;
+mod tasks;
+
+// What records a user's results: the summary file and the group that writes it.
+mod group;
+#[doc(hidden)]
+pub mod matrix;
+#[doc(hidden)]
+pub mod provenance;
+#[doc(hidden)]
 pub mod summary;
+
+// The built-in suite, its tools and the command line (cargo feature `suite`).
+#[cfg(feature = "suite")]
+#[doc(hidden)]
+pub mod baseline;
+#[cfg(feature = "suite")]
+#[doc(hidden)]
+pub mod child;
+#[cfg(feature = "suite")]
+#[doc(hidden)]
+pub mod cli;
+#[cfg(feature = "suite")]
+#[doc(hidden)]
+pub mod config;
+#[cfg(all(feature = "suite", feature = "dhat"))]
+#[doc(hidden)]
+pub mod heap_profile;
+#[cfg(feature = "suite")]
+#[doc(hidden)]
+pub mod limits;
+#[cfg(feature = "suite")]
+#[doc(hidden)]
+pub mod peers;
+#[cfg(feature = "suite")]
+#[doc(hidden)]
+pub mod progress;
+#[cfg(feature = "suite")]
+#[doc(hidden)]
+pub mod report;
+#[cfg(feature = "suite")]
+#[doc(hidden)]
+pub mod run;
+#[cfg(feature = "suite")]
+#[doc(hidden)]
+pub mod spawn_time;
+#[cfg(feature = "suite")]
+#[doc(hidden)]
+pub mod suite;
+#[cfg(feature = "suite")]
+#[doc(hidden)]
 pub mod sweep;
+#[cfg(feature = "suite")]
+#[doc(hidden)]
 pub mod timing;
+#[cfg(feature = "suite")]
+#[doc(hidden)]
 pub mod workload;
+
+pub use alloc::TrackedJemalloc;
+pub use error::Error;
+pub use group::{Group, group};
+pub use measurement::{Memory, Mode, criterion};
+pub use sample::{Metric, Sample};
+pub use tasks::{DEFAULT_TIMEOUT, Release, Runtime, Strategy, Tasks};

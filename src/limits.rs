@@ -6,9 +6,8 @@
 //! starts, with a one-line reason naming the limit; a thread the OS refuses anyway ends the
 //! run as skipped, with the OS's error, after the threads already started are released.
 
-use crate::matrix::{Case, Strategy};
+use crate::matrix::{Case, CaseError, Strategy};
 use crate::probe::os;
-use crate::workload::{CaseError, RunOptions};
 
 /// Threads other code in this process or machine may start meanwhile; kept free.
 pub const THREAD_MARGIN: u64 = 512;
@@ -21,8 +20,9 @@ pub const THREAD_COST_BYTES: u64 = 96 * 1024;
 pub const TASK_COST_BYTES: u64 = 2 * 1024;
 
 /// Checks the case against the machine's limits; `Err(Skipped)` names the limit. A bounded
-/// case needs room for its K live tasks only; a payload adds its bytes to every live task.
-pub fn check_case(case: &Case, opts: &RunOptions) -> Result<(), CaseError> {
+/// case needs room for its K live tasks only; a payload (the case's, or `extra_payload`
+/// bytes planted per task) adds its bytes to every live task.
+pub fn check_case(case: &Case, extra_payload: Option<usize>) -> Result<(), CaseError> {
     let n = case.n as u64;
     let payload = case.payload.map_or(0, |p| match p.place {
         // A dropped payload lives only while its task is created.
@@ -34,7 +34,7 @@ pub fn check_case(case: &Case, opts: &RunOptions) -> Result<(), CaseError> {
         THREAD_COST_BYTES
     } else {
         TASK_COST_BYTES
-    } + opts.payload.unwrap_or(0) as u64
+    } + extra_payload.unwrap_or(0) as u64
         + payload as u64;
     check_memory(case, (case.live_tasks() as u64).saturating_mul(per_task))
 }

@@ -501,7 +501,7 @@ impl FromStr for Case {
                 ));
             }
         };
-        let n = crate::config::parse_size(n)?;
+        let n = parse_size(n)?;
         let mut case = Case {
             runtime: runtime.parse()?,
             strategy: strategy.parse()?,
@@ -517,7 +517,7 @@ impl FromStr for Case {
                 if case.bound.is_some() {
                     return Err(format!("case '{s}' names its bound twice"));
                 }
-                let k = crate::config::parse_size(k).map_err(|e| format!("bound {part}: {e}"))?;
+                let k = parse_size(k).map_err(|e| format!("bound {part}: {e}"))?;
                 case.bound = Some(k);
             } else if part.starts_with('p') {
                 if case.payload.is_some() {
@@ -649,4 +649,69 @@ pub fn payload_cases(payloads: &[Payload], sizes: &[usize]) -> Vec<Case> {
             })
         })
         .collect()
+}
+
+/// Largest task count accepted (beyond it no machine of this kind has the memory).
+pub const MAX_TASKS: usize = 100_000_000;
+
+/// Parses one task count: `10000`, `10_000`, `10k`, `1m`, `1M`.
+pub fn parse_size(text: &str) -> Result<usize, String> {
+    let t = text.trim().replace('_', "");
+    let (digits, mult) = match t.chars().last() {
+        Some('k' | 'K') => (&t[..t.len() - 1], 1_000),
+        Some('m' | 'M') => (&t[..t.len() - 1], 1_000_000),
+        _ => (&t[..], 1),
+    };
+    let n = digits
+        .parse::<usize>()
+        .ok()
+        .and_then(|d| d.checked_mul(mult))
+        .ok_or_else(|| format!("'{text}' is not a task count (examples: 1, 10000, 10k, 1m)"))?;
+    if n == 0 || n > MAX_TASKS {
+        return Err(format!(
+            "task count '{text}' must be between 1 and {MAX_TASKS}"
+        ));
+    }
+    Ok(n)
+}
+
+impl crate::sample::Metric {
+    /// The metric a case reports when none is chosen: RSS for OS threads (their stacks are
+    /// not jemalloc's), jemalloc resident bytes otherwise.
+    pub fn default_for(case: &Case) -> crate::sample::Metric {
+        if case.strategy == Strategy::Threads {
+            crate::sample::Metric::Rss
+        } else {
+            crate::sample::Metric::Resident
+        }
+    }
+}
+
+/// Why a case produced no measurement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CaseError {
+    /// The case cannot run on this machine or in this build; the reason names the limit.
+    Skipped(String),
+    /// The case started and failed.
+    Failed(String),
+}
+
+impl fmt::Display for CaseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CaseError::Skipped(why) => write!(f, "skipped: {why}"),
+            CaseError::Failed(why) => write!(f, "failed: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for CaseError {}
+
+impl From<crate::Error> for CaseError {
+    fn from(e: crate::Error) -> Self {
+        match e {
+            crate::Error::NotCompiled(_) => CaseError::Skipped(e.to_string()),
+            other => CaseError::Failed(other.to_string()),
+        }
+    }
 }

@@ -1,44 +1,176 @@
-//! The Criterion measurement: bytes held at the peak, not seconds.
+//! The Criterion measurement: bytes, not seconds.
 //!
-//! [`Memory`] is a [`criterion::measurement::Measurement`] whose value is a byte count. Which
-//! bytes is chosen by [`Metric`](crate::sample::Metric) (`TASKMEM_METRIC`):
+//! [`Memory`] is a [`criterion::measurement::Measurement`] whose value is a byte count, of
+//! the [`Metric`] it was made with:
 //!
 //! | metric | what it counts | stacks | unit |
 //! |---|---|---|---|
-//! | `resident` (default for async cases) | growth of jemalloc `stats.resident` | no | bytes, page-granular |
+//! | `resident` (default) | growth of jemalloc `stats.resident` | no | bytes, page-granular |
 //! | `allocated` | growth of live heap bytes requested, all threads, exact | no | bytes |
-//! | `rss` (default for OS threads) | growth of process RSS (`/proc/self/statm`) | yes | bytes, page-granular |
+//! | `rss` | growth of process RSS (`/proc/self/statm`) | yes | bytes, page-granular |
 //!
-//! Each value is taken once per run, at the peak: every task alive and polled once, measured
-//! against the level just before the tasks were created (see [`crate::sample`]).
+//! Two ways to use it:
 //!
-//! Criterion plans its iterations by wall-clock time but analyses the values the measurement
-//! returns, so the value must come back through `Bencher::iter_custom`: the routine runs the
-//! case `iters` times and returns the sum of the per-run peaks; Criterion divides by `iters`.
-//! `start`/`end` around `Bencher::iter` would measure what is left after the tasks ended
-//! (about nothing), so [`Memory::end`] returns zero and such a benchmark is dropped by
-//! Criterion: use [`crate::suite`], which does it right.
+//! - **N tasks at their peak**: [`Tasks::bench`](crate::Tasks::bench) returns its values
+//!   through `Bencher::iter_custom`: each run is measured while every task is alive and
+//!   polled, and the value is the growth from just before the tasks were created (Criterion
+//!   divides the sum by its iteration count). That metric is the `Tasks`'s own.
+//! - **Any routine, with `Bencher::iter`**: Criterion's start/end contract. [`Memory::start`]
+//!   settles the allocator and reads every counter; [`Memory::end`] reads them again after
+//!   the routine. With [`Mode::Peak`] (the default) the value is the *highest* growth of
+//!   live heap bytes during the routine for `allocated` (exact, every thread); `resident`
+//!   and `rss` have no peak counter, so with them the value is the growth at the end, as
+//!   with [`Mode::Retained`], which reports what the routine left behind (a cache that
+//!   grew, values kept in an outer collection, a leak). A value of zero makes Criterion drop
+//!   the benchmark ("took zero time"): a routine that allocates nothing has nothing to
+//!   report.
 //!
-//! The formatter prints binary units (B, KiB, MiB, GiB). Criterion's command line still
-//! labels the line `time:` and its HTML axes "Average time": read them as bytes.
+//! A peak is a maximum, not a sum, so Criterion's division by the iteration count is right
+//! only with one iteration per sample: [`criterion`] configures that (warm-up and
+//! measurement times of 1 ns make Criterion plan one iteration per sample). Retained bytes
+//! add up over iterations, so any configuration reads them right.
+//!
+//! The formatter prints binary units (B, KiB, MiB, GiB), and bytes per task with
+//! `Throughput::Elements(n)`. Criterion's command line still labels the line `time:` and its
+//! HTML axes "Average time": read them as bytes.
 
-use criterion::Throughput;
+use std::sync::OnceLock;
+use std::time::Duration;
+
 use criterion::measurement::{Measurement, ValueFormatter};
+use criterion::{Criterion, Throughput};
 
-/// Bytes held at the peak, as a Criterion measurement.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Memory;
+use crate::probe::{self, Snapshot};
+use crate::sample::{Metric, Sample, quiesce};
+
+/// What [`Memory`] reports around a `Bencher::iter` routine.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// The highest growth during the routine (`allocated`); the growth at its end for the
+    /// page-granular metrics, which have no peak counter.
+    #[default]
+    Peak,
+    /// The growth from before the routine to after it: what it kept.
+    Retained,
+}
+
+/// Bytes, as a Criterion measurement.
+///
+/// ```
+/// use criterion::Criterion;
+/// use taskmem::{Memory, Metric};
+///
+/// taskmem::use_tracked_jemalloc!();
+///
+/// // The peak heap growth of building a 1 MiB vector, measured with plain `b.iter`.
+/// let mut c: Criterion<Memory> = taskmem::criterion().with_measurement(Memory::new(Metric::Allocated));
+/// # let mut c = c.without_plots().sample_size(10);
+/// c.bench_function("vec-1mib", |b| b.iter(|| vec![1u8; 1 << 20]));
+/// ```
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Memory {
+    metric: Metric,
+    mode: Mode,
+}
+
+impl Memory {
+    /// Bytes of `metric`, [`Mode::Peak`] around `b.iter` routines.
+    pub fn new(metric: Metric) -> Memory {
+        Memory {
+            metric,
+            mode: Mode::Peak,
+        }
+    }
+
+    /// Bytes of `metric` a `b.iter` routine leaves behind ([`Mode::Retained`]).
+    pub fn retained(metric: Metric) -> Memory {
+        Memory {
+            metric,
+            mode: Mode::Retained,
+        }
+    }
+
+    /// The metric.
+    pub fn metric(&self) -> Metric {
+        self.metric
+    }
+
+    /// The mode.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+}
+
+/// A Criterion for byte-valued benchmarks: the [`Memory`] measurement (resident bytes), 10
+/// samples (Criterion's minimum), flat sampling with warm-up and measurement times of 1 ns so
+/// that every sample is one run, and 10,000 bootstrap resamples (byte samples vary so
+/// little that Criterion's default 100,000 only cost time). The command line
+/// (`--sample-size`, `--save-baseline`, a filter) still applies after it, through
+/// `criterion_group!`.
+pub fn criterion() -> Criterion<Memory> {
+    Criterion::default()
+        .with_measurement(Memory::default())
+        .sample_size(SAMPLE_SIZE)
+        .warm_up_time(Duration::from_nanos(1))
+        .measurement_time(Duration::from_nanos(1))
+        .nresamples(NRESAMPLES)
+}
+
+/// Bootstrap resamples [`criterion`] sets.
+pub const NRESAMPLES: usize = 10_000;
+
+/// Criterion's sample count [`criterion`] sets (its minimum).
+pub const SAMPLE_SIZE: usize = 10;
+
+/// Reads every counter, or ends the process with one line: a measurement that cannot read
+/// its counters must not hand Criterion a number.
+fn snapshot_or_exit() -> Snapshot {
+    static CHECKED: OnceLock<()> = OnceLock::new();
+    CHECKED.get_or_init(|| {
+        if let Err(e) = probe::check() {
+            eprintln!("taskmem: {e}");
+            std::process::exit(1);
+        }
+    });
+    probe::snapshot().unwrap_or_else(|e| {
+        eprintln!("taskmem: {e}");
+        std::process::exit(1);
+    })
+}
 
 impl Measurement for Memory {
-    type Intermediate = ();
+    type Intermediate = Snapshot;
     type Value = u64;
 
-    /// Nothing to start: values come from `iter_custom`.
-    fn start(&self) -> Self::Intermediate {}
+    /// Criterion calls this before the routine: settles the allocator (this thread's cache
+    /// flushed, every arena purged), reads every counter and starts peak tracking.
+    fn start(&self) -> Snapshot {
+        quiesce();
+        if let Err(e) = probe::settle() {
+            eprintln!("taskmem: {e}");
+            std::process::exit(1);
+        }
+        let before = snapshot_or_exit();
+        crate::alloc::track_peak();
+        before
+    }
 
-    /// Zero: memory is measured at the peak inside the run, not around it.
-    fn end(&self, _i: Self::Intermediate) -> Self::Value {
-        0
+    /// Criterion calls this after the routine: the bytes of the metric, as [`Mode`] says
+    /// (negative growth reads as 0).
+    fn end(&self, before: Snapshot) -> u64 {
+        let peak = crate::alloc::take_peak();
+        quiesce();
+        let after = snapshot_or_exit();
+        let mut grown = Sample::between(&before, &after);
+        if self.mode == Mode::Peak {
+            grown.requested = peak - before.requested;
+        }
+        let bytes = match self.metric {
+            Metric::Resident => grown.resident,
+            Metric::Allocated => grown.requested,
+            Metric::Rss => grown.rss,
+        };
+        bytes.max(0) as u64
     }
 
     fn add(&self, v1: &Self::Value, v2: &Self::Value) -> Self::Value {

@@ -3,29 +3,41 @@
 //!
 //! Before each run jemalloc is settled ([`probe::settle`]: this thread's cache flushed, every
 //! arena purged), so each run starts from the same resident level. The peak reading is taken
-//! inside the runtime while all N tasks are alive and polled once (see [`crate::workload`]).
+//! inside the run, where its driver says every task is alive and polled once (see
+//! [`crate::Tasks`]).
 
-use crate::matrix::{Case, Strategy};
+use crate::error::Error;
 use crate::probe::{self, Snapshot};
-use crate::workload::{CaseError, Driver, RunOptions};
 use std::fmt;
 use std::str::FromStr;
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// Which bytes a measurement reports.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+    Debug,
+    Default,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Metric {
     /// Growth of jemalloc's `stats.resident`: the pages jemalloc made resident for the tasks,
-    /// metadata included, in whole pages and size classes. The default for async cases.
+    /// metadata included, in whole pages and size classes. The default.
+    #[default]
     Resident,
     /// Growth of the exact live heap bytes requested by all threads (taskmem's counting
     /// wrapper around jemalloc). Not page-granular; misses thread stacks.
     Allocated,
     /// Growth of the process's resident set size (`/proc/self/statm`): counts OS thread
-    /// stacks and TLS, which jemalloc never sees. The default for OS threads.
+    /// stacks and TLS, which jemalloc never sees.
     Rss,
 }
 
@@ -33,22 +45,12 @@ impl Metric {
     /// Every metric.
     pub const ALL: [Metric; 3] = [Metric::Resident, Metric::Allocated, Metric::Rss];
 
-    /// The metric's name, as `TASKMEM_METRIC` takes it.
+    /// The metric's name (`resident`, `allocated`, `rss`).
     pub fn id(self) -> &'static str {
         match self {
             Metric::Resident => "resident",
             Metric::Allocated => "allocated",
             Metric::Rss => "rss",
-        }
-    }
-
-    /// The metric a case reports when none is chosen: RSS for OS threads (their stacks are
-    /// not jemalloc's), jemalloc resident bytes otherwise.
-    pub fn default_for(case: &Case) -> Metric {
-        if case.strategy == Strategy::Threads {
-            Metric::Rss
-        } else {
-            Metric::Resident
         }
     }
 }
@@ -69,8 +71,9 @@ impl fmt::Display for Metric {
     }
 }
 
-/// Growth of every counter between the start of a run and its peak, in bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Growth of every counter between the start of a run and its peak, in bytes (negative
+/// when a counter shrank).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Sample {
     /// jemalloc `stats.resident` growth.
     pub resident: i64,
@@ -109,7 +112,7 @@ impl Sample {
 
     /// The figure for `metric`. Resident and RSS count whole pages: growth below one page
     /// cannot be resolved and falls back to the exact allocated bytes, flagged.
-    pub fn value(&self, metric: Metric) -> Result<Value, CaseError> {
+    pub fn value(&self, metric: Metric) -> Result<Value, Error> {
         let page = probe::os::page_size() as i64;
         let paged = match metric {
             Metric::Allocated => None,
@@ -125,8 +128,8 @@ impl Sample {
                 bytes: self.requested as u64,
                 below_resolution: paged.is_some(),
             }),
-            _ => Err(CaseError::Failed(format!(
-                "nothing measurable: {metric} grew by {} B and the heap by {} B",
+            _ => Err(Error::NothingMeasured(format!(
+                "{metric} grew by {} B and the heap by {} B",
                 paged.unwrap_or(self.requested),
                 self.requested
             ))),
@@ -165,20 +168,32 @@ pub fn quiesce_on<T: PartialEq>(read: impl Fn() -> T) {
     }
 }
 
-/// Runs the case once and measures it: settle, read, run to the peak, read there, release.
-pub fn measure(driver: &Driver, case: &Case, opts: &RunOptions) -> Result<Sample, CaseError> {
-    let _guard = crate::workload::exclusive();
-    let failed = |e: probe::ProbeError| CaseError::Failed(e.to_string());
+static RUN_LOCK: Mutex<()> = Mutex::new(());
+
+/// Serialises runs and measurements in this process: the counters are process-wide, so two
+/// runs at once would see each other's bytes.
+pub fn exclusive() -> MutexGuard<'static, ()> {
+    RUN_LOCK
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Measures one run: settles the allocator, reads every counter, then calls `run` with the
+/// closure to call at its peak (which quiesces the heap and reads every counter again), and
+/// returns the growth between the two readings. `run` must call it exactly once, with every
+/// task alive; a run that never calls it is an error. The caller holds [`exclusive`].
+pub fn measure(run: impl FnOnce(&mut dyn FnMut()) -> Result<(), Error>) -> Result<Sample, Error> {
+    if !crate::alloc::installed() {
+        return Err(Error::NoAllocator);
+    }
     quiesce();
-    probe::settle().map_err(failed)?;
-    let before = probe::snapshot().map_err(failed)?;
+    probe::settle()?;
+    let before = probe::snapshot()?;
     let mut peak: Option<Result<Snapshot, probe::ProbeError>> = None;
-    driver.run(case, opts, &mut || {
+    run(&mut || {
         quiesce();
         peak = Some(probe::snapshot());
     })?;
-    let peak = peak
-        .ok_or_else(|| CaseError::Failed("the run never reached its peak".into()))?
-        .map_err(failed)?;
+    let peak = peak.ok_or_else(|| Error::Probe("the run never reached its peak".into()))??;
     Ok(Sample::between(&before, &peak))
 }

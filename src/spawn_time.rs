@@ -69,10 +69,10 @@ impl LatenessConfig {
 /// A Criterion configured for the spawn-time bench, before the command line.
 pub fn criterion() -> Criterion<WallTime> {
     Criterion::default()
-        .sample_size(crate::suite::SAMPLE_SIZE)
+        .sample_size(crate::measurement::SAMPLE_SIZE)
         .warm_up_time(Duration::from_millis(100))
         .measurement_time(Duration::from_millis(300))
-        .nresamples(crate::suite::NRESAMPLES)
+        .nresamples(crate::measurement::NRESAMPLES)
         .output_directory(&crate::baseline::criterion_home().join("spawn_time"))
 }
 

@@ -1,35 +1,30 @@
-//! The memory suite as a Criterion bench: every case of the matrix measured in bytes.
+//! The memory suite as a Criterion bench: every case of the matrix measured in bytes, through
+//! the public API ([`crate::Tasks`], by way of [`crate::workload`]).
 //!
-//! [`main`] is the whole bench binary: it checks the configuration ([`crate::config`]) and
-//! the probes, runs one Criterion group per runtime (`tokio-mt/spawn/100000` is group
-//! `tokio-mt`, function `spawn`, parameter 100000), prints bytes per task after each case,
-//! writes the summary ([`crate::summary`]) and the report next to Criterion's
-//! (`target/criterion/taskmem/index.html`, [`crate::report`]). Bad input ends with one line on stderr and
-//! exit code 2; a probe that cannot be read, with exit code 1.
+//! `benches/memory.rs` is an ordinary Criterion bench over a [`Suite`]: [`Suite::from_env`]
+//! reads the configuration ([`crate::config`]: `TASKMEM_*` and the command line; bad input
+//! ends with one line on stderr and exit code 2) and checks the probes; the bench opens one
+//! Criterion group per runtime (`tokio-mt/spawn/100000` is group `tokio-mt`, function
+//! `spawn`, parameter 100000) and calls [`Suite::bench`] per case, which prints bytes per
+//! task after it; [`Suite::finish`] writes the summary ([`crate::summary`]), the end tables,
+//! the report next to Criterion's (`target/criterion/taskmem/index.html`, [`crate::report`])
+//! and runs the gate when `TASKMEM_COMPARE` names a baseline.
 //!
-//! Criterion settings: 10 samples, 10,000 bootstrap resamples, flat sampling, and warm-up and measurement times of 1 ms,
-//! so that a case makes one warm-up run (or a few, when a run is shorter than 1 ms) and
-//! exactly one run per sample: 11 runs, about 4-11 s for a 1M case. Criterion then warns
-//! "Unable to complete 10 samples in 1.0ms": expected, each sample is one whole run.
+//! Criterion settings ([`crate::criterion`]): 10 samples, 10,000 bootstrap resamples, flat
+//! sampling, warm-up and measurement times of 1 ns, so that a case makes one warm-up run and
+//! exactly one run per sample: 11 runs. Criterion then warns "Unable to complete 10 samples
+//! in 1.0ns": expected, each sample is one whole run.
 
-use std::time::Duration;
+use std::collections::BTreeMap;
 
-use criterion::{BenchmarkId, Criterion, SamplingMode};
+use criterion::{BenchmarkGroup, BenchmarkId, Criterion, Throughput};
 
 use crate::config::Config;
 use crate::matrix::{Case, Runtime};
 use crate::measurement::{Memory, format_bytes};
-use crate::sample::{self, Sample};
+use crate::sample::Sample;
 use crate::summary::{self, CaseSummary, Skip};
 use crate::workload::{CaseError, Driver, RunOptions};
-
-/// Bootstrap resamples. Criterion's default, 100,000, spends about 2 s per benchmark
-/// drawing the bootstrap distributions; byte samples vary so little that 10,000 give the same
-/// intervals. `--nresamples` overrides it.
-pub const NRESAMPLES: usize = 10_000;
-
-/// Criterion's sample count (its minimum).
-pub const SAMPLE_SIZE: usize = 10;
 
 /// Prints `taskmem: <message>` and exits with `code`.
 pub fn exit_with(message: &str, code: i32) -> ! {
@@ -85,57 +80,177 @@ pub fn explain_report_panic(message: &str) -> String {
     }
 }
 
-/// A Criterion configured for byte-valued memory benchmarks, before the command line.
-pub fn criterion() -> Criterion<Memory> {
-    Criterion::default()
-        .with_measurement(Memory)
-        .sample_size(SAMPLE_SIZE)
-        .warm_up_time(Duration::from_millis(1))
-        .measurement_time(Duration::from_millis(1))
-        .nresamples(NRESAMPLES)
-        .without_plots()
-        .with_plots()
+/// The suite's state over one bench run: its configuration, a driver per runtime, and
+/// what has been measured, skipped or failed so far.
+pub struct Suite {
+    config: Config,
+    drivers: BTreeMap<Runtime, Result<Driver, CaseError>>,
+    outcome: Outcome,
 }
 
-/// The bench binary's `main`: run the configured matrix under Criterion.
-pub fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let config = Config::from_env_and_args(&args).unwrap_or_else(|e| exit_with(&e, 2));
-    if let Err(e) = crate::probe::check() {
-        exit_with(&e.to_string(), 1);
-    }
-    let mut criterion = criterion().configure_from_args();
-    let outcome = run(&mut criterion, &config);
-    criterion.final_summary();
-    if config.list_only {
-        return;
-    }
-    let path = summary::default_path();
-    let earlier = summary::load(&path).ok();
-    let merged = summary::merge(earlier, outcome.measured, outcome.skipped);
-    match serde_json::to_vec_pretty(&merged) {
-        Ok(json) => match summary::write_atomic(&path, &json) {
-            Ok(()) => println!("taskmem: summary written to {}", path.display()),
-            Err(e) => exit_with(&e, 1),
-        },
-        Err(e) => exit_with(&format!("cannot encode the summary: {e}"), 1),
-    }
-    print_table(&merged);
-    // Before the gate, so that a regression still leaves its report.
-    let report_written = write_report(&merged, &path, config.compare.as_deref());
-    if outcome.failed > 0 {
-        exit_with(&format!("{} case(s) failed", outcome.failed), 1);
-    }
-    if let Some(name) = &config.compare {
-        println!("\ntaskmem: comparing with baseline '{name}'");
-        let code = crate::cli::compare(&crate::cli::CompareOptions::named(name));
-        if code != 0 {
-            std::process::exit(code);
+impl Suite {
+    /// The configuration from `TASKMEM_*` and the command line, with the probes checked; bad
+    /// input ends the process with one line and exit code 2, an unreadable probe with 1.
+    pub fn from_env() -> Suite {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        let config = Config::from_env_and_args(&args).unwrap_or_else(|e| exit_with(&e, 2));
+        if let Err(e) = crate::probe::check() {
+            exit_with(&e.to_string(), 1);
+        }
+        Suite {
+            config,
+            drivers: BTreeMap::new(),
+            outcome: Outcome::default(),
         }
     }
-    if !report_written {
-        std::process::exit(1);
+
+    /// The configured cases, grouped by runtime in report order.
+    pub fn groups(&self) -> Vec<(Runtime, Vec<Case>)> {
+        let cases = self.config.cases();
+        Runtime::ALL
+            .into_iter()
+            .map(|rt| {
+                (
+                    rt,
+                    cases.iter().copied().filter(|c| c.runtime == rt).collect(),
+                )
+            })
+            .filter(|(_, mine): &(Runtime, Vec<Case>)| !mine.is_empty())
+            .collect()
     }
+
+    /// Benchmarks one case in `group` (its runtime's): Criterion id
+    /// `<strategy>[/kK][/pP-place]/<N>`, bytes per task on the throughput line, every counter
+    /// on the next. A case this machine cannot run is skipped with its reason.
+    pub fn bench(&mut self, group: &mut BenchmarkGroup<'_, Memory>, case: &Case) {
+        let id = BenchmarkId::new(case.pair().function_id(), case.n);
+        group.throughput(Throughput::Elements(case.n as u64));
+        if self.config.list_only {
+            group.bench_with_input(id, case, |b, _| b.iter_custom(|_| 1));
+            return;
+        }
+        let driver = match self
+            .drivers
+            .entry(case.runtime)
+            .or_insert_with(|| Driver::new(case.runtime))
+        {
+            Ok(d) => &*d,
+            Err(e) => {
+                self.outcome.record_error(case.id(), e.clone());
+                return;
+            }
+        };
+        let opts = RunOptions::default();
+        // A thread case's first run decides whether the OS lets it run here: only then
+        // does Criterion take over. Other cases are checked against the limits up front.
+        let check = if case.runtime == Runtime::Os {
+            driver.measure(case, &opts).map(Some)
+        } else {
+            crate::limits::check_case(case, None).map(|()| None)
+        };
+        let first = match check {
+            Ok(first) => first,
+            Err(e) => {
+                self.outcome.record_error(case.id(), e);
+                return;
+            }
+        };
+        let metric = self.config.metric_for(case);
+        // Every call Criterion makes, with its runs: the last `sample_size` calls are the
+        // samples it analyses (the earlier ones are warm-up).
+        let mut calls: Vec<Vec<Sample>> = first.into_iter().map(|s| vec![s]).collect();
+        let bench = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            quiet_panics(true);
+            group.bench_with_input(id, case, |b, case| {
+                b.iter_custom(|iters| {
+                    let mut total = 0u64;
+                    let mut runs = Vec::with_capacity(iters as usize);
+                    for _ in 0..iters {
+                        let s = driver
+                            .measure(case, &opts)
+                            .and_then(|s| Ok((s, s.value(metric)?)));
+                        match s {
+                            Ok((s, v)) => {
+                                total += v.bytes;
+                                runs.push(s);
+                            }
+                            Err(e) => exit_with(&format!("{}: {e}", case.id()), 1),
+                        }
+                    }
+                    calls.push(runs);
+                    total
+                })
+            });
+        }));
+        quiet_panics(false);
+        if bench.is_err() {
+            let message = last_panic();
+            if message.contains("Broken pipe") || message.contains("Connection reset") {
+                exit_with(
+                    "lost the connection to cargo-criterion (it stopped; see its message above)",
+                    1,
+                );
+            }
+            println!("{}: {}", case.id(), explain_report_panic(&message));
+        }
+        if calls.is_empty() {
+            // Filtered out by Criterion's command line: nothing ran.
+            return;
+        }
+        let measured: Vec<Sample> = calls
+            .iter()
+            .skip(calls.len().saturating_sub(self.config.sample_size))
+            .flatten()
+            .copied()
+            .collect();
+        let runs = calls.iter().map(Vec::len).sum();
+        let mut summary = summary::summarise_case(case, metric, &measured, runs);
+        summary.future_size = crate::workload::future_size(case);
+        crate::group::print_case(&summary);
+        self.outcome.measured.push(summary);
+    }
+
+    /// After Criterion's final summary: the summary file, the end tables, the report and
+    /// the gate. Exits non-zero when a case failed, the gate found a regression, or the
+    /// report could not be written.
+    pub fn finish(self) {
+        let config = self.config;
+        if config.list_only {
+            return;
+        }
+        let outcome = self.outcome;
+        let path = summary::default_path();
+        let earlier = summary::load(&path).ok();
+        let merged = summary::merge(earlier, outcome.measured, outcome.skipped);
+        match serde_json::to_vec_pretty(&merged) {
+            Ok(json) => match summary::write_atomic(&path, &json) {
+                Ok(()) => println!("taskmem: summary written to {}", path.display()),
+                Err(e) => exit_with(&e, 1),
+            },
+            Err(e) => exit_with(&format!("cannot encode the summary: {e}"), 1),
+        }
+        print_table(&merged);
+        // Before the gate, so that a regression still leaves its report.
+        let report_written = write_report(&merged, &path, config.compare.as_deref());
+        if outcome.failed > 0 {
+            exit_with(&format!("{} case(s) failed", outcome.failed), 1);
+        }
+        if let Some(name) = &config.compare {
+            println!("\ntaskmem: comparing with baseline '{name}'");
+            let code = crate::cli::compare(&crate::cli::CompareOptions::named(name));
+            if code != 0 {
+                std::process::exit(code);
+            }
+        }
+        if !report_written {
+            std::process::exit(1);
+        }
+    }
+}
+
+/// A Criterion for the suite: [`crate::criterion`], then the command line.
+pub fn criterion() -> Criterion<Memory> {
+    crate::criterion().configure_from_args()
 }
 
 /// Writes the report page next to Criterion's and says where in one line; with a baseline
@@ -186,150 +301,20 @@ pub struct Outcome {
     pub failed: usize,
 }
 
-/// Runs every case of the configuration through `criterion`.
-pub fn run(criterion: &mut Criterion<Memory>, config: &Config) -> Outcome {
-    let mut outcome = Outcome::default();
-    let cases: Vec<Case> = config.cases();
-    for runtime in Runtime::ALL {
-        let mine: Vec<Case> = cases
-            .iter()
-            .copied()
-            .filter(|c| c.runtime == runtime)
-            .collect();
-        if mine.is_empty() {
-            continue;
+impl Outcome {
+    /// A case that did not run: a skip (printed, kept with its reason) or a failure.
+    fn record_error(&mut self, id: String, e: CaseError) {
+        match e {
+            CaseError::Skipped(why) => {
+                println!("{id}: skipped: {why}");
+                self.skipped.push(Skip { id, reason: why });
+            }
+            CaseError::Failed(why) => {
+                eprintln!("taskmem: {id}: failed: {why}");
+                self.failed += 1;
+            }
         }
-        if config.list_only {
-            let mut group = criterion.benchmark_group(runtime.id());
-            for case in &mine {
-                group.bench_with_input(
-                    BenchmarkId::new(case.pair().function_id(), case.n),
-                    case,
-                    |b, _| b.iter_custom(|_| 1),
-                );
-            }
-            group.finish();
-            continue;
-        }
-        let driver = match Driver::new(runtime) {
-            Ok(d) => d,
-            Err(e) => {
-                eprintln!("taskmem: {runtime}: {e}");
-                outcome.failed += mine.len();
-                continue;
-            }
-        };
-        let mut group = criterion.benchmark_group(runtime.id());
-        group.sampling_mode(SamplingMode::Flat);
-        for case in &mine {
-            let id = case.id();
-            let opts = RunOptions::default();
-            // A thread case's first run decides whether the OS lets it run here: only then
-            // does Criterion take over. Other cases are checked against the limits up front.
-            let check = if case.runtime == Runtime::Os {
-                sample::measure(&driver, case, &opts).map(Some)
-            } else {
-                crate::limits::check_case(case, &opts).map(|()| None)
-            };
-            let first = match check {
-                Ok(first) => first,
-                Err(CaseError::Skipped(why)) => {
-                    println!("{id}: skipped: {why}");
-                    outcome.skipped.push(Skip { id, reason: why });
-                    continue;
-                }
-                Err(CaseError::Failed(why)) => {
-                    eprintln!("taskmem: {id}: failed: {why}");
-                    outcome.failed += 1;
-                    continue;
-                }
-            };
-            let metric = config.metric_for(case);
-            // Every call Criterion makes, with its runs: the last `sample_size` calls are the
-            // samples it analyses (the earlier ones are warm-up).
-            let mut calls: Vec<Vec<Sample>> = first.into_iter().map(|s| vec![s]).collect();
-            let bench = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                quiet_panics(true);
-                group.bench_with_input(
-                    BenchmarkId::new(case.pair().function_id(), case.n),
-                    case,
-                    |b, case| {
-                        b.iter_custom(|iters| {
-                            let mut total = 0u64;
-                            let mut runs = Vec::with_capacity(iters as usize);
-                            for _ in 0..iters {
-                                let s = sample::measure(&driver, case, &opts)
-                                    .and_then(|s| Ok((s, s.value(metric)?)));
-                                match s {
-                                    Ok((s, v)) => {
-                                        total += v.bytes;
-                                        runs.push(s);
-                                    }
-                                    Err(e) => exit_with(&format!("{}: {e}", case.id()), 1),
-                                }
-                            }
-                            calls.push(runs);
-                            total
-                        })
-                    },
-                );
-            }));
-            quiet_panics(false);
-            if bench.is_err() {
-                let message = last_panic();
-                if message.contains("Broken pipe") || message.contains("Connection reset") {
-                    exit_with(
-                        "lost the connection to cargo-criterion (it stopped; see its message above)",
-                        1,
-                    );
-                }
-                println!("{id}: {}", explain_report_panic(&message));
-            }
-            if calls.is_empty() {
-                eprintln!("taskmem: {id}: failed: Criterion ran no measurement");
-                outcome.failed += 1;
-                continue;
-            }
-            let measured: Vec<Sample> = calls
-                .iter()
-                .skip(calls.len().saturating_sub(config.sample_size))
-                .flatten()
-                .copied()
-                .collect();
-            let runs = calls.iter().map(Vec::len).sum();
-            let summary = summary::summarise_case(case, metric, &measured, runs);
-            print_case(&summary);
-            outcome.measured.push(summary);
-        }
-        group.finish();
     }
-    outcome
-}
-
-/// One line after Criterion's own: the reported figure per task and the other counters.
-fn print_case(c: &CaseSummary) {
-    let per = |key: &str| {
-        c.metrics
-            .get(key)
-            .map_or_else(|| "-".into(), |s| format_bytes(s.median / c.n as f64))
-    };
-    let note = if c.below_resolution {
-        " (resident/RSS grew by less than a page: showing exact allocated bytes)"
-    } else {
-        ""
-    };
-    println!(
-        "{:<40} {} per task [{}; cv {:.2}%]{note}\n{:<40} resident {} | allocated {} | usable {} | rss {}",
-        "",
-        format_bytes(c.per_task),
-        c.metric,
-        c.value.cv_percent,
-        "",
-        per("resident"),
-        per("allocated"),
-        per("usable"),
-        per("rss"),
-    );
 }
 
 /// The end-of-run table: bytes per task of every pair in the summary.

@@ -102,6 +102,13 @@ pub struct CaseSummary {
     /// by [`Machine::jemalloc_large_pad`] in resident memory). Absent in older summaries.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub large_allocations: Option<Stats>,
+    /// The runtime, for a case recorded from a user's bench (`tokio-mt`); the suite's cases
+    /// carry it in their id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<String>,
+    /// `size_of` of one task as it was held, for a case recorded from a user's bench.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub future_size: Option<usize>,
 }
 
 /// One runtime x strategy pair (with its bound and payload, where it has them).
@@ -278,6 +285,17 @@ pub struct Summary {
 /// Summarises one case from the runs of Criterion's samples (`samples`) and the count of all
 /// runs made, warm-up included.
 pub fn summarise_case(case: &Case, metric: Metric, samples: &[Sample], runs: usize) -> CaseSummary {
+    summarise(&case.id(), case.n, metric, samples, runs)
+}
+
+/// Summarises the sampled runs of any case, by its id and task count `n`.
+pub fn summarise(
+    id: &str,
+    n: usize,
+    metric: Metric,
+    samples: &[Sample],
+    runs: usize,
+) -> CaseSummary {
     let col =
         |f: fn(&Sample) -> i64| Stats::of(&samples.iter().map(|s| f(s) as f64).collect::<Vec<_>>());
     let mut metrics = BTreeMap::new();
@@ -291,16 +309,18 @@ pub fn summarise_case(case: &Case, metric: Metric, samples: &[Sample], runs: usi
         .collect();
     let value = Stats::of(&values.iter().map(|v| v.bytes as f64).collect::<Vec<_>>());
     CaseSummary {
-        id: case.id(),
-        n: case.n,
+        id: id.to_string(),
+        n,
         metric,
         runs,
-        per_task: value.median / case.n as f64,
+        per_task: value.median / n.max(1) as f64,
         value,
         below_resolution: values.iter().any(|v| v.below_resolution),
         values: values.iter().map(|v| v.bytes).collect(),
         metrics,
         large_allocations: Some(col(|s| s.large)),
+        runtime: None,
+        future_size: None,
     }
 }
 
@@ -405,9 +425,17 @@ pub fn merge(earlier: Option<Summary>, measured: Vec<CaseSummary>, skipped: Vec<
     let machine = Machine::current();
     let pad = machine.jemalloc_large_pad.unwrap_or(0) as f64;
     let mut by_pair: BTreeMap<Pair, Vec<CaseSummary>> = BTreeMap::new();
+    let mut own: BTreeMap<String, Vec<CaseSummary>> = BTreeMap::new();
     for c in cases.into_values() {
-        if let Ok(case) = c.id.parse::<Case>() {
-            by_pair.entry(case.pair()).or_default().push(c);
+        match c.id.parse::<Case>() {
+            Ok(case) => by_pair.entry(case.pair()).or_default().push(c),
+            Err(_) => own
+                .entry(
+                    c.id.rsplit_once('/')
+                        .map_or(c.id.clone(), |(p, _)| p.to_string()),
+                )
+                .or_default()
+                .push(c),
         }
     }
     let mut pairs: Vec<(Pair, PairSummary)> = by_pair
@@ -425,7 +453,8 @@ pub fn merge(earlier: Option<Summary>, measured: Vec<CaseSummary>, skipped: Vec<
             b.header_plain = plain_headers.get(&pair.plain()).copied();
         }
     }
-    let pairs = pairs.into_iter().map(|(_, s)| s).collect();
+    let mut pairs: Vec<PairSummary> = pairs.into_iter().map(|(_, s)| s).collect();
+    pairs.extend(own.into_iter().map(|(id, mine)| own_pair(id, mine, pad)));
     Summary {
         format: FORMAT,
         tool: format!("taskmem {}", env!("CARGO_PKG_VERSION")),
@@ -449,8 +478,33 @@ pub fn merge(earlier: Option<Summary>, measured: Vec<CaseSummary>, skipped: Vec<
 }
 
 /// One pair's summary from its cases; `pad` is jemalloc's large-allocation pad in bytes.
-fn pair_summary(pair: Pair, mut mine: Vec<CaseSummary>, pad: f64) -> PairSummary {
+/// A pair of cases recorded from a user's bench (an id that is not the matrix's): bytes per
+/// task of each counter, and the breakdown where the future's size is known.
+fn own_pair(id: String, mut mine: Vec<CaseSummary>, pad: f64) -> PairSummary {
     mine.sort_by_key(|c| c.n);
+    let bytes_per_task = slopes(&mine);
+    let future_size = mine.iter().rev().find_map(|c| c.future_size);
+    let breakdown = future_size
+        .map(|future| Breakdown::compute(per_task(&mine, &bytes_per_task, pad), future, 0));
+    PairSummary {
+        id,
+        runtime: mine
+            .iter()
+            .rev()
+            .find_map(|c| c.runtime.clone())
+            .unwrap_or_default(),
+        future_size,
+        bytes_per_task,
+        cases: mine,
+        payload: None,
+        bound: None,
+        breakdown,
+        bytes_per_live_task: None,
+    }
+}
+
+/// Bytes per task of each counter and of the reported figure: slopes of the medians over N.
+fn slopes(mine: &[CaseSummary]) -> BTreeMap<String, f64> {
     let mut bytes_per_task = BTreeMap::new();
     for key in ["resident", "allocated", "usable", "rss"] {
         let pts: Vec<(f64, f64)> = mine
@@ -461,22 +515,36 @@ fn pair_summary(pair: Pair, mut mine: Vec<CaseSummary>, pad: f64) -> PairSummary
     }
     let reported: Vec<(f64, f64)> = mine.iter().map(|c| (c.n as f64, c.value.median)).collect();
     bytes_per_task.insert("reported".to_string(), slope(&reported));
-    let future_size = crate::workload::future_size(&pair.case(1));
-    let metric = mine.last().map_or(Metric::Resident, |c| c.metric);
+    bytes_per_task
+}
+
+/// The per-task figures a [`Breakdown`] starts from.
+fn per_task(mine: &[CaseSummary], bytes_per_task: &BTreeMap<String, f64>, pad: f64) -> PerTask {
     let large: Vec<(f64, f64)> = mine
         .iter()
         .filter_map(|c| Some((c.n as f64, c.large_allocations?.median * pad)))
         .collect();
     let per = |key: &str| bytes_per_task.get(key).copied().unwrap_or(0.0);
+    PerTask {
+        metric: mine.last().map_or(Metric::Resident, |c| c.metric),
+        measured: per("reported"),
+        allocated: per("allocated"),
+        usable: per("usable"),
+        large_pad: slope(&large),
+    }
+}
+
+fn pair_summary(pair: Pair, mut mine: Vec<CaseSummary>, pad: f64) -> PairSummary {
+    mine.sort_by_key(|c| c.n);
+    let bytes_per_task = slopes(&mine);
+    let future_size = mine
+        .iter()
+        .rev()
+        .find_map(|c| c.future_size)
+        .or_else(|| suite_future_size(&pair.case(1)));
     let breakdown = match (future_size, pair.bound) {
         (Some(future), None) => Some(Breakdown::compute(
-            PerTask {
-                metric,
-                measured: per("reported"),
-                allocated: per("allocated"),
-                usable: per("usable"),
-                large_pad: slope(&large),
-            },
+            per_task(&mine, &bytes_per_task, pad),
             future,
             pair.payload.map_or(0, |p| p.heap_bytes()),
         )),
@@ -497,5 +565,19 @@ fn pair_summary(pair: Pair, mut mine: Vec<CaseSummary>, pad: f64) -> PairSummary
         bound: pair.bound,
         breakdown,
         bytes_per_live_task,
+    }
+}
+
+/// `size_of` of one task of a matrix case, from the suite's workloads (`None` in a build
+/// without them).
+fn suite_future_size(case: &Case) -> Option<usize> {
+    #[cfg(feature = "suite")]
+    {
+        crate::workload::future_size(case)
+    }
+    #[cfg(not(feature = "suite"))]
+    {
+        let _ = case;
+        None
     }
 }

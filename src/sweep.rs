@@ -512,6 +512,8 @@ pub fn to_summary(rows: &[Row], sleep: Duration) -> Summary {
                         values: vec![*peak_rss],
                         metrics,
                         large_allocations: None,
+                        runtime: None,
+                        future_size: None,
                     });
                 }
                 Cell::Skipped(why) | Cell::Failed(why) => skipped.push(Skip {

@@ -16,8 +16,8 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 }
 
 use taskmem::matrix::Case;
-use taskmem::sample::{self, Metric};
-use taskmem::workload::{Driver, RunOptions};
+use taskmem::sample::Metric;
+use taskmem::workload::{self, Driver, RunOptions};
 
 const PAYLOAD: usize = 1024;
 
@@ -33,7 +33,7 @@ fn median_difference(
     loaded: &RunOptions,
     metric: Metric,
 ) -> f64 {
-    let run = |opts: &RunOptions| sample::measure(driver, case, opts).expect("case runs");
+    let run = |opts: &RunOptions| workload::measure(driver, case, opts).expect("case runs");
     run(plain);
     run(loaded);
     let mut diffs: Vec<f64> = (0..PAIRS)
@@ -159,7 +159,7 @@ fn tokio_sequential_allocates_size_of_sleep_per_task() {
         let case = Case::new(driver.runtime(), taskmem::matrix::Strategy::Sequential, n);
         let mut v: Vec<i64> = (0..3)
             .map(|_| {
-                sample::measure(&driver, &case, &RunOptions::default())
+                workload::measure(&driver, &case, &RunOptions::default())
                     .unwrap()
                     .requested
             })

@@ -9,9 +9,9 @@ use std::process::{Command, Output};
 
 use taskmem::baseline;
 use taskmem::matrix::Case;
-use taskmem::sample::{self, Metric, Sample};
+use taskmem::sample::{Metric, Sample};
 use taskmem::summary::{self, Summary};
-use taskmem::workload::{Driver, RunOptions};
+use taskmem::workload::{self, Driver, RunOptions};
 
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
@@ -51,9 +51,9 @@ fn measured_summary(dir: &Path, file: &str, cases: &[&str], payload: Option<usiz
             payload,
             ..RunOptions::default()
         };
-        sample::measure(&driver, &case, &opts).unwrap();
+        workload::measure(&driver, &case, &opts).unwrap();
         let runs: Vec<Sample> = (0..10)
-            .map(|_| sample::measure(&driver, &case, &opts).unwrap())
+            .map(|_| workload::measure(&driver, &case, &opts).unwrap())
             .collect();
         measured.push(summary::summarise_case(
             &case,

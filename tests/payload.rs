@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use taskmem::matrix::{Case, INLINE_SIZES, Payload, Place, Runtime, Strategy};
 use taskmem::sample::{self, Metric};
-use taskmem::workload::{Driver, Release, RunOptions, future_size};
+use taskmem::workload::{self, Driver, Release, RunOptions, future_size};
 
 /// The probes are process-wide: the tests of this file measure one at a time.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -153,7 +153,7 @@ fn per_task_differences(a: &Case, b: &Case) -> Vec<(String, f64)> {
     const PAIRS: usize = 5;
     let driver = Driver::new(a.runtime).unwrap();
     let opts = RunOptions::default();
-    let run = |c: &Case| sample::measure(&driver, c, &opts).expect("case runs");
+    let run = |c: &Case| workload::measure(&driver, c, &opts).expect("case runs");
     run(a);
     run(b);
     let runs: Vec<_> = (0..PAIRS).map(|_| (run(a), run(b))).collect();
@@ -261,7 +261,7 @@ fn bounded_strategies_are_flat_in_n() {
             let driver = Driver::new(case.runtime).unwrap();
             let mut v: Vec<f64> = (0..3)
                 .map(|_| {
-                    sample::measure(&driver, &case, &RunOptions::default())
+                    workload::measure(&driver, &case, &RunOptions::default())
                         .unwrap()
                         .requested as f64
                 })

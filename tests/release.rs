@@ -29,7 +29,7 @@ use std::time::Duration;
 
 use taskmem::matrix::Case;
 use taskmem::sample;
-use taskmem::workload::{Driver, Release, RunOptions, exclusive};
+use taskmem::workload::{self, Driver, Release, RunOptions, exclusive};
 use taskmem::{alloc, probe};
 
 const N: usize = 50_000;
@@ -94,11 +94,11 @@ fn check(case: &str) {
     let case: Case = case.parse().unwrap();
     let driver = Driver::new(case.runtime).unwrap();
     // The first run of a process also starts global executors and their threads: warm up.
-    sample::measure(&driver, &case, &RunOptions::default()).unwrap();
+    workload::measure(&driver, &case, &RunOptions::default()).unwrap();
     // Medians of RUNS runs on each side: a single run moves by up to 2-3 % in its own bytes
     // (async-std's timer tree, 2000 threads' start-up), which is not what this test is about.
     let cancelled: Vec<_> = (0..RUNS)
-        .map(|_| sample::measure(&driver, &case, &RunOptions::default()).unwrap())
+        .map(|_| workload::measure(&driver, &case, &RunOptions::default()).unwrap())
         .collect();
     let completed: Vec<_> = (0..RUNS).map(|_| completed_peak(&driver, &case)).collect();
     let allocated = (

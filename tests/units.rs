@@ -180,7 +180,7 @@ fn page_granular_metrics_fall_back_to_exact_bytes_below_a_page() {
     };
     assert!(matches!(
         nothing.value(Metric::Allocated),
-        Err(CaseError::Failed(_))
+        Err(taskmem::Error::NothingMeasured(_))
     ));
 }
 

@@ -777,6 +777,8 @@ mod tests {
             values: vec![value as u64; 10],
             metrics,
             large_allocations: None,
+            runtime: None,
+            future_size: None,
         }
     }
 

@@ -16,17 +16,20 @@
 //!
 //! `std::hint::black_box` keeps every payload from being optimised away.
 //!
-//! Spawned tasks use the `*_task` bodies (report the first poll, then sleep, like the plain
-//! [`task`](super::task)); the unspawned strategies (`join_all`, sequential,
-//! `FuturesUnordered`, `buffer_unordered`) use the `hold_*` futures, which create their sleep
-//! when first polled. [`spawned_body`] and [`held_future`] pick the body for a payload and hand
-//! its constructor to a [`Body`]: the runtimes that spawn or poll it, or [`SizeOf`].
+//! Spawned tasks use the `*_task` bodies, which read the sleep's duration from the run's
+//! setting when they start (so they capture nothing but their payload); the unspawned
+//! strategies (`join_all`, sequential, `FuturesUnordered`, `buffer_unordered`) use the
+//! `hold_*` futures, which create their sleep when first polled. [`body`] picks the body for
+//! a case and hands its constructor to a [`Body`]: a run, a measurement or a size. Without a
+//! payload a task is the runtime's sleep future itself.
 
 use std::future::Future;
 use std::hint::black_box;
 use std::time::Duration;
 
-use super::{STARTED, payload_task, sleep_duration, task};
+use std::time::Instant;
+
+use super::{record_lateness, sleep_duration};
 use crate::matrix::{Payload, Place};
 
 /// Something done with a constructor of task futures: spawning N of them, polling N of them,
@@ -35,17 +38,10 @@ pub(super) trait Body {
     /// What doing it returns.
     type Out;
     /// Does it with `make`, which builds one task's future.
-    fn with<F: Future<Output = ()> + Send + 'static>(self, make: impl Fn() -> F) -> Self::Out;
-}
-
-/// A [`Body`] that returns `size_of_val` of one future (built, never polled).
-pub(super) struct SizeOf;
-
-impl Body for SizeOf {
-    type Out = usize;
-    fn with<F: Future<Output = ()> + Send + 'static>(self, make: impl Fn() -> F) -> usize {
-        size_of_val(&make())
-    }
+    fn with<F>(self, make: impl Fn() -> F) -> Self::Out
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static;
 }
 
 /// Fills `bytes` so that its pages are touched and the writes cannot be elided.
@@ -61,32 +57,27 @@ fn checksum(bytes: &[u8]) -> u64 {
 }
 
 /// A spawned task holding `[u8; P]` inline across its sleep.
-pub(super) async fn inline_task<const P: usize, S: Future>(sleep: impl FnOnce(Duration) -> S) {
+async fn inline_task<const P: usize, S: Future>(sleep: impl FnOnce(Duration) -> S) {
     let mut held = [0u8; P];
     fill(&mut held);
-    STARTED.arrive();
     sleep(sleep_duration()).await;
     black_box(&held);
 }
 
 /// A spawned task that fills `payload` heap bytes and drops them before its sleep, keeping
 /// only their checksum.
-pub(super) async fn dropped_task<S: Future>(payload: usize, sleep: impl FnOnce(Duration) -> S) {
+async fn dropped_task<S: Future>(payload: usize, sleep: impl FnOnce(Duration) -> S) {
     let sum = {
         let mut buf = vec![0u8; payload];
         fill(&mut buf);
         checksum(&buf)
     };
-    STARTED.arrive();
     sleep(sleep_duration()).await;
     black_box(sum);
 }
 
 /// An unspawned future holding `[u8; P]` inline across its sleep.
-pub(super) async fn hold_inline<const P: usize, S: Future>(
-    sleep: impl FnOnce(Duration) -> S,
-    d: Duration,
-) {
+async fn hold_inline<const P: usize, S: Future>(sleep: impl FnOnce(Duration) -> S, d: Duration) {
     let mut held = [0u8; P];
     fill(&mut held);
     sleep(d).await;
@@ -94,22 +85,14 @@ pub(super) async fn hold_inline<const P: usize, S: Future>(
 }
 
 /// An unspawned future holding `payload` heap bytes across its sleep.
-pub(super) async fn hold_heap<S: Future>(
-    payload: usize,
-    sleep: impl FnOnce(Duration) -> S,
-    d: Duration,
-) {
+async fn hold_heap<S: Future>(payload: usize, sleep: impl FnOnce(Duration) -> S, d: Duration) {
     let held = vec![1u8; payload];
     sleep(d).await;
     black_box(&held);
 }
 
 /// An unspawned future that fills `payload` heap bytes and drops them before its sleep.
-pub(super) async fn hold_dropped<S: Future>(
-    payload: usize,
-    sleep: impl FnOnce(Duration) -> S,
-    d: Duration,
-) {
+async fn hold_dropped<S: Future>(payload: usize, sleep: impl FnOnce(Duration) -> S, d: Duration) {
     let sum = {
         let mut buf = vec![0u8; payload];
         fill(&mut buf);
@@ -117,6 +100,54 @@ pub(super) async fn hold_dropped<S: Future>(
     };
     sleep(d).await;
     black_box(sum);
+}
+
+/// A spawned task that also holds `payload` heap bytes across its sleep.
+async fn payload_task<S: Future>(payload: usize, sleep: impl FnOnce(Duration) -> S) {
+    let held = vec![1u8; payload];
+    sleep(sleep_duration()).await;
+    black_box(&held);
+}
+
+/// A task that records its lateness: its deadline is noted now, with its sleep (not when the
+/// future is first polled: the sequential strategy polls its k-th future only after the one
+/// before it finished).
+fn timed<S: Future>(d: Duration, sleep: S) -> impl Future<Output = ()> {
+    let deadline = Instant::now() + d;
+    async move {
+        sleep.await;
+        record_lateness(deadline);
+    }
+}
+
+/// async-std's sleep, as a function item.
+pub(super) fn async_std_sleep(d: Duration) -> impl Future<Output = ()> + Send + 'static {
+    async_std::task::sleep(d)
+}
+
+/// Hands `body` the constructor of one task of a case: the runtime's sleep of `d` alone, or
+/// with its deadline noted for `lateness`, or holding `payload` (spawned or not). `Err` for
+/// an inline size not compiled in.
+pub(super) fn body<S, Z, B>(
+    payload: Option<Payload>,
+    spawned: bool,
+    lateness: bool,
+    d: Duration,
+    sleep: Z,
+    body: B,
+) -> Result<B::Out, String>
+where
+    S: Future + Send + 'static,
+    S::Output: Send + 'static,
+    Z: Sleep<S>,
+    B: Body,
+{
+    match payload {
+        None if lateness => Ok(body.with(move || timed(d, sleep(d)))),
+        None => Ok(body.with(move || sleep(d))),
+        Some(p) if spawned => spawned_body(p, sleep, body),
+        Some(p) => held_future(p, sleep, d, body),
+    }
 }
 
 /// A runtime's sleep function, passed as its function item (a zero-sized type: the task
@@ -131,21 +162,14 @@ fn not_compiled(bytes: usize) -> String {
     format!("no inline payload of {bytes} B is compiled in")
 }
 
-/// Hands `body` the constructor of a spawned task holding `payload` (`None`: the plain task)
-/// and sleeping with `sleep`. `Err` for an inline size not compiled in.
-pub(super) fn spawned_body<S, Z, B>(
-    payload: Option<Payload>,
-    sleep: Z,
-    body: B,
-) -> Result<B::Out, String>
+/// Hands `body` the constructor of a spawned task holding `payload` and sleeping with
+/// `sleep`. `Err` for an inline size not compiled in.
+fn spawned_body<S, Z, B>(p: Payload, sleep: Z, body: B) -> Result<B::Out, String>
 where
     S: Future + Send + 'static,
     Z: Sleep<S>,
     B: Body,
 {
-    let Some(p) = payload else {
-        return Ok(body.with(move || task(sleep)));
-    };
     Ok(match (p.place, p.bytes) {
         (Place::Heap, bytes) => body.with(move || payload_task(bytes, sleep)),
         (Place::Dropped, bytes) => body.with(move || dropped_task(bytes, sleep)),
@@ -159,12 +183,7 @@ where
 
 /// Hands `body` the constructor of an unspawned future holding `payload` around a sleep of
 /// `d` made with `sleep`. `Err` for an inline size not compiled in.
-pub(super) fn held_future<S, Z, B>(
-    payload: Payload,
-    sleep: Z,
-    d: Duration,
-    body: B,
-) -> Result<B::Out, String>
+fn held_future<S, Z, B>(payload: Payload, sleep: Z, d: Duration, body: B) -> Result<B::Out, String>
 where
     S: Future + Send + 'static,
     Z: Sleep<S>,

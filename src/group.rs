@@ -1,0 +1,176 @@
+//! A Criterion group whose task benchmarks are recorded in taskmem's summary, so that
+//! `taskmem baseline save`, `taskmem compare` and `taskmem report` work on a user's own
+//! results exactly as on the suite's.
+//!
+//! [`group`] opens a Criterion benchmark group (it dereferences to
+//! [`criterion::BenchmarkGroup`], so every Criterion setting is there); [`Group::tasks`]
+//! benchmarks one [`Tasks`] in it with id `<group>/<runtime>/<strategy>/<N>`, bytes per task
+//! on Criterion's throughput line, and one more line with every counter. When the group ends
+//! (dropped, or [`Group::finish`]), its cases are merged into
+//! `$CARGO_TARGET_DIR/taskmem/summary.json` (default `target/taskmem/summary.json`),
+//! written atomically.
+
+use std::future::Future;
+use std::ops::{Deref, DerefMut};
+
+use criterion::{BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, Throughput};
+
+use crate::measurement::{Memory, SAMPLE_SIZE, format_bytes};
+use crate::sample::Sample;
+use crate::summary::{self, CaseSummary};
+use crate::tasks::Tasks;
+
+/// A Criterion group of task benchmarks, recorded in taskmem's summary when it ends.
+pub struct Group<'a> {
+    name: String,
+    group: Option<BenchmarkGroup<'a, Memory>>,
+    measured: Vec<CaseSummary>,
+    sample_size: usize,
+}
+
+/// Opens the benchmark group `name` on `c` (flat sampling: each sample is one run).
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use criterion::Criterion;
+/// use taskmem::{Memory, Runtime, Strategy, Tasks};
+///
+/// fn bench(c: &mut Criterion<Memory>) {
+///     let mut group = taskmem::group(c, "sleepers");
+///     let tasks = Tasks::new(Runtime::TokioMultiThread, Strategy::Spawn, 10_000);
+///     group.tasks(&tasks, || tokio::time::sleep(Duration::from_secs(10)));
+/// }
+/// # taskmem::use_tracked_jemalloc!();
+/// # fn main() { bench(&mut taskmem::criterion()); }
+/// ```
+pub fn group<'a>(c: &'a mut Criterion<Memory>, name: impl Into<String>) -> Group<'a> {
+    let name = name.into();
+    let mut group = c.benchmark_group(name.clone());
+    group.sampling_mode(SamplingMode::Flat);
+    Group {
+        name,
+        group: Some(group),
+        measured: Vec::new(),
+        sample_size: sample_size_from_args(),
+    }
+}
+
+/// Criterion's sample count as the bench's command line sets it (`--sample-size N`).
+fn sample_size_from_args() -> usize {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == "--sample-size")
+        .and_then(|i| args.get(i + 1)?.parse().ok())
+        .unwrap_or(SAMPLE_SIZE)
+}
+
+impl Group<'_> {
+    /// Benchmarks `tasks` with futures from `make`: Criterion id `<runtime>/<strategy>/<N>`
+    /// in this group, `Throughput::Elements(N)` so Criterion prints bytes per task, then one
+    /// line with every counter. A filtered-out benchmark records nothing.
+    pub fn tasks<F, M>(&mut self, tasks: &Tasks, make: M) -> &mut Self
+    where
+        M: Fn() -> F,
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let Some(group) = self.group.as_mut() else {
+            return self;
+        };
+        group.throughput(Throughput::Elements(tasks.n() as u64));
+        group.bench_function(BenchmarkId::new(tasks.label(), tasks.n()), |b| {
+            tasks.bench(b, &make)
+        });
+        let calls = tasks.take_runs();
+        if calls.is_empty() {
+            return self;
+        }
+        let runs = calls.iter().map(Vec::len).sum();
+        let sampled: Vec<Sample> = calls
+            .iter()
+            .skip(calls.len().saturating_sub(self.sample_size))
+            .flatten()
+            .copied()
+            .collect();
+        let id = format!("{}/{}/{}", self.name, tasks.label(), tasks.n());
+        let mut case = summary::summarise(&id, tasks.n(), tasks.reported_metric(), &sampled, runs);
+        case.runtime = Some(tasks.runtime_kind().id().to_string());
+        case.future_size = tasks.future_size();
+        print_case(&case);
+        self.measured.push(case);
+        self
+    }
+
+    /// Ends the group and merges its cases into the summary file.
+    pub fn finish(mut self) {
+        self.record();
+    }
+
+    fn record(&mut self) {
+        if let Some(group) = self.group.take() {
+            group.finish();
+        }
+        if self.measured.is_empty() {
+            return;
+        }
+        let path = summary::default_path();
+        let earlier = summary::load(&path).ok();
+        let merged = summary::merge(earlier, std::mem::take(&mut self.measured), Vec::new());
+        let written = serde_json::to_vec_pretty(&merged)
+            .map_err(|e| format!("cannot encode the summary: {e}"))
+            .and_then(|json| summary::write_atomic(&path, &json));
+        match written {
+            Ok(()) => println!("taskmem: summary written to {}", path.display()),
+            Err(e) => eprintln!("taskmem: {e}"),
+        }
+    }
+}
+
+impl Drop for Group<'_> {
+    fn drop(&mut self) {
+        self.record();
+    }
+}
+
+impl<'a> Deref for Group<'a> {
+    type Target = BenchmarkGroup<'a, Memory>;
+    fn deref(&self) -> &Self::Target {
+        self.group
+            .as_ref()
+            .expect("the group is open until it is dropped")
+    }
+}
+
+impl DerefMut for Group<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        self.group
+            .as_mut()
+            .expect("the group is open until it is dropped")
+    }
+}
+
+/// One line after Criterion's own: the reported figure per task and every counter per task.
+pub(crate) fn print_case(c: &CaseSummary) {
+    let per = |key: &str| {
+        c.metrics
+            .get(key)
+            .map_or_else(|| "-".into(), |s| format_bytes(s.median / c.n as f64))
+    };
+    let note = if c.below_resolution {
+        " (resident/RSS grew by less than a page: showing exact allocated bytes)"
+    } else {
+        ""
+    };
+    println!(
+        "{:<40} {} per task [{}; cv {:.2}%]{note}\n{:<40} resident {} | allocated {} | usable {} | rss {}",
+        "",
+        format_bytes(c.per_task),
+        c.metric,
+        c.value.cv_percent,
+        "",
+        per("resident"),
+        per("allocated"),
+        per("usable"),
+        per("rss"),
+    );
+}

@@ -1,0 +1,352 @@
+//! What taskmem puts around a caller's futures to know when the peak is reached, and to turn
+//! misuse into an error instead of a hang or a wrong number.
+//!
+//! - [`FirstPoll`] wraps each *spawned* task: after its first poll it arrives at the
+//!   [`STARTED`] latch, which the driver awaits before the peak is read. It costs one flag
+//!   per task (the alignment of the caller's future, 8 B for most), which is counted: the
+//!   future size a run reports is the wrapped one.
+//! - [`Watch`] wraps each *unspawned* future (`join_all`, sequential, `FuturesUnordered`,
+//!   `buffer_unordered`): a newtype, so it adds no byte; the driver polls them itself.
+//! - Both count futures that complete before the peak ([`take_early`]) and catch a panic in
+//!   the caller's `poll` ([`take_panic`]): the panic is kept, not printed, and the run ends
+//!   with it as its error.
+//! - [`Watchdog`]: while a run waits for its tasks' first polls, a deadline; past it the
+//!   wait ends with the count of tasks that were polled. A poll that never returns (a
+//!   blocking call inside a task) cannot be interrupted: past twice the deadline the process
+//!   ends with one line naming it.
+
+use std::cell::Cell;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, Once, OnceLock};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use futures::task::AtomicWaker;
+
+/// Counts the spawned tasks that have been polled once, and wakes the waiter when all have
+/// (or when the watchdog gives up).
+pub(super) struct Latch {
+    arrived: AtomicUsize,
+    target: AtomicUsize,
+    timed_out: AtomicBool,
+    waker: AtomicWaker,
+}
+
+/// The latch of the current run (runs are serialised by [`super::exclusive`]).
+pub(super) static STARTED: Latch = Latch {
+    arrived: AtomicUsize::new(0),
+    target: AtomicUsize::new(usize::MAX),
+    timed_out: AtomicBool::new(false),
+    waker: AtomicWaker::new(),
+};
+
+impl Latch {
+    pub(super) fn reset(&self, target: usize) {
+        self.arrived.store(0, Ordering::SeqCst);
+        self.timed_out.store(false, Ordering::SeqCst);
+        self.target.store(target, Ordering::SeqCst);
+    }
+
+    fn arrive(&self) {
+        let now = self.arrived.fetch_add(1, Ordering::AcqRel) + 1;
+        if now == self.target.load(Ordering::Acquire) {
+            self.waker.wake();
+        }
+    }
+
+    /// How many tasks have arrived.
+    pub(super) fn arrived(&self) -> usize {
+        self.arrived.load(Ordering::Acquire)
+    }
+
+    fn done(&self) -> bool {
+        self.arrived() >= self.target.load(Ordering::Acquire)
+            || self.timed_out.load(Ordering::Acquire)
+    }
+
+    fn give_up(&self) {
+        self.timed_out.store(true, Ordering::Release);
+        self.waker.wake();
+    }
+
+    /// Resolves once every task has arrived, or the watchdog gave up (then
+    /// [`Latch::all_arrived`] is false).
+    pub(super) fn wait(&'static self) -> impl Future<Output = ()> {
+        futures::future::poll_fn(move |cx| {
+            if self.done() {
+                return Poll::Ready(());
+            }
+            self.waker.register(cx.waker());
+            if self.done() {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+    }
+
+    /// Whether every task arrived.
+    pub(super) fn all_arrived(&self) -> bool {
+        self.arrived() >= self.target.load(Ordering::Acquire)
+    }
+}
+
+/// Whether the peak of the current run has been read: futures that complete before it
+/// count as early.
+static BEFORE_PEAK: AtomicBool = AtomicBool::new(false);
+/// Futures that completed before the peak in the current run.
+static EARLY: AtomicUsize = AtomicUsize::new(0);
+/// The first panic caught in a caller's future in the current run.
+static PANIC: Mutex<Option<String>> = Mutex::new(None);
+
+/// Starts the bookkeeping of a run.
+pub(super) fn begin_run() {
+    EARLY.store(0, Ordering::SeqCst);
+    BEFORE_PEAK.store(true, Ordering::SeqCst);
+    *PANIC.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    install_quiet_hook();
+}
+
+/// Marks the peak as read: completions from here on are the release's.
+pub(super) fn peak_read() {
+    BEFORE_PEAK.store(false, Ordering::SeqCst);
+}
+
+/// How many futures have completed before the peak so far.
+pub(super) fn early() -> usize {
+    EARLY.load(Ordering::SeqCst)
+}
+
+/// Whether a panic was caught in the run so far.
+pub(super) fn panicked() -> bool {
+    PANIC.lock().unwrap_or_else(|p| p.into_inner()).is_some()
+}
+
+/// How many futures completed before the peak.
+pub(super) fn take_early() -> usize {
+    EARLY.swap(0, Ordering::SeqCst)
+}
+
+/// The first panic caught in the run, if any.
+pub(super) fn take_panic() -> Option<String> {
+    PANIC.lock().unwrap_or_else(|p| p.into_inner()).take()
+}
+
+/// Records a caught panic's message (the first of a run wins).
+pub(super) fn record_panic(payload: &(dyn std::any::Any + Send)) {
+    let message = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic with a non-string payload".into());
+    let mut first = PANIC.lock().unwrap_or_else(|p| p.into_inner());
+    if first.is_none() {
+        *first = Some(message);
+    }
+}
+
+thread_local! {
+    /// Set while this thread runs code of the caller's under taskmem's `catch_unwind`.
+    static GUARDED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` with panics caught and kept quiet (the default hook would print a message and
+/// a backtrace note per task: one line per task at N = 1M).
+pub(super) fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, Box<dyn std::any::Any + Send>> {
+    let was = GUARDED.with(|g| g.replace(true));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    GUARDED.with(|g| g.set(was));
+    result
+}
+
+/// Installs, once, a panic hook that stays silent for panics inside [`guarded`] and hands
+/// every other panic to the hook that was there before.
+fn install_quiet_hook() {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !GUARDED.with(|g| g.get()) {
+                previous(info);
+            }
+        }));
+    });
+}
+
+fn note_ready() {
+    if BEFORE_PEAK.load(Ordering::Relaxed) {
+        EARLY.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// A spawned task: the caller's future, and whether it has been polled. Its output is
+/// dropped inside the task.
+pub(super) struct FirstPoll<F> {
+    inner: F,
+    polled: bool,
+}
+
+impl<F> FirstPoll<F> {
+    pub(super) fn new(inner: F) -> Self {
+        FirstPoll {
+            inner,
+            polled: false,
+        }
+    }
+}
+
+impl<F: Future> Future for FirstPoll<F> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        // SAFETY: `inner` is structurally pinned (never moved out); `polled` is not pinned.
+        let this = unsafe { self.get_unchecked_mut() };
+        let inner = unsafe { Pin::new_unchecked(&mut this.inner) };
+        let result = guarded(|| inner.poll(cx));
+        let first = !std::mem::replace(&mut this.polled, true);
+        let out = match result {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(_)) => {
+                note_ready();
+                Poll::Ready(())
+            }
+            Err(payload) => {
+                record_panic(&*payload);
+                Poll::Ready(())
+            }
+        };
+        if first {
+            STARTED.arrive();
+        }
+        out
+    }
+}
+
+/// An unspawned future: the caller's, unchanged in size, watched for early completion and
+/// panics. After a panic it stays pending (it is never polled again: the run fails).
+pub(super) struct Watch<F> {
+    inner: F,
+}
+
+impl<F> Watch<F> {
+    pub(super) fn new(inner: F) -> Self {
+        Watch { inner }
+    }
+}
+
+impl<F: Future> Future for Watch<F> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        // SAFETY: `inner` is structurally pinned.
+        let inner = unsafe { self.map_unchecked_mut(|w| &mut w.inner) };
+        match guarded(|| inner.poll(cx)) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(_)) => {
+                note_ready();
+                Poll::Ready(())
+            }
+            Err(payload) => {
+                record_panic(&*payload);
+                Poll::Pending
+            }
+        }
+    }
+}
+
+/// The deadline of the current wait, shared with the watchdog thread.
+struct Deadline {
+    armed: Mutex<Option<(u64, Instant, Duration)>>,
+    changed: Condvar,
+}
+
+static DEADLINE: Deadline = Deadline {
+    armed: Mutex::new(None),
+    changed: Condvar::new(),
+};
+
+static GENERATION: AtomicUsize = AtomicUsize::new(0);
+
+/// A running deadline: disarmed when dropped.
+pub(super) struct Watchdog(u64);
+
+impl Watchdog {
+    /// Starts the watchdog thread, once per process (before any measurement, so that its
+    /// own allocations are never inside one).
+    pub(super) fn start() {
+        static THREAD: OnceLock<()> = OnceLock::new();
+        THREAD.get_or_init(|| {
+            let spawned = std::thread::Builder::new()
+                .name("taskmem-watchdog".into())
+                .spawn(watch);
+            // Without the thread a wait is unbounded, as it was before: not worth failing for.
+            drop(spawned);
+        });
+    }
+
+    /// Arms a deadline of `timeout` from now.
+    pub(super) fn arm(timeout: Duration) -> Watchdog {
+        let generation = GENERATION.fetch_add(1, Ordering::SeqCst) as u64;
+        let mut armed = DEADLINE.armed.lock().unwrap_or_else(|p| p.into_inner());
+        *armed = Some((generation, Instant::now() + timeout, timeout));
+        DEADLINE.changed.notify_all();
+        Watchdog(generation)
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        let mut armed = DEADLINE.armed.lock().unwrap_or_else(|p| p.into_inner());
+        if armed.is_some_and(|(g, _, _)| g == self.0) {
+            *armed = None;
+        }
+        DEADLINE.changed.notify_all();
+    }
+}
+
+fn watch() {
+    let mut armed = DEADLINE.armed.lock().unwrap_or_else(|p| p.into_inner());
+    loop {
+        let Some((generation, deadline, timeout)) = *armed else {
+            armed = DEADLINE
+                .changed
+                .wait(armed)
+                .unwrap_or_else(|p| p.into_inner());
+            continue;
+        };
+        let now = Instant::now();
+        if now < deadline {
+            armed = DEADLINE
+                .changed
+                .wait_timeout(armed, deadline - now)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+            continue;
+        }
+        // Past the deadline: end the wait. If the same deadline is still armed after as
+        // long again, a poll is blocking the thread that would notice.
+        STARTED.give_up();
+        let hard = deadline + timeout;
+        loop {
+            let now = Instant::now();
+            if armed.is_none_or(|(g, _, _)| g != generation) {
+                break;
+            }
+            if now >= hard {
+                eprintln!(
+                    "taskmem: a task's poll has not returned for {:?} (a blocking call inside \
+                     an async task?); ending the process",
+                    timeout * 2
+                );
+                std::process::exit(1);
+            }
+            armed = DEADLINE
+                .changed
+                .wait_timeout(armed, hard - now)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+    }
+}

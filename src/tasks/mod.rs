@@ -1,0 +1,635 @@
+//! N concurrent copies of any future, on a runtime, with a strategy, held at the peak.
+//!
+//! [`Tasks`] is what a bench measures: N tasks made by the caller's closure, created with a
+//! [`Strategy`] on a [`Runtime`]. A run goes through three steps:
+//!
+//! 1. create the N futures (`make()` N times, inside the runtime, so tokio resources can be
+//!    made there) and hand them to the strategy;
+//! 2. reach the peak: every task alive and polled once (`join_all`, sequential,
+//!    `FuturesUnordered` and `buffer_unordered`: the combined future polled once, outside
+//!    tokio's cooperative budget; spawned tasks: each has reported its first poll). There the
+//!    measurement is taken;
+//! 3. release: every task is dropped, aborted or cancelled, so a 1M run takes well under a
+//!    second whatever the futures wait for.
+//!
+//! Misuse ends the run with an [`Error`], never a hang or a wrong number: a future that
+//! completes before the peak, a panic inside one (kept quiet, reported once), spawned tasks
+//! that are not polled within [`Tasks::timeout`], a runtime this build does not have.
+//!
+//! The sequential strategy polls only its first future: the others exist but are not polled
+//! until the one before them finishes, which is the point of the strategy. The bounded
+//! strategies keep at most K of their N tasks alive; their peak is when the first K are.
+
+#[cfg(feature = "async-std")]
+mod async_std_rt;
+mod guard;
+#[cfg(feature = "smol")]
+mod smol_rt;
+mod strategies;
+#[cfg(feature = "tokio")]
+mod tokio_rt;
+
+use std::cell::Cell;
+use std::fmt;
+use std::future::Future;
+use std::str::FromStr;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use criterion::Bencher;
+
+use crate::error::Error;
+use crate::measurement::Memory;
+use crate::sample::{self, Metric, Sample};
+use guard::{FirstPoll, STARTED, Watch, Watchdog};
+
+/// The async runtime the tasks run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Runtime {
+    /// tokio's current-thread runtime (cargo feature `tokio`).
+    TokioCurrentThread,
+    /// tokio's multi-thread runtime, one worker per core (cargo feature `tokio`).
+    TokioMultiThread,
+    /// async-std's global executor (cargo feature `async-std`). Legacy: discontinued
+    /// upstream, kept because published comparisons measure it.
+    AsyncStd,
+    /// smol's global executor (cargo feature `smol`).
+    Smol,
+}
+
+impl Runtime {
+    /// Every runtime, compiled in or not.
+    pub const ALL: [Runtime; 4] = [
+        Runtime::TokioCurrentThread,
+        Runtime::TokioMultiThread,
+        Runtime::AsyncStd,
+        Runtime::Smol,
+    ];
+
+    /// The runtime's id in benchmark ids: `tokio-ct`, `tokio-mt`, `async-std`, `smol`.
+    pub fn id(self) -> &'static str {
+        match self {
+            Runtime::TokioCurrentThread => "tokio-ct",
+            Runtime::TokioMultiThread => "tokio-mt",
+            Runtime::AsyncStd => "async-std",
+            Runtime::Smol => "smol",
+        }
+    }
+
+    /// The cargo feature of taskmem that compiles the runtime in.
+    pub fn feature(self) -> &'static str {
+        match self {
+            Runtime::TokioCurrentThread | Runtime::TokioMultiThread => "tokio",
+            Runtime::AsyncStd => "async-std",
+            Runtime::Smol => "smol",
+        }
+    }
+
+    /// Whether this build of taskmem has the runtime.
+    pub fn is_compiled(self) -> bool {
+        match self {
+            Runtime::TokioCurrentThread | Runtime::TokioMultiThread => cfg!(feature = "tokio"),
+            Runtime::AsyncStd => cfg!(feature = "async-std"),
+            Runtime::Smol => cfg!(feature = "smol"),
+        }
+    }
+}
+
+impl fmt::Display for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+impl FromStr for Runtime {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Runtime::ALL
+            .into_iter()
+            .find(|r| r.id() == s)
+            .ok_or_else(|| {
+                format!("unknown runtime '{s}' (valid: tokio-ct, tokio-mt, async-std, smol)")
+            })
+    }
+}
+
+/// How the N tasks are created and held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Strategy {
+    /// `futures::future::join_all` over the N futures, inside one task.
+    JoinAll,
+    /// A `Vec` of the N futures awaited one by one: only the first is polled.
+    Sequential,
+    /// Each future spawned as a task (`tokio::spawn`, `smol::spawn`,
+    /// `async_std::task::spawn`), its handle kept.
+    Spawn,
+    /// Each future spawned into a tokio `JoinSet` (tokio only).
+    JoinSet,
+    /// `futures::stream::FuturesUnordered` over the N futures, inside one task.
+    FuturesUnordered,
+    /// `buffer_unordered(K)` over a lazy stream of the N futures: at most K exist at a time.
+    BufferUnordered(usize),
+    /// Spawned tasks, each holding one of K semaphore permits: at most K alive at a time.
+    Semaphore(usize),
+}
+
+impl Strategy {
+    /// The strategy's id in benchmark ids: `join_all`, `sequential`, `spawn`, `joinset`,
+    /// `futures_unordered`, `buffer_unordered/k1000`, `semaphore/k1000`.
+    pub fn id(self) -> String {
+        match self {
+            Strategy::JoinAll => "join_all".into(),
+            Strategy::Sequential => "sequential".into(),
+            Strategy::Spawn => "spawn".into(),
+            Strategy::JoinSet => "joinset".into(),
+            Strategy::FuturesUnordered => "futures_unordered".into(),
+            Strategy::BufferUnordered(k) => format!("buffer_unordered/k{k}"),
+            Strategy::Semaphore(k) => format!("semaphore/k{k}"),
+        }
+    }
+
+    /// Whether the tasks are spawned onto the runtime's scheduler (each then carries the
+    /// runtime's per-task header and taskmem's first-poll flag).
+    pub fn spawns(self) -> bool {
+        matches!(
+            self,
+            Strategy::Spawn | Strategy::JoinSet | Strategy::Semaphore(_)
+        )
+    }
+
+    /// How many of `n` tasks are alive at the peak: `n`, or the bound K.
+    pub fn live_tasks(self, n: usize) -> usize {
+        match self {
+            Strategy::BufferUnordered(k) | Strategy::Semaphore(k) => n.min(k),
+            _ => n,
+        }
+    }
+}
+
+impl fmt::Display for Strategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.id())
+    }
+}
+
+/// What happens to the tasks once the peak has been measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Release {
+    /// Drop, abort or cancel every task right after the peak (the default: a 1M run takes
+    /// well under a second).
+    #[default]
+    Cancel,
+    /// Let every task run to completion (tests use it to check that cancelling does not
+    /// change the peak).
+    Complete,
+}
+
+/// A built runtime, shared by every [`Tasks`] derived from one another.
+enum Executor {
+    #[cfg(feature = "tokio")]
+    Tokio(tokio_rt::Tokio),
+    #[cfg(feature = "async-std")]
+    AsyncStd(async_std_rt::AsyncStd),
+    #[cfg(feature = "smol")]
+    Smol(smol_rt::Smol),
+}
+
+impl Executor {
+    fn build(runtime: Runtime) -> Result<Executor, Error> {
+        match runtime {
+            #[cfg(feature = "tokio")]
+            Runtime::TokioCurrentThread => tokio_rt::Tokio::current_thread().map(Executor::Tokio),
+            #[cfg(feature = "tokio")]
+            Runtime::TokioMultiThread => tokio_rt::Tokio::multi_thread().map(Executor::Tokio),
+            #[cfg(feature = "async-std")]
+            Runtime::AsyncStd => Ok(Executor::AsyncStd(async_std_rt::AsyncStd)),
+            #[cfg(feature = "smol")]
+            Runtime::Smol => Ok(Executor::Smol(smol_rt::Smol)),
+            #[allow(unreachable_patterns)]
+            other => Err(Error::NotCompiled(other)),
+        }
+    }
+}
+
+/// N concurrent tasks of the caller's making, measured at their peak.
+///
+/// Each run creates the N tasks with `make` (called N times, inside the runtime), waits
+/// until every task is alive and has been polled once, takes the measurement there, then
+/// cancels every task. The runtime is built on first use and kept for every later run, and
+/// for every `Tasks` made from this one with [`Tasks::with_n`] or [`Tasks::with_strategy`].
+///
+/// ```
+/// use std::time::Duration;
+/// use taskmem::{Runtime, Strategy, Tasks};
+///
+/// taskmem::use_tracked_jemalloc!();
+///
+/// # fn main() -> Result<(), taskmem::Error> {
+/// let tasks = Tasks::new(Runtime::TokioCurrentThread, Strategy::JoinAll, 1_000);
+/// let sample = tasks.measure(|| async {
+///     let buffer = [7u8; 256];
+///     tokio::time::sleep(Duration::from_secs(10)).await;
+///     std::hint::black_box(&buffer);
+/// })?;
+/// // Exact heap bytes held by the 1,000 tasks at the peak: at least their futures' sizes.
+/// assert!(sample.requested >= 1_000 * 256);
+/// # Ok(())
+/// # }
+/// ```
+pub struct Tasks {
+    runtime: Runtime,
+    strategy: Strategy,
+    n: usize,
+    metric: Metric,
+    timeout: Duration,
+    release: Release,
+    executor: Arc<OnceLock<Result<Executor, Error>>>,
+    future_size: Cell<Option<usize>>,
+    runs: std::sync::Mutex<Vec<Vec<Sample>>>,
+}
+
+impl fmt::Debug for Tasks {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tasks")
+            .field("runtime", &self.runtime)
+            .field("strategy", &self.strategy)
+            .field("n", &self.n)
+            .field("metric", &self.metric)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How long [`Tasks`] waits, by default, for every spawned task's first poll.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+impl Tasks {
+    /// `n` tasks created with `strategy` on `runtime`, measured in the default metric
+    /// ([`Metric::Resident`]).
+    pub fn new(runtime: Runtime, strategy: Strategy, n: usize) -> Tasks {
+        Tasks {
+            runtime,
+            strategy,
+            n,
+            metric: Metric::default(),
+            timeout: DEFAULT_TIMEOUT,
+            release: Release::Cancel,
+            executor: Arc::new(OnceLock::new()),
+            future_size: Cell::new(None),
+            runs: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The same tasks with another count, on the same runtime instance.
+    pub fn with_n(&self, n: usize) -> Tasks {
+        self.derive(self.strategy, n)
+    }
+
+    /// The same count with another strategy, on the same runtime instance.
+    pub fn with_strategy(&self, strategy: Strategy) -> Tasks {
+        self.derive(strategy, self.n)
+    }
+
+    fn derive(&self, strategy: Strategy, n: usize) -> Tasks {
+        Tasks {
+            runtime: self.runtime,
+            strategy,
+            n,
+            metric: self.metric,
+            timeout: self.timeout,
+            release: self.release,
+            executor: Arc::clone(&self.executor),
+            future_size: Cell::new(None),
+            runs: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Which counter [`Tasks::bench`] reports to Criterion (every counter is in the
+    /// [`Sample`]s either way).
+    pub fn metric(mut self, metric: Metric) -> Tasks {
+        self.metric = metric;
+        self
+    }
+
+    /// How long a run waits for every spawned task's first poll before it fails with
+    /// [`Error::NotPolled`] (default [`DEFAULT_TIMEOUT`]).
+    pub fn timeout(mut self, timeout: Duration) -> Tasks {
+        self.timeout = timeout;
+        self
+    }
+
+    /// What happens after the peak (default [`Release::Cancel`]).
+    pub fn release(mut self, release: Release) -> Tasks {
+        self.release = release;
+        self
+    }
+
+    /// The runtime.
+    pub fn runtime_kind(&self) -> Runtime {
+        self.runtime
+    }
+
+    /// The strategy.
+    pub fn strategy(&self) -> Strategy {
+        self.strategy
+    }
+
+    /// The task count N.
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    /// The metric [`Tasks::bench`] reports.
+    pub fn reported_metric(&self) -> Metric {
+        self.metric
+    }
+
+    /// `runtime/strategy`, e.g. `tokio-mt/spawn`: the function part of a benchmark id.
+    pub fn label(&self) -> String {
+        format!("{}/{}", self.runtime.id(), self.strategy.id())
+    }
+
+    /// `size_of` of one task as it is held, in bytes, from the last run: the caller's future
+    /// (unspawned strategies), or the caller's future in taskmem's first-poll wrapper
+    /// (spawned: that is what sits in the runtime's task cell). `None` before a run.
+    pub fn future_size(&self) -> Option<usize> {
+        self.future_size.get()
+    }
+
+    /// The samples of every run made by [`Tasks::bench`] so far, one `Vec` per Criterion
+    /// call (warm-up first, then one per sample), and forgets them.
+    pub fn take_runs(&self) -> Vec<Vec<Sample>> {
+        std::mem::take(&mut *self.runs.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    fn executor(&self) -> Result<&Executor, Error> {
+        if !self.runtime.is_compiled() {
+            return Err(Error::NotCompiled(self.runtime));
+        }
+        self.executor
+            .get_or_init(|| Executor::build(self.runtime))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// One measured run: every counter's growth from just before the tasks are created to
+    /// the peak (all N alive and polled once). Bytes; see [`Sample`].
+    pub fn measure<F, M>(&self, make: M) -> Result<Sample, Error>
+    where
+        M: Fn() -> F,
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let _guard = sample::exclusive();
+        Watchdog::start();
+        self.executor()?;
+        sample::measure(|at_peak| self.run_unlocked(&make, &mut || {}, at_peak))
+    }
+
+    /// One run without a measurement: `at_peak` is called once, with every task alive and
+    /// polled once (e.g. to read your own counters there).
+    pub fn run<F, M>(&self, make: M, at_peak: &mut dyn FnMut()) -> Result<(), Error>
+    where
+        M: Fn() -> F,
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let _guard = sample::exclusive();
+        Watchdog::start();
+        self.run_unlocked(&make, &mut || {}, at_peak)
+    }
+
+    /// `size_of` of one task as a run of these tasks would hold it (see
+    /// [`Tasks::future_size`]), without running them.
+    pub fn held_size<F, M>(&self, _make: &M) -> usize
+    where
+        M: Fn() -> F,
+        F: Future + Send + 'static,
+    {
+        match (self.strategy, self.runtime) {
+            #[cfg(feature = "tokio")]
+            (Strategy::Semaphore(_), Runtime::TokioCurrentThread | Runtime::TokioMultiThread) => {
+                size_of::<FirstPoll<strategies::WithPermit<F, tokio::sync::OwnedSemaphorePermit>>>()
+            }
+            #[cfg(any(feature = "smol", feature = "async-std"))]
+            (Strategy::Semaphore(_), Runtime::AsyncStd | Runtime::Smol) => {
+                size_of::<FirstPoll<strategies::WithPermit<F, async_lock::SemaphoreGuardArc>>>()
+            }
+            (s, _) if s.spawns() => size_of::<FirstPoll<F>>(),
+            _ => size_of::<Watch<F>>(),
+        }
+    }
+
+    /// One run, timed: wall time from just before the first task is created to every task
+    /// alive and pending (the cost of creating them). Not a memory measurement.
+    pub fn time_to_peak<F, M>(&self, make: M) -> Result<Duration, Error>
+    where
+        M: Fn() -> F,
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let _guard = sample::exclusive();
+        self.time_to_peak_unlocked(make)
+    }
+
+    /// [`Tasks::time_to_peak`] for a caller that already holds [`sample::exclusive`].
+    #[doc(hidden)]
+    pub fn time_to_peak_unlocked<F, M>(&self, make: M) -> Result<Duration, Error>
+    where
+        M: Fn() -> F,
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        Watchdog::start();
+        self.executor()?;
+        let start = Cell::new(None);
+        let mut elapsed = None;
+        self.run_unlocked(&make, &mut || start.set(Some(Instant::now())), &mut || {
+            elapsed = start.get().map(|s: Instant| s.elapsed())
+        })?;
+        elapsed.ok_or_else(|| Error::Probe("the run never reached its peak".into()))
+    }
+
+    /// Measures the tasks as a Criterion benchmark: each of Criterion's calls runs them
+    /// `iters` times and returns the sum of the per-run figures of the chosen metric, in
+    /// bytes (Criterion divides by `iters`). Set `Throughput::Elements(n)` on the group to get
+    /// bytes per task. On an error it prints one line (`taskmem: <label>/<n>: <error>`) and
+    /// ends the process with exit code 1: a wrong number must not reach Criterion.
+    ///
+    /// Every run's full [`Sample`] is kept: read them with [`Tasks::take_runs`].
+    pub fn bench<F, M>(&self, b: &mut Bencher<'_, Memory>, make: M)
+    where
+        M: Fn() -> F,
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        b.iter_custom(|iters| {
+            let mut total = 0u64;
+            let mut runs = Vec::with_capacity(iters as usize);
+            for _ in 0..iters {
+                match self
+                    .measure(&make)
+                    .and_then(|s| Ok((s, s.value(self.metric)?)))
+                {
+                    Ok((s, v)) => {
+                        total += v.bytes;
+                        runs.push(s);
+                    }
+                    Err(e) => {
+                        eprintln!("taskmem: {}/{}: {e}", self.label(), self.n);
+                        std::process::exit(1);
+                    }
+                }
+            }
+            self.runs
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(runs);
+            total
+        });
+    }
+
+    /// [`Tasks::run`] for a caller that already holds [`sample::exclusive`], with a callback
+    /// just before the first task is created.
+    #[doc(hidden)]
+    pub fn run_unlocked<F, M>(
+        &self,
+        make: &M,
+        on_start: &mut dyn FnMut(),
+        at_peak: &mut dyn FnMut(),
+    ) -> Result<(), Error>
+    where
+        M: Fn() -> F,
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        Watchdog::start();
+        let executor = self.executor()?;
+        if self.strategy == Strategy::JoinSet
+            && !matches!(
+                self.runtime,
+                Runtime::TokioCurrentThread | Runtime::TokioMultiThread
+            )
+        {
+            return Err(Error::Unsupported(format!(
+                "joinset is tokio's JoinSet: {} has none",
+                self.runtime
+            )));
+        }
+        guard::begin_run();
+        let watchdog = Cell::new(Some(Watchdog::arm(self.timeout)));
+        let mut reached = false;
+        let mut peak = || {
+            drop(watchdog.take());
+            if !STARTED.all_arrived() && self.strategy.spawns() {
+                return;
+            }
+            if guard::early() > 0 || guard::panicked() {
+                return;
+            }
+            guard::peak_read();
+            at_peak();
+            reached = true;
+        };
+        on_start();
+        let result = guard::guarded(|| self.dispatch(executor, make, &mut peak));
+        drop(watchdog.take());
+        guard::peak_read();
+        self.flush(executor);
+        if let Err(payload) = result {
+            guard::record_panic(&*payload);
+        }
+        if let Some(message) = guard::take_panic() {
+            return Err(Error::Panicked(message));
+        }
+        if !reached {
+            let early = guard::take_early();
+            if self.strategy.spawns() && !STARTED.all_arrived() {
+                return Err(Error::NotPolled {
+                    polled: STARTED.arrived(),
+                    n: self.strategy.live_tasks(self.n),
+                    waited: self.timeout,
+                });
+            }
+            return Err(Error::CompletedEarly {
+                count: early.max(1),
+                n: self.n,
+            });
+        }
+        Ok(())
+    }
+
+    /// Creates, holds and releases the tasks with the strategy on the executor.
+    fn dispatch<F, M>(&self, executor: &Executor, make: &M, at_peak: &mut dyn FnMut())
+    where
+        M: Fn() -> F,
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let (n, release) = (self.n, self.release);
+        let watched = || Watch::new(make());
+        let spawned = || FirstPoll::new(make());
+        self.future_size.set(Some(self.held_size(make)));
+        macro_rules! unspawned {
+            ($exec:expr) => {
+                match self.strategy {
+                    Strategy::JoinAll => strategies::join_all($exec, n, watched, release, at_peak),
+                    Strategy::Sequential => {
+                        strategies::sequential($exec, n, watched, release, at_peak)
+                    }
+                    Strategy::FuturesUnordered => {
+                        strategies::futures_unordered($exec, n, watched, release, at_peak)
+                    }
+                    Strategy::BufferUnordered(k) => {
+                        strategies::buffer_unordered($exec, n, k, watched, release, at_peak)
+                    }
+                    _ => unreachable!("spawning strategies are handled by each runtime"),
+                }
+            };
+        }
+        match executor {
+            #[cfg(feature = "tokio")]
+            Executor::Tokio(rt) => match self.strategy {
+                Strategy::Spawn => rt.spawn(n, release, at_peak, spawned),
+                Strategy::JoinSet => rt.join_set(n, release, at_peak, spawned),
+                Strategy::Semaphore(k) => {
+                    let permitted =
+                        |permit| FirstPoll::new(strategies::with_permit(make(), permit));
+                    rt.semaphore(n, k, release, at_peak, permitted)
+                }
+                _ => unspawned!(rt),
+            },
+            #[cfg(feature = "async-std")]
+            Executor::AsyncStd(rt) => match self.strategy {
+                Strategy::Spawn => rt.spawn(n, release, at_peak, spawned),
+                Strategy::Semaphore(k) => {
+                    let permitted =
+                        |permit| FirstPoll::new(strategies::with_permit(make(), permit));
+                    rt.semaphore(n, k, release, at_peak, permitted)
+                }
+                _ => unspawned!(rt),
+            },
+            #[cfg(feature = "smol")]
+            Executor::Smol(rt) => match self.strategy {
+                Strategy::Spawn => rt.spawn(n, release, at_peak, spawned),
+                Strategy::Semaphore(k) => {
+                    let permitted =
+                        |permit| FirstPoll::new(strategies::with_permit(make(), permit));
+                    rt.semaphore(n, k, release, at_peak, permitted)
+                }
+                _ => unspawned!(rt),
+            },
+        }
+    }
+
+    /// After a run on async-io (async-std, smol): lets its reactor drop the cancelled timers.
+    fn flush(&self, executor: &Executor) {
+        match executor {
+            #[cfg(feature = "tokio")]
+            Executor::Tokio(_) => {}
+            #[cfg(feature = "async-std")]
+            Executor::AsyncStd(rt) => rt.flush_timers(),
+            #[cfg(feature = "smol")]
+            Executor::Smol(rt) => rt.flush_timers(),
+        }
+    }
+}

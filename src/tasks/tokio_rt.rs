@@ -1,0 +1,129 @@
+//! tokio: current-thread and multi-thread runtimes, `tokio::spawn`, `JoinSet`, and spawning
+//! through a `tokio::sync::Semaphore` of K permits.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use super::guard::STARTED;
+use super::strategies::{AtPeak, Exec};
+use super::{Error, Release};
+
+/// A tokio runtime with its time driver (and its I/O driver, for tasks that hold sockets).
+pub(super) struct Tokio(tokio::runtime::Runtime);
+
+impl Tokio {
+    pub(super) fn current_thread() -> Result<Self, Error> {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map(Tokio)
+            .map_err(|e| Error::Runtime(format!("cannot build tokio's runtime: {e}")))
+    }
+
+    pub(super) fn multi_thread() -> Result<Self, Error> {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map(Tokio)
+            .map_err(|e| Error::Runtime(format!("cannot build tokio's runtime: {e}")))
+    }
+
+    /// `tokio::spawn` N tasks from `make`, keep the handles, await (or abort) them.
+    pub(super) fn spawn<F: Future<Output = ()> + Send + 'static>(
+        &self,
+        n: usize,
+        release: Release,
+        at_peak: AtPeak<'_>,
+        make: impl Fn() -> F,
+    ) {
+        self.0.block_on(async {
+            STARTED.reset(n);
+            let handles: Vec<tokio::task::JoinHandle<()>> =
+                (0..n).map(|_| tokio::spawn(make())).collect();
+            STARTED.wait().await;
+            at_peak();
+            if release == Release::Cancel || !STARTED.all_arrived() {
+                handles.iter().for_each(|h| h.abort());
+            }
+            for h in handles {
+                // A task's panic is caught inside it (guard::FirstPoll); cancellation is
+                // the release.
+                let _ = h.await;
+            }
+        })
+    }
+
+    /// `JoinSet::spawn` N tasks from `make`; shut the set down (or join every task).
+    pub(super) fn join_set<F: Future<Output = ()> + Send + 'static>(
+        &self,
+        n: usize,
+        release: Release,
+        at_peak: AtPeak<'_>,
+        make: impl Fn() -> F,
+    ) {
+        self.0.block_on(async {
+            STARTED.reset(n);
+            let mut set = tokio::task::JoinSet::new();
+            (0..n).for_each(|_| drop(set.spawn(make())));
+            STARTED.wait().await;
+            at_peak();
+            if release == Release::Complete && STARTED.all_arrived() {
+                while set.join_next().await.is_some() {}
+            } else {
+                set.shutdown().await;
+            }
+        })
+    }
+
+    /// N tasks from `make` through a semaphore of `k` permits: each task is spawned into a
+    /// `JoinSet` once it has a permit and gives it back when it finishes; finished tasks are
+    /// reaped before each spawn, so the set never holds more than K. The peak is when the
+    /// first min(N, K) are alive and polled; then the set is shut down (or the other tasks
+    /// pass through, K at a time).
+    pub(super) fn semaphore<F: Future<Output = ()> + Send + 'static>(
+        &self,
+        n: usize,
+        k: usize,
+        release: Release,
+        at_peak: AtPeak<'_>,
+        make: impl Fn(tokio::sync::OwnedSemaphorePermit) -> F,
+    ) {
+        self.0.block_on(async {
+            let permits = Arc::new(tokio::sync::Semaphore::new(k));
+            let mut set = tokio::task::JoinSet::new();
+            let first = n.min(k);
+            STARTED.reset(first);
+            for _ in 0..first {
+                // The semaphore is never closed: acquiring cannot fail.
+                let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
+                    return;
+                };
+                set.spawn(make(permit));
+            }
+            STARTED.wait().await;
+            at_peak();
+            if release == Release::Cancel || !STARTED.all_arrived() {
+                set.shutdown().await;
+                return;
+            }
+            for _ in first..n {
+                let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
+                    return;
+                };
+                while set.try_join_next().is_some() {}
+                set.spawn(make(permit));
+            }
+            while set.join_next().await.is_some() {}
+        })
+    }
+}
+
+impl Exec for Tokio {
+    fn block_on<F: Future>(&self, f: F) -> F::Output {
+        self.0.block_on(f)
+    }
+
+    fn unconstrained<F: Future>(f: F) -> impl Future<Output = F::Output> {
+        tokio::task::unconstrained(f)
+    }
+}
