@@ -1,0 +1,310 @@
+//! The public API as a user's bench sees it: accuracy of `Tasks` on the user's own futures,
+//! the `Memory` measurement around plain routines, and misuse turned into one-line errors.
+//!
+//! Accuracy: a future that holds a 3000-byte array across its await, and one that holds a
+//! 3000-byte `Vec`, each beside the same future without it, on tokio and smol. The exact
+//! allocated bytes per task (slope over two N) must grow by the futures' `size_of_val`
+//! difference (the array) or by the `Vec`'s 3000 bytes plus it, within the runtime's task
+//! cell rounding; resident bytes within jemalloc's size-class rounding.
+
+taskmem::use_tracked_jemalloc!();
+
+use std::hint::black_box;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use taskmem::{Error, Memory, Metric, Runtime, Sample, Strategy, Tasks};
+
+/// The counters are process-wide: the tests of this file run one at a time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+const HELD: usize = 3000;
+const SLEEP: Duration = Duration::from_secs(10);
+const SMALL: usize = 1_000;
+const LARGE: usize = 5_000;
+
+/// The median of five runs' sample, by the requested bytes.
+fn median_run<F, M>(tasks: &Tasks, make: M) -> Sample
+where
+    M: Fn() -> F,
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    tasks.measure(&make).expect("warm-up run");
+    let mut runs: Vec<Sample> = (0..5)
+        .map(|_| tasks.measure(&make).expect("run"))
+        .collect();
+    runs.sort_by_key(|s| s.requested);
+    runs[2]
+}
+
+/// Bytes per task between SMALL and LARGE tasks: (allocated, resident), and the future size.
+fn per_task<F, M>(tasks: &Tasks, make: M) -> (f64, f64, usize)
+where
+    M: Fn() -> F + Copy,
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let small = tasks.with_n(SMALL);
+    let large = tasks.with_n(LARGE);
+    let a = median_run(&small, make);
+    let b = median_run(&large, make);
+    let n = (LARGE - SMALL) as f64;
+    (
+        (b.requested - a.requested) as f64 / n,
+        (b.resident - a.resident) as f64 / n,
+        large.future_size().expect("a run records its future size"),
+    )
+}
+
+/// Checks both planted kinds against the plain future on one runtime and strategy; `cell` is
+/// how far the runtime rounds a task's allocation (tokio aligns its task cells to 128 B).
+fn check_accuracy(runtime: Runtime, strategy: Strategy, sleep: fn(Duration) -> Sleep, cell: f64) {
+    let _serial = serial();
+    let tasks = Tasks::new(runtime, strategy, SMALL);
+    let plain = per_task(&tasks, move || {
+        let s = sleep(SLEEP);
+        async move {
+            s.await;
+        }
+    });
+    let array = per_task(&tasks, move || {
+        let s = sleep(SLEEP);
+        async move {
+            let held = [7u8; HELD];
+            s.await;
+            black_box(&held);
+        }
+    });
+    let vec = per_task(&tasks, move || {
+        let s = sleep(SLEEP);
+        async move {
+            let held = vec![7u8; HELD];
+            s.await;
+            black_box(&held);
+        }
+    });
+    let label = format!("{runtime}/{strategy}");
+    // The array is inside the future: allocated grows by the future's growth.
+    let grown = (array.2 - plain.2) as f64;
+    assert!(grown >= HELD as f64, "{label}: array future grew by {grown}");
+    let found = array.0 - plain.0;
+    assert!(
+        (found - grown).abs() <= cell,
+        "{label}: array: allocated per task grew by {found:.1} B, the future by {grown} B"
+    );
+    // The Vec is a separate allocation of HELD bytes; its 24-byte header is in the future.
+    let grown = (vec.2 - plain.2) as f64 + HELD as f64;
+    let found = vec.0 - plain.0;
+    assert!(
+        (found - grown).abs() <= cell,
+        "{label}: vec: allocated per task grew by {found:.1} B, expected {grown} B"
+    );
+    // Resident: the same bytes in jemalloc's size classes (3000 B is in the 3072 class; the
+    // spacing there is 512 B) and whole pages.
+    let found = vec.1 - plain.1;
+    let class = taskmem::alloc::size_class(HELD, 1) as f64;
+    assert!(
+        found >= HELD as f64 && (found - grown - (class - HELD as f64)).abs() <= cell + 512.0,
+        "{label}: vec: resident per task grew by {found:.1} B, expected about {grown} + {} B",
+        class - HELD as f64
+    );
+    println!(
+        "{label}: plain {:.1} B/task (future {}), array +{:.1} (future +{}), vec +{:.1} allocated / +{:.1} resident",
+        plain.0,
+        plain.2,
+        array.0 - plain.0,
+        array.2 - plain.2,
+        vec.0 - plain.0,
+        vec.1 - plain.1
+    );
+}
+
+/// One sleep type for every runtime under test: a boxed sleep keeps the futures' shapes the
+/// same whatever the runtime.
+type Sleep = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+fn tokio_sleep(d: Duration) -> Sleep {
+    Box::pin(tokio::time::sleep(d))
+}
+
+fn smol_sleep(d: Duration) -> Sleep {
+    Box::pin(async move {
+        smol::Timer::after(d).await;
+    })
+}
+
+#[test]
+fn planted_bytes_are_found_on_tokio_spawn() {
+    check_accuracy(Runtime::TokioMultiThread, Strategy::Spawn, tokio_sleep, 128.0);
+}
+
+#[test]
+fn planted_bytes_are_found_on_tokio_join_all() {
+    check_accuracy(
+        Runtime::TokioCurrentThread,
+        Strategy::JoinAll,
+        tokio_sleep,
+        16.0,
+    );
+}
+
+#[test]
+fn planted_bytes_are_found_on_smol_spawn() {
+    check_accuracy(Runtime::Smol, Strategy::Spawn, smol_sleep, 16.0);
+}
+
+#[test]
+fn a_future_that_completes_before_the_peak_is_an_error() {
+    let _serial = serial();
+    for strategy in [Strategy::JoinAll, Strategy::Spawn] {
+        let tasks = Tasks::new(Runtime::TokioMultiThread, strategy, 100);
+        let e = tasks.measure(|| async {}).unwrap_err();
+        assert!(
+            matches!(e, Error::CompletedEarly { count: 100, n: 100 }),
+            "{strategy}: {e}"
+        );
+        assert!(e.to_string().contains("must stay pending"), "{e}");
+    }
+}
+
+#[test]
+fn a_panicking_future_is_an_error_with_its_message() {
+    let _serial = serial();
+    for (runtime, strategy) in [
+        (Runtime::TokioMultiThread, Strategy::Spawn),
+        (Runtime::TokioCurrentThread, Strategy::JoinAll),
+        (Runtime::Smol, Strategy::Spawn),
+    ] {
+        let tasks = Tasks::new(runtime, strategy, 50);
+        let e = tasks
+            .measure(|| async {
+                if black_box(true) {
+                    panic!("the handler broke");
+                }
+                tokio::time::sleep(SLEEP).await;
+            })
+            .unwrap_err();
+        assert_eq!(
+            e,
+            Error::Panicked("the handler broke".into()),
+            "{runtime}/{strategy}"
+        );
+        // The runtime is still usable afterwards.
+        tasks
+            .measure(|| async_io_free_sleep(runtime))
+            .unwrap_or_else(|e| panic!("{runtime}/{strategy} after a panic: {e}"));
+    }
+}
+
+/// A sleep for `runtime` that is not tied to a reactor of the wrong runtime.
+fn async_io_free_sleep(runtime: Runtime) -> Sleep {
+    match runtime {
+        Runtime::Smol => smol_sleep(SLEEP),
+        _ => tokio_sleep(SLEEP),
+    }
+}
+
+#[test]
+fn a_tokio_future_on_smol_is_a_panic_not_a_crash() {
+    let _serial = serial();
+    // tokio's sleep outside a tokio runtime panics when it is created: the run ends with
+    // that message instead of a backtrace.
+    let tasks = Tasks::new(Runtime::Smol, Strategy::Spawn, 10);
+    let e = tasks
+        .measure(|| tokio::time::sleep(SLEEP))
+        .unwrap_err();
+    let Error::Panicked(message) = e else {
+        panic!("expected a panic, got {e}");
+    };
+    assert!(message.contains("reactor") || message.contains("runtime"), "{message}");
+}
+
+#[test]
+fn spawned_tasks_that_are_not_polled_in_time_are_an_error() {
+    let _serial = serial();
+    // The first task blocks the only thread of a current-thread runtime past the deadline:
+    // the others are not polled by then.
+    static BLOCK: AtomicBool = AtomicBool::new(true);
+    BLOCK.store(true, Ordering::SeqCst);
+    let tasks = Tasks::new(Runtime::TokioCurrentThread, Strategy::Spawn, 500)
+        .timeout(Duration::from_millis(400));
+    let e = tasks
+        .measure(|| async {
+            if BLOCK.swap(false, Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(600));
+            }
+            tokio::time::sleep(SLEEP).await;
+        })
+        .unwrap_err();
+    match e {
+        Error::NotPolled { polled, n, .. } => {
+            assert!(polled < n, "{e}");
+            assert_eq!(n, 500);
+        }
+        other => panic!("expected NotPolled, got {other}"),
+    }
+}
+
+#[test]
+fn joinset_on_smol_is_unsupported() {
+    let _serial = serial();
+    let e = Tasks::new(Runtime::Smol, Strategy::JoinSet, 10)
+        .measure(|| smol_sleep(SLEEP))
+        .unwrap_err();
+    assert!(matches!(e, Error::Unsupported(_)), "{e}");
+}
+
+#[test]
+fn memory_around_a_routine_finds_its_peak_and_what_it_kept() {
+    use criterion::measurement::Measurement;
+    let _serial = serial();
+    const MIB: usize = 1 << 20;
+    // Peak: a routine that builds and drops 1 MiB peaks at 1 MiB and keeps nothing.
+    let peak = Memory::new(Metric::Allocated);
+    let start = peak.start();
+    drop(black_box(vec![1u8; MIB]));
+    let bytes = peak.end(start);
+    assert!(
+        (MIB as u64..MIB as u64 + 4096).contains(&bytes),
+        "peak {bytes}"
+    );
+    // Retained: the same routine keeps nothing; one that keeps 256 KiB reports it.
+    let kept = Memory::retained(Metric::Allocated);
+    let start = kept.start();
+    drop(black_box(vec![1u8; MIB]));
+    assert!(kept.end(start) < 4096);
+    let start = kept.start();
+    let keep = black_box(vec![1u8; MIB / 4]);
+    let bytes = kept.end(start);
+    drop(keep);
+    assert!(
+        (MIB as u64 / 4..MIB as u64 / 4 + 4096).contains(&bytes),
+        "retained {bytes}"
+    );
+    // Resident has no peak counter: it reports the pages kept at the end.
+    let resident = Memory::new(Metric::Resident);
+    let start = resident.start();
+    let keep = black_box(vec![1u8; MIB]);
+    let bytes = resident.end(start);
+    drop(keep);
+    assert!(bytes >= MIB as u64, "resident {bytes}");
+}
+
+#[test]
+fn future_size_is_the_size_as_held() {
+    let _serial = serial();
+    let make = || tokio::time::sleep(SLEEP);
+    let unspawned = Tasks::new(Runtime::TokioCurrentThread, Strategy::JoinAll, 10);
+    let spawned = unspawned.with_strategy(Strategy::Spawn);
+    let plain = size_of::<tokio::time::Sleep>();
+    assert_eq!(unspawned.held_size(&make), plain);
+    // Spawned tasks carry taskmem's first-poll flag, padded to the future's alignment.
+    assert_eq!(spawned.held_size(&make), plain + align_of::<tokio::time::Sleep>());
+    spawned.measure(make).unwrap();
+    assert_eq!(spawned.future_size(), Some(plain + 8));
+}

@@ -1,0 +1,146 @@
+//! The README's own-tasks example, as a new user runs it: a scratch crate outside the
+//! repository depends on taskmem by path, takes the README's toml and rust blocks verbatim,
+//! and runs its bench. A bytes-per-task figure must come out, the summary must hold the
+//! cases, and the crate must build none of the parts it does not use (async-std, smol, clap,
+//! plotters, dhat, mimalloc). A second bench in the same crate asks for smol, which its build
+//! of taskmem lacks, and must get one line naming the feature.
+//!
+//! The crate builds into `target/readme-example/` (kept between runs); the first build takes
+//! a few minutes on 2 cores.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The first fenced block of `lang` (its info string starts with it) under `heading`.
+fn block(readme: &str, heading: &str, lang: &str) -> String {
+    let start = readme
+        .find(heading)
+        .unwrap_or_else(|| panic!("README has no heading {heading:?}"));
+    let section = &readme[start..];
+    let section = &section[..section[3..].find("\n## ").map_or(section.len(), |i| i + 3)];
+    let open = section
+        .find(&format!("```{lang}"))
+        .unwrap_or_else(|| panic!("no ```{lang} block under {heading:?}"));
+    let body = &section[open..];
+    let body = &body[body.find('\n').unwrap() + 1..];
+    body[..body.find("```").unwrap()].to_string()
+}
+
+fn run(cmd: &mut Command) -> (bool, Option<i32>, String, String) {
+    let out = cmd.output().expect("cargo runs");
+    (
+        out.status.success(),
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn scratch_crate(repo: &Path) -> PathBuf {
+    let readme = std::fs::read_to_string(repo.join("README.md")).unwrap();
+    let heading = "## Measure your own tasks";
+    let toml = block(&readme, heading, "toml");
+    let rust = block(&readme, heading, "rust");
+    assert!(toml.contains("path = \"../taskmem\""), "{toml}");
+    assert!(rust.contains("criterion_main!"), "{rust}");
+
+    let root = std::env::temp_dir().join(format!("taskmem-readme-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root).unwrap();
+    std::os::unix::fs::symlink(repo, root.join("taskmem")).unwrap();
+    let krate = root.join("mybench");
+    std::fs::create_dir_all(krate.join("src")).unwrap();
+    std::fs::create_dir_all(krate.join("benches")).unwrap();
+    std::fs::write(krate.join("src/lib.rs"), "").unwrap();
+    std::fs::write(
+        krate.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"mybench\"\nversion = \"0.1.0\"\nedition = \"2024\"\npublish = false\n\n\
+             {toml}\n[[bench]]\nname = \"not_compiled\"\nharness = false\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(krate.join("benches/tasks.rs"), rust).unwrap();
+    std::fs::write(
+        krate.join("benches/not_compiled.rs"),
+        "taskmem::use_tracked_jemalloc!();\n\
+         fn main() {\n\
+             let tasks = taskmem::Tasks::new(taskmem::Runtime::Smol, taskmem::Strategy::Spawn, 10);\n\
+             if let Err(e) = tasks.measure(|| std::future::pending::<()>()) {\n\
+                 eprintln!(\"taskmem: {e}\");\n\
+                 std::process::exit(1);\n\
+             }\n\
+         }\n",
+    )
+    .unwrap();
+    // The repository's lock file: the same versions, no resolution against the registry.
+    std::fs::copy(repo.join("Cargo.lock"), krate.join("Cargo.lock")).unwrap();
+    krate
+}
+
+#[test]
+fn the_readme_example_runs_in_a_crate_of_its_own() {
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let krate = scratch_crate(&repo);
+    let target = repo.join("target").join("readme-example");
+    let cargo = || {
+        let mut c = Command::new(env!("CARGO"));
+        c.current_dir(&krate)
+            .env("CARGO_TARGET_DIR", &target)
+            .env_remove("RUSTFLAGS");
+        c
+    };
+
+    // Only what the user asked for is built.
+    let (ok, _, tree, err) = run(cargo().args(["tree", "-e", "normal,dev", "--prefix", "none"]));
+    assert!(ok, "cargo tree failed: {err}");
+    for heavy in [
+        "async-std ",
+        "smol ",
+        "clap ",
+        "plotters ",
+        "dhat ",
+        "mimalloc ",
+        "indicatif ",
+        "regex ",
+    ] {
+        assert!(
+            !tree.lines().any(|l| l.starts_with(heavy)),
+            "the lean crate builds {heavy}"
+        );
+    }
+    let crates: std::collections::BTreeSet<&str> = tree
+        .lines()
+        .filter_map(|l| l.split(" v").next())
+        .collect();
+    println!("the lean crate depends on {} crates", crates.len());
+
+    let (ok, _, out, err) = run(cargo().args(["bench", "--bench", "tasks"]));
+    assert!(ok, "the README's bench failed:\n{out}\n{err}");
+    // Criterion's throughput line in bytes per task, and taskmem's line after it.
+    let thrpt = out
+        .lines()
+        .find(|l| l.contains("thrpt:") && l.contains("B/task"))
+        .unwrap_or_else(|| panic!("no bytes-per-task line:\n{out}"));
+    println!("{thrpt}");
+    assert!(out.contains("handler/tokio-mt/spawn/10000"), "{out}");
+    assert!(out.contains("per task [resident"), "{out}");
+    let summary = target.join("taskmem").join("summary.json");
+    let json = std::fs::read_to_string(&summary).expect("the summary is written");
+    assert!(json.contains("\"handler/tokio-mt/spawn\""), "{json}");
+    assert!(!err.contains("panicked"), "{err}");
+
+    // A runtime this build of taskmem lacks: one line naming the feature, exit code 1.
+    let (ok, code, _, err) = run(cargo().args(["bench", "--bench", "not_compiled"]));
+    assert!(!ok && code == Some(1), "exit {code:?}: {err}");
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("taskmem: "))
+        .unwrap_or_else(|| panic!("no taskmem line: {err}"));
+    assert_eq!(
+        line,
+        "taskmem: the smol runtime is not compiled into taskmem: enable its cargo feature (features = [\"smol\"])"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    let _ = std::fs::remove_dir_all(krate.parent().unwrap());
+}
