@@ -1,12 +1,10 @@
-//! The comparison: each side's figure per case, and each case's verdict against its
-//! threshold.
-
-use std::collections::BTreeMap;
+//! The comparison: each case's change from one side to the other, and its verdict against
+//! its threshold.
 
 use serde::{Deserialize, Serialize};
 
-use super::{Baseline, Threshold, Thresholds};
-use crate::provenance::Provenance;
+use super::side::Side;
+use super::{Threshold, Thresholds};
 use crate::sample::Metric;
 
 /// A case's verdict.
@@ -70,56 +68,6 @@ impl Row {
         let b = self.baseline?;
         let change = self.change()?;
         (b != 0.0).then(|| 100.0 * change / b)
-    }
-}
-
-/// One case's figure on one side of a comparison.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Point {
-    /// Task count.
-    pub n: usize,
-    /// The metric the value is of.
-    pub metric: Metric,
-    /// The value (bytes).
-    pub value: f64,
-    /// Criterion's confidence interval of the mean, where known.
-    pub interval: Option<(f64, f64)>,
-}
-
-/// One side of a comparison: a value per case for one metric choice.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Side {
-    /// Where the figures come from (for messages).
-    pub label: String,
-    /// Provenance, where known.
-    pub provenance: Option<Provenance>,
-    /// Per case id.
-    pub values: BTreeMap<String, Point>,
-}
-
-impl Side {
-    /// The cases of a baseline, each with `metric` (or the metric its benchmark reported).
-    pub fn from_baseline(b: &Baseline, label: &str, metric: Option<Metric>) -> Side {
-        let values = b
-            .cases
-            .iter()
-            .filter_map(|(id, c)| {
-                let m = metric.unwrap_or(c.reported);
-                let v = c.metrics.get(m.id())?;
-                let point = Point {
-                    n: c.n,
-                    metric: m,
-                    value: v.value,
-                    interval: v.criterion.map(|e| (e.low, e.high)),
-                };
-                Some((id.clone(), point))
-            })
-            .collect();
-        Side {
-            label: label.to_string(),
-            provenance: Some(b.provenance.clone()),
-            values,
-        }
     }
 }
 

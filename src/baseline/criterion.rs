@@ -1,15 +1,22 @@
-//! Criterion's side of a baseline: where Criterion keeps a case's results, reading its mean
-//! estimates, and a comparison side made of its saved results (`new` or a `--save-baseline`
-//! name).
+//! Criterion's results on disk: where Criterion keeps a case's results, which cases it has,
+//! and reading its mean estimates.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-use super::compare::{Point, Side};
-use super::{Estimate, Result};
-use crate::sample::Metric;
+use super::Result;
+
+/// Criterion's mean estimate of a case, with its confidence interval (bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Estimate {
+    /// Point estimate of the mean.
+    pub mean: f64,
+    /// Lower bound of the confidence interval.
+    pub low: f64,
+    /// Upper bound of the confidence interval.
+    pub high: f64,
+}
 
 /// Criterion's output directory: `$CRITERION_HOME`, `$CARGO_TARGET_DIR/criterion`, or
 /// `target/criterion`.
@@ -52,7 +59,7 @@ pub fn criterion_dir(home: &Path, id: &str) -> PathBuf {
 /// The case id of a Criterion case directory: the `full_id` Criterion recorded in
 /// `<case_dir>/<which>/benchmark.json`, else read back from the path
 /// (`<rt>/spawn_p1024-inline/<N>`: a `_` before `p<digit>` or `k<digit>` was a `/`).
-fn criterion_case_id(case_dir: &Path, which: &str) -> Option<String> {
+pub(super) fn criterion_case_id(case_dir: &Path, which: &str) -> Option<String> {
     #[derive(Deserialize)]
     struct Benchmark {
         full_id: String,
@@ -115,46 +122,8 @@ pub(super) fn read_criterion_estimate(case_dir: &Path, which: &str) -> Result<Op
     }))
 }
 
-impl Side {
-    /// The cases of Criterion's saved results named `which` (`new` for the latest run, or a
-    /// `--save-baseline` name), for the metric the benchmarks reported, from the mean
-    /// estimates. Every case directory under `home` with a `<which>/estimates.json` counts.
-    pub fn from_criterion(home: &Path, which: &str) -> Result<Side> {
-        let mut values = BTreeMap::new();
-        let mut cases: Vec<crate::matrix::Case> = case_dirs_in(home)
-            .iter()
-            .filter_map(|dir| criterion_case_id(dir, which)?.parse().ok())
-            .collect();
-        cases.sort_unstable();
-        cases.dedup();
-        for case in cases {
-            let id = case.id();
-            if let Some(e) = read_criterion_estimate(&criterion_dir(home, &id), which)? {
-                let point = Point {
-                    n: case.n,
-                    metric: Metric::default_for(&case),
-                    value: e.mean,
-                    interval: Some((e.low, e.high)),
-                };
-                values.insert(id, point);
-            }
-        }
-        if values.is_empty() {
-            return Err(format!(
-                "no Criterion results named '{which}' under {} (run `cargo bench -- --save-baseline {which}`)",
-                home.display()
-            ));
-        }
-        Ok(Side {
-            label: format!("criterion:{which}"),
-            provenance: None,
-            values,
-        })
-    }
-}
-
 /// Every case directory Criterion has under `home` (`<home>/<rt>/<function>/<N>`).
-fn case_dirs_in(home: &Path) -> Vec<PathBuf> {
+pub(super) fn case_dirs_in(home: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let dirs = |p: &Path| -> Vec<PathBuf> {
         std::fs::read_dir(p)

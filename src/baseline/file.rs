@@ -40,7 +40,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::Result;
-use super::criterion::{criterion_dir, read_criterion_estimate};
+use super::criterion::{Estimate, criterion_dir, read_criterion_estimate};
 use crate::provenance::Provenance;
 use crate::sample::Metric;
 use crate::summary::Summary;
@@ -56,17 +56,6 @@ pub const DEFAULT_DIR: &str = "target-baselines";
 
 /// The baseline `compare` uses when none is named.
 pub const DEFAULT_NAME: &str = "main";
-
-/// Criterion's mean estimate of a case, with its confidence interval (bytes).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Estimate {
-    /// Point estimate of the mean.
-    pub mean: f64,
-    /// Lower bound of the confidence interval.
-    pub low: f64,
-    /// Upper bound of the confidence interval.
-    pub high: f64,
-}
 
 /// One metric of one case.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -14,8 +14,9 @@
 //! - `file.rs`: the baseline file (its model, format, load and atomic save) and building one
 //!   from a suite summary;
 //! - `thresholds.rs`: the thresholds file and the threshold of one case;
-//! - `compare.rs`: the two sides of a comparison, the comparison and its verdicts;
 //! - `criterion.rs`: where Criterion keeps its results and reading its saved estimates;
+//! - `side.rs`: the two sides of a comparison, from a baseline or from Criterion's results;
+//! - `compare.rs`: the comparison and its verdicts;
 //! - `export.rs`: a comparison's rows as a text table, Bencher Metric Format and
 //!   github-action-benchmark's input.
 
@@ -23,15 +24,17 @@ mod compare;
 mod criterion;
 mod export;
 mod file;
+mod side;
 mod thresholds;
 
-pub use compare::{Point, Row, Side, Verdict, compare};
-pub use criterion::{criterion_dir, criterion_home, criterion_home_for};
+pub use compare::{Row, Verdict, compare};
+pub use criterion::{Estimate, criterion_dir, criterion_home, criterion_home_for};
 pub use export::{bencher_json, github_json, table};
 pub use file::{
-    Baseline, CaseValues, DEFAULT_DIR, DEFAULT_NAME, Estimate, FORMAT, KIND, MetricValue,
-    check_name, from_summary, load, path, save,
+    Baseline, CaseValues, DEFAULT_DIR, DEFAULT_NAME, FORMAT, KIND, MetricValue, check_name,
+    from_summary, load, path, save,
 };
+pub use side::{Point, Side};
 pub use thresholds::{DEFAULT_FLOOR, DEFAULT_PERCENT, Rule, Threshold, Thresholds};
 
 /// An error with a one-line message (a file named in it where one is involved).
