@@ -16,6 +16,12 @@ const BUILD_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 /// The stamp file in a build directory: the hash of what the build was made from.
 pub(super) const STAMP: &str = ".taskmem-build-stamp";
 
+/// Where peers are built by default: `<target>/taskmem/peers` (see
+/// [`crate::summary::target_dir`]); each peer in its own `<id>/` below.
+pub fn default_build_root() -> PathBuf {
+    crate::summary::target_dir().join("taskmem").join("peers")
+}
+
 /// What [`Peer::prepare`] found.
 #[derive(Debug, Clone)]
 pub enum Prepared {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::default_manifest_path;
+use super::peer::Peer;
 use super::template::placeholders;
 
 /// Placeholders every command may use.
@@ -14,6 +14,13 @@ const PATHS: [&str; 2] = ["src", "peers"];
 
 /// Placeholders only `run` may use.
 const RUN_ONLY: [&str; 3] = ["n", "sleep_ms", "procs"];
+
+/// The manifest's path in this source tree: `<crate root>/peers/peers.toml`.
+pub fn default_manifest_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("peers")
+        .join("peers.toml")
+}
 
 /// The manifest file as written.
 #[derive(Debug, Deserialize)]
@@ -46,31 +53,6 @@ pub struct Manifest {
     pub path: PathBuf,
     /// Its peers, in the file's order.
     pub peers: Vec<Peer>,
-}
-
-/// One peer program.
-#[derive(Debug, Clone)]
-pub struct Peer {
-    /// `language/variant`, e.g. `go/goroutines`.
-    pub id: String,
-    /// What a table calls it, e.g. "Go goroutines".
-    pub label: String,
-    /// Whether every task is one OS thread (the machine's thread limits apply).
-    pub threads: bool,
-    /// How to install its toolchain on Debian.
-    pub install: String,
-    /// Its source directory (absolute).
-    pub src: PathBuf,
-    /// The manifest's directory (absolute): `{peers}`.
-    pub(super) peers_dir: PathBuf,
-    /// The `locate` command, when the peer has one.
-    pub(super) locate: Option<Vec<String>>,
-    /// The `check` commands.
-    pub(super) check: Vec<Vec<String>>,
-    /// The `build` commands.
-    pub(super) build: Vec<Vec<String>>,
-    /// The `run` command.
-    pub(super) run: Vec<String>,
 }
 
 fn is_id_part(s: &str) -> bool {
@@ -237,10 +219,5 @@ impl Peer {
             build: e.build,
             run: e.run,
         })
-    }
-
-    /// This peer's build directory under `build_root`: `<build_root>/<id>`.
-    pub fn build_dir(&self, build_root: &Path) -> PathBuf {
-        build_root.join(&self.id)
     }
 }

@@ -22,14 +22,14 @@
 //! thread limits: [`Peer::check_limits`] gives the skip reason, as the suite does for
 //! `os/threads`.
 //!
-//! Files: `manifest.rs` the manifest and its checks; `template.rs` the `{placeholders}` of
-//! its commands; `toolchain.rs` detecting a toolchain; `build.rs` the cached build;
-//! `run.rs` a built peer's run command, the machine's limits on it and the line it prints.
-
-use std::path::{Path, PathBuf};
+//! Files: `manifest.rs` the manifest and its checks; `peer.rs` one peer as checked;
+//! `template.rs` the `{placeholders}` of its commands; `toolchain.rs` detecting a
+//! toolchain; `build.rs` the cached build; `run.rs` a built peer's run command, the
+//! machine's limits on it and the line it prints.
 
 mod build;
 mod manifest;
+mod peer;
 mod run;
 mod template;
 mod toolchain;
@@ -37,21 +37,9 @@ mod toolchain;
 #[cfg(test)]
 mod tests;
 
-pub use build::Prepared;
-pub use manifest::{Manifest, Peer};
+pub use build::{Prepared, default_build_root};
+pub use manifest::{Manifest, default_manifest_path};
+pub use peer::Peer;
 pub use run::{Built, Done};
 pub use template::procs_for;
 pub use toolchain::{Status, Toolchain};
-
-/// The manifest's path in this source tree: `<crate root>/peers/peers.toml`.
-pub fn default_manifest_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("peers")
-        .join("peers.toml")
-}
-
-/// Where peers are built by default: `<target>/taskmem/peers` (see
-/// [`crate::summary::target_dir`]); each peer in its own `<id>/` below.
-pub fn default_build_root() -> PathBuf {
-    crate::summary::target_dir().join("taskmem").join("peers")
-}

@@ -3,9 +3,6 @@
 //! from a template.
 
 use std::path::Path;
-use std::process::Command;
-
-use super::Peer;
 
 /// The BEAM's default process limit, the floor of `{procs}`.
 const DEFAULT_PROCS: u64 = 262_144;
@@ -84,25 +81,4 @@ pub(super) fn expand(template: &str, vars: &Vars) -> String {
 /// `{procs}` for a task count: the larger of the BEAM's default and `n + 1024`.
 pub fn procs_for(n: u64) -> u64 {
     n.saturating_add(1024).max(DEFAULT_PROCS)
-}
-
-impl Peer {
-    pub(super) fn vars<'a>(&'a self, build: &'a Path, tool: Option<&'a str>) -> Vars<'a> {
-        Vars {
-            src: &self.src,
-            build,
-            peers: &self.peers_dir,
-            tool,
-            n: None,
-            sleep_ms: None,
-            procs: None,
-        }
-    }
-
-    pub(super) fn command(argv: &[String], vars: &Vars) -> Command {
-        let mut words = argv.iter().map(|w| expand(w, vars));
-        let mut cmd = Command::new(words.next().unwrap_or_default());
-        cmd.args(words);
-        cmd
-    }
 }
