@@ -1,19 +1,34 @@
-//! The `cargo bench --bench dhat` binary: its `main`, and what it prints per case and per
-//! pair.
+//! The `cargo bench --bench dhat` binary: its `main`, where it writes the profiles and the
+//! summary, and what it prints per case and per pair.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::cross_check::{cross_check, explain, jemalloc_figures, per_task};
 use super::profile::profile_case_around;
 use super::summary_file::merge;
 use super::{CaseEntry, DhatSummary, FORMAT, Output, PairEntry, Settings, error_line};
-use super::{output_dir, profile_path};
 use crate::matrix::{Case, Runtime};
 use crate::measurement::format_bytes;
 use crate::progress::Progress;
 use crate::summary::{self, Skip};
 use crate::workload::{CaseError, Driver, RunOptions};
+
+/// `$CARGO_TARGET_DIR/taskmem/dhat` or `target/taskmem/dhat`.
+fn output_dir() -> PathBuf {
+    summary::default_path()
+        .parent()
+        .map_or_else(|| PathBuf::from("taskmem"), Path::to_path_buf)
+        .join("dhat")
+}
+
+/// Where a case's profile is written: `<output_dir>/<runtime>/<strategy>/<N>/dhat-heap.json`.
+fn profile_path(case: &Case) -> PathBuf {
+    case.id()
+        .split('/')
+        .fold(output_dir(), |dir, part| dir.join(part))
+        .join("dhat-heap.json")
+}
 
 /// Prints one profiled case: dhat's figures, jemalloc's beside them, the check.
 fn print_case(entry: &CaseEntry, have_summary: bool) {

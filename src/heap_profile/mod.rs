@@ -59,12 +59,7 @@
 //! `settings.rs` the bench's settings; `profile.rs` one case profiled under dhat;
 //! `cross_check.rs` dhat's figures against jemalloc's; `summary_file.rs` the summary file,
 //! its per-pair slopes and the merge over an earlier one; `bench.rs` the bench binary's
-//! `main` and what it prints.
-
-use std::path::{Path, PathBuf};
-
-use crate::matrix::Case;
-use crate::summary;
+//! `main`, where it writes and what it prints.
 
 mod bench;
 mod cross_check;
@@ -77,19 +72,3 @@ pub use cross_check::{CrossCheck, Jemalloc, cross_check};
 pub use profile::{Output, Profile, profile_case};
 pub use settings::{DEFAULT_SIZES, Settings, error_line};
 pub use summary_file::{CaseEntry, DhatSummary, FORMAT, PairEntry};
-
-/// `$CARGO_TARGET_DIR/taskmem/dhat` or `target/taskmem/dhat`.
-fn output_dir() -> PathBuf {
-    summary::default_path()
-        .parent()
-        .map_or_else(|| PathBuf::from("taskmem"), Path::to_path_buf)
-        .join("dhat")
-}
-
-/// Where a case's profile is written: `<output_dir>/<runtime>/<strategy>/<N>/dhat-heap.json`.
-fn profile_path(case: &Case) -> PathBuf {
-    case.id()
-        .split('/')
-        .fold(output_dir(), |dir, part| dir.join(part))
-        .join("dhat-heap.json")
-}

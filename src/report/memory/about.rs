@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::Comparison;
+use super::comparison::Comparison;
 use crate::baseline::Verdict;
 use crate::report::Section;
 use crate::summary::Summary;

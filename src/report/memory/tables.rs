@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::Comparison;
+use super::comparison::Comparison;
 use super::view::{PairView, per_task};
 use crate::baseline::Row;
 use crate::measurement::format_bytes;
