@@ -114,28 +114,15 @@ pub enum Format {
     Github,
 }
 
-/// Prints the first line of a command-line error as `taskmem: ...` and returns exit code 2.
-pub fn usage_error(e: &clap::Error) -> i32 {
-    let text = e.to_string();
-    let line = text
-        .lines()
-        .next()
-        .unwrap_or("")
-        .trim_start_matches("error: ");
-    eprintln!("taskmem: {line}");
-    2
-}
+/// Prints the first line of a command-line error as `taskmem: ...` and returns exit code 2
+/// (it lives in [`crate::run`], which the allocator binaries parse with too).
+pub use crate::run::usage_error;
 
 /// Runs the command line; returns the exit code.
 pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
-    let cli = match Cli::try_parse_from(args) {
+    let cli: Cli = match crate::run::parse_command_line(args) {
         Ok(cli) => cli,
-        Err(e) if !e.use_stderr() => {
-            // --help and --version.
-            print!("{e}");
-            return 0;
-        }
-        Err(e) => return usage_error(&e),
+        Err(code) => return code,
     };
     match cli.command {
         Command::Cases {

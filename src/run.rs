@@ -282,16 +282,41 @@ struct Standalone {
     args: RunArgs,
 }
 
+/// Prints the first line of a command-line error as `taskmem: ...` and returns exit code 2.
+pub fn usage_error(e: &clap::Error) -> i32 {
+    let text = e.to_string();
+    let line = text
+        .lines()
+        .next()
+        .unwrap_or("")
+        .trim_start_matches("error: ");
+    eprintln!("taskmem: {line}");
+    2
+}
+
+/// Parses a command line (program name first). `Err` is the exit code when there is nothing
+/// to run: 0 after printing `--help` or `--version` on stdout, 2 after a usage error
+/// ([`usage_error`]). `taskmem` and the allocator binaries share it.
+pub(crate) fn parse_command_line<P: Parser>(
+    args: impl IntoIterator<Item = OsString>,
+) -> Result<P, i32> {
+    match P::try_parse_from(args) {
+        Ok(parsed) => Ok(parsed),
+        Err(e) if !e.use_stderr() => {
+            // --help and --version.
+            print!("{e}");
+            Err(0)
+        }
+        Err(e) => Err(usage_error(&e)),
+    }
+}
+
 /// `main` of an allocator's binary: parse the run options, run, print; returns the exit
 /// code (0 ran, 1 skipped or failed, 2 bad input).
 pub fn main(allocator: Allocator, argv: impl IntoIterator<Item = OsString>) -> i32 {
-    let parsed = match Standalone::try_parse_from(argv) {
+    let parsed: Standalone = match parse_command_line(argv) {
         Ok(p) => p,
-        Err(e) if !e.use_stderr() => {
-            print!("{e}");
-            return 0;
-        }
-        Err(e) => return crate::cli::usage_error(&e),
+        Err(code) => return code,
     };
     let mut args = parsed.args;
     if args.allocator != allocator {

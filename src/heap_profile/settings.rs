@@ -1,0 +1,57 @@
+//! The dhat bench's settings: `TASKMEM_SIZES`, Criterion's filter and `--list`, and the
+//! one-line error for bad input.
+
+use crate::config::{Config, Filter, parse_sizes};
+use crate::matrix::{self, Case};
+
+/// The default task counts: 1M takes about 7x longer under dhat and runs only when
+/// `TASKMEM_SIZES` asks for it.
+pub const DEFAULT_SIZES: [usize; 3] = [1, 10_000, 100_000];
+
+/// The bench's settings: `TASKMEM_SIZES` and a Criterion-style filter.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Task counts to run.
+    pub sizes: Vec<usize>,
+    /// Which cases run (a regex on the case id, or `--exact ID`).
+    pub filter: Filter,
+    /// `--list`: print the cases, run nothing.
+    pub list_only: bool,
+}
+
+impl Settings {
+    /// Reads `TASKMEM_SIZES` and the bench's arguments (program name excluded).
+    pub fn from_env_and_args(args: &[String]) -> Result<Settings, String> {
+        Settings::from_parts(std::env::var("TASKMEM_SIZES").ok().as_deref(), args)
+    }
+
+    /// The same from explicit values. The error is one line, without the `taskmem: ` prefix
+    /// that [`error_line`] adds.
+    pub fn from_parts(sizes: Option<&str>, args: &[String]) -> Result<Settings, String> {
+        let sizes = match sizes {
+            Some(s) => parse_sizes(s).map_err(|e| format!("TASKMEM_SIZES: {e}"))?,
+            None => DEFAULT_SIZES.to_vec(),
+        };
+        // The suite's own parsing of Criterion's command line: the first argument that is not
+        // an option is the filter; `--exact` and `--list` work as in Criterion.
+        let config = Config::from_parts(None, None, args)?;
+        Ok(Settings {
+            sizes,
+            filter: config.filter,
+            list_only: config.list_only,
+        })
+    }
+
+    /// The cases to run, in matrix order.
+    pub fn cases(&self) -> Vec<Case> {
+        matrix::cases(&self.sizes)
+            .into_iter()
+            .filter(|c| self.filter.matches(&c.id()))
+            .collect()
+    }
+}
+
+/// The line printed on stderr for bad input: `taskmem: <message>`, on one line.
+pub fn error_line(message: &str) -> String {
+    format!("taskmem: {}", message.replace('\n', " "))
+}
