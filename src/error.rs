@@ -4,7 +4,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::tasks::Runtime;
+use crate::runtime::Runtime;
 
 /// Why a run of N tasks, or a measurement, produced no figure.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -11,6 +11,7 @@ mod error;
 pub mod measurement;
 #[doc(hidden)]
 pub mod probe;
+mod runtime;
 #[doc(hidden)]
 pub mod sample;
 mod tasks;
@@ -37,6 +38,9 @@ pub mod cli;
 #[cfg(feature = "suite")]
 #[doc(hidden)]
 pub mod config;
+#[cfg(feature = "suite")]
+#[doc(hidden)]
+pub mod gate;
 #[cfg(all(feature = "suite", feature = "dhat"))]
 #[doc(hidden)]
 pub mod heap_profile;
@@ -75,5 +79,6 @@ pub use alloc::TrackedJemalloc;
 pub use error::Error;
 pub use group::{Group, group};
 pub use measurement::{Memory, Mode, criterion};
+pub use runtime::{Release, Runtime, Strategy};
 pub use sample::{Metric, Sample};
-pub use tasks::{DEFAULT_TIMEOUT, Release, Runtime, Strategy, Tasks};
+pub use tasks::{DEFAULT_TIMEOUT, Tasks};

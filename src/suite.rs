@@ -237,7 +237,7 @@ impl Suite {
         }
         if let Some(name) = &config.compare {
             println!("\ntaskmem: comparing with baseline '{name}'");
-            let code = crate::cli::compare(&crate::cli::CompareOptions::named(name));
+            let code = crate::gate::compare(&crate::gate::CompareOptions::named(name));
             if code != 0 {
                 std::process::exit(code);
             }

@@ -109,10 +109,8 @@ fn the_readme_example_runs_in_a_crate_of_its_own() {
             "the lean crate builds {heavy}"
         );
     }
-    let crates: std::collections::BTreeSet<&str> = tree
-        .lines()
-        .filter_map(|l| l.split(" v").next())
-        .collect();
+    let crates: std::collections::BTreeSet<&str> =
+        tree.lines().filter_map(|l| l.split(" v").next()).collect();
     println!("the lean crate depends on {} crates", crates.len());
 
     let (ok, _, out, err) = run(cargo().args(["bench", "--bench", "tasks"]));

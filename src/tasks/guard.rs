@@ -2,9 +2,10 @@
 //! misuse into an error instead of a hang or a wrong number.
 //!
 //! - [`FirstPoll`] wraps each *spawned* task: after its first poll it arrives at the
-//!   [`STARTED`] latch, which the driver awaits before the peak is read. It costs one flag
-//!   per task (the alignment of the caller's future, 8 B for most), which is counted: the
-//!   future size a run reports is the wrapped one.
+//!   [`STARTED`] latch, which the driver awaits before the peak is read. It is a newtype, so
+//!   it adds no byte to the task: which tasks have been polled is kept beside them, in a
+//!   table of the tasks' waker addresses ([`Seen`]) that is allocated and touched before a
+//!   measurement starts, so that no counter sees it grow.
 //! - [`Watch`] wraps each *unspawned* future (`join_all`, sequential, `FuturesUnordered`,
 //!   `buffer_unordered`): a newtype, so it adds no byte; the driver polls them itself.
 //! - Both count futures that complete before the peak ([`take_early`]) and catch a panic in
@@ -181,19 +182,70 @@ fn note_ready() {
     }
 }
 
-/// A spawned task: the caller's future, and whether it has been polled. Its output is
-/// dropped inside the task.
+/// The tasks of the current run that have been polled, by the address of their waker's data
+/// (the runtime's task header: one per task while it is alive). An open-addressing table of
+/// at least twice the live tasks, allocated and written before a measurement reads its first
+/// counters, and only written to (never grown) during the run.
+pub(super) struct Seen;
+
+static SEEN: Mutex<Vec<AtomicUsize>> = Mutex::new(Vec::new());
+static SEEN_PTR: std::sync::atomic::AtomicPtr<AtomicUsize> =
+    std::sync::atomic::AtomicPtr::new(std::ptr::null_mut());
+static SEEN_MASK: AtomicUsize = AtomicUsize::new(0);
+
+impl Seen {
+    /// Makes room for `tasks` live tasks: grows the table if needed (this allocates and
+    /// touches every slot: call it before the first reading of a measurement).
+    pub(super) fn reserve(tasks: usize) {
+        let want = (tasks.max(1) * 2).next_power_of_two();
+        let mut table = SEEN.lock().unwrap_or_else(|p| p.into_inner());
+        if table.len() < want {
+            *table = (0..want).map(|_| AtomicUsize::new(0)).collect();
+        }
+    }
+
+    /// Empties the table for a run of `tasks` live tasks (no allocation once
+    /// [`Seen::reserve`] made room; an unmeasured run may grow it here).
+    pub(super) fn clear(tasks: usize) {
+        Seen::reserve(tasks);
+        let table = SEEN.lock().unwrap_or_else(|p| p.into_inner());
+        table
+            .iter()
+            .for_each(|slot| slot.store(0, Ordering::Relaxed));
+        SEEN_MASK.store(table.len() - 1, Ordering::SeqCst);
+        SEEN_PTR.store(table.as_ptr() as *mut AtomicUsize, Ordering::SeqCst);
+    }
+
+    /// Records `key`; true the first time it is seen in this run.
+    fn first(key: usize) -> bool {
+        let ptr = SEEN_PTR.load(Ordering::Acquire);
+        let mask = SEEN_MASK.load(Ordering::Acquire);
+        if ptr.is_null() || key == 0 {
+            return true;
+        }
+        let mut i = (key >> 4).wrapping_mul(0x9E37_79B9_7F4A_7C15) & mask;
+        loop {
+            // SAFETY: the table outlives the run (it is only replaced by `reserve`, which runs
+            // before a run starts, under the run lock) and `i <= mask < len`.
+            let slot = unsafe { &*ptr.add(i) };
+            match slot.compare_exchange(0, key, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => return true,
+                Err(k) if k == key => return false,
+                Err(_) => i = (i + 1) & mask,
+            }
+        }
+    }
+}
+
+/// A spawned task: the caller's future, unchanged in size. Its output is dropped inside the
+/// task. Its first poll (by its waker's address, see [`Seen`]) arrives at [`STARTED`].
 pub(super) struct FirstPoll<F> {
     inner: F,
-    polled: bool,
 }
 
 impl<F> FirstPoll<F> {
     pub(super) fn new(inner: F) -> Self {
-        FirstPoll {
-            inner,
-            polled: false,
-        }
+        FirstPoll { inner }
     }
 }
 
@@ -201,11 +253,10 @@ impl<F: Future> Future for FirstPoll<F> {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        // SAFETY: `inner` is structurally pinned (never moved out); `polled` is not pinned.
-        let this = unsafe { self.get_unchecked_mut() };
-        let inner = unsafe { Pin::new_unchecked(&mut this.inner) };
+        // SAFETY: `inner` is structurally pinned (never moved out).
+        let inner = unsafe { self.map_unchecked_mut(|w| &mut w.inner) };
         let result = guarded(|| inner.poll(cx));
-        let first = !std::mem::replace(&mut this.polled, true);
+        let first = Seen::first(cx.waker().data() as usize);
         let out = match result {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(_)) => {

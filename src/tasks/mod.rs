@@ -32,7 +32,6 @@ mod tokio_rt;
 use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
-use std::str::FromStr;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -40,149 +39,9 @@ use criterion::Bencher;
 
 use crate::error::Error;
 use crate::measurement::Memory;
+pub use crate::runtime::{Release, Runtime, Strategy};
 use crate::sample::{self, Metric, Sample};
-use guard::{FirstPoll, STARTED, Watch, Watchdog};
-
-/// The async runtime the tasks run on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Runtime {
-    /// tokio's current-thread runtime (cargo feature `tokio`).
-    TokioCurrentThread,
-    /// tokio's multi-thread runtime, one worker per core (cargo feature `tokio`).
-    TokioMultiThread,
-    /// async-std's global executor (cargo feature `async-std`). Legacy: discontinued
-    /// upstream, kept because published comparisons measure it.
-    AsyncStd,
-    /// smol's global executor (cargo feature `smol`).
-    Smol,
-}
-
-impl Runtime {
-    /// Every runtime, compiled in or not.
-    pub const ALL: [Runtime; 4] = [
-        Runtime::TokioCurrentThread,
-        Runtime::TokioMultiThread,
-        Runtime::AsyncStd,
-        Runtime::Smol,
-    ];
-
-    /// The runtime's id in benchmark ids: `tokio-ct`, `tokio-mt`, `async-std`, `smol`.
-    pub fn id(self) -> &'static str {
-        match self {
-            Runtime::TokioCurrentThread => "tokio-ct",
-            Runtime::TokioMultiThread => "tokio-mt",
-            Runtime::AsyncStd => "async-std",
-            Runtime::Smol => "smol",
-        }
-    }
-
-    /// The cargo feature of taskmem that compiles the runtime in.
-    pub fn feature(self) -> &'static str {
-        match self {
-            Runtime::TokioCurrentThread | Runtime::TokioMultiThread => "tokio",
-            Runtime::AsyncStd => "async-std",
-            Runtime::Smol => "smol",
-        }
-    }
-
-    /// Whether this build of taskmem has the runtime.
-    pub fn is_compiled(self) -> bool {
-        match self {
-            Runtime::TokioCurrentThread | Runtime::TokioMultiThread => cfg!(feature = "tokio"),
-            Runtime::AsyncStd => cfg!(feature = "async-std"),
-            Runtime::Smol => cfg!(feature = "smol"),
-        }
-    }
-}
-
-impl fmt::Display for Runtime {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.id())
-    }
-}
-
-impl FromStr for Runtime {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Runtime::ALL
-            .into_iter()
-            .find(|r| r.id() == s)
-            .ok_or_else(|| {
-                format!("unknown runtime '{s}' (valid: tokio-ct, tokio-mt, async-std, smol)")
-            })
-    }
-}
-
-/// How the N tasks are created and held.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Strategy {
-    /// `futures::future::join_all` over the N futures, inside one task.
-    JoinAll,
-    /// A `Vec` of the N futures awaited one by one: only the first is polled.
-    Sequential,
-    /// Each future spawned as a task (`tokio::spawn`, `smol::spawn`,
-    /// `async_std::task::spawn`), its handle kept.
-    Spawn,
-    /// Each future spawned into a tokio `JoinSet` (tokio only).
-    JoinSet,
-    /// `futures::stream::FuturesUnordered` over the N futures, inside one task.
-    FuturesUnordered,
-    /// `buffer_unordered(K)` over a lazy stream of the N futures: at most K exist at a time.
-    BufferUnordered(usize),
-    /// Spawned tasks, each holding one of K semaphore permits: at most K alive at a time.
-    Semaphore(usize),
-}
-
-impl Strategy {
-    /// The strategy's id in benchmark ids: `join_all`, `sequential`, `spawn`, `joinset`,
-    /// `futures_unordered`, `buffer_unordered/k1000`, `semaphore/k1000`.
-    pub fn id(self) -> String {
-        match self {
-            Strategy::JoinAll => "join_all".into(),
-            Strategy::Sequential => "sequential".into(),
-            Strategy::Spawn => "spawn".into(),
-            Strategy::JoinSet => "joinset".into(),
-            Strategy::FuturesUnordered => "futures_unordered".into(),
-            Strategy::BufferUnordered(k) => format!("buffer_unordered/k{k}"),
-            Strategy::Semaphore(k) => format!("semaphore/k{k}"),
-        }
-    }
-
-    /// Whether the tasks are spawned onto the runtime's scheduler (each then carries the
-    /// runtime's per-task header and taskmem's first-poll flag).
-    pub fn spawns(self) -> bool {
-        matches!(
-            self,
-            Strategy::Spawn | Strategy::JoinSet | Strategy::Semaphore(_)
-        )
-    }
-
-    /// How many of `n` tasks are alive at the peak: `n`, or the bound K.
-    pub fn live_tasks(self, n: usize) -> usize {
-        match self {
-            Strategy::BufferUnordered(k) | Strategy::Semaphore(k) => n.min(k),
-            _ => n,
-        }
-    }
-}
-
-impl fmt::Display for Strategy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.id())
-    }
-}
-
-/// What happens to the tasks once the peak has been measured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Release {
-    /// Drop, abort or cancel every task right after the peak (the default: a 1M run takes
-    /// well under a second).
-    #[default]
-    Cancel,
-    /// Let every task run to completion (tests use it to check that cancelling does not
-    /// change the peak).
-    Complete,
-}
+use guard::{FirstPoll, STARTED, Seen, Watch, Watchdog};
 
 /// A built runtime, shared by every [`Tasks`] derived from one another.
 enum Executor {
@@ -350,7 +209,8 @@ impl Tasks {
 
     /// `size_of` of one task as it is held, in bytes, from the last run: the caller's future
     /// (unspawned strategies), or the caller's future in taskmem's first-poll wrapper
-    /// (spawned: that is what sits in the runtime's task cell). `None` before a run.
+    /// (spawned: a newtype, the same size; with the semaphore's permit beside it for
+    /// [`Strategy::Semaphore`]). `None` before a run.
     pub fn future_size(&self) -> Option<usize> {
         self.future_size.get()
     }
@@ -382,6 +242,7 @@ impl Tasks {
         let _guard = sample::exclusive();
         Watchdog::start();
         self.executor()?;
+        Seen::reserve(self.strategy.live_tasks(self.n));
         sample::measure(|at_peak| self.run_unlocked(&make, &mut || {}, at_peak))
     }
 
@@ -415,6 +276,7 @@ impl Tasks {
                 size_of::<FirstPoll<strategies::WithPermit<F, async_lock::SemaphoreGuardArc>>>()
             }
             (s, _) if s.spawns() => size_of::<FirstPoll<F>>(),
+            // Unspawned futures are held as they are (`Watch` is a newtype).
             _ => size_of::<Watch<F>>(),
         }
     }
@@ -516,6 +378,7 @@ impl Tasks {
             )));
         }
         guard::begin_run();
+        Seen::clear(self.strategy.live_tasks(self.n));
         let watchdog = Cell::new(Some(Watchdog::arm(self.timeout)));
         let mut reached = false;
         let mut peak = || {

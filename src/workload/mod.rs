@@ -355,7 +355,7 @@ fn with_body<A: Action>(
 
 /// `size_of` of one task as the case holds it (the sleep future, or the future holding the
 /// payload around it, for the unspawned strategies; the spawned task body in taskmem's
-/// first-poll wrapper otherwise, with its semaphore permit for `semaphore`). `None` for OS
+/// first-poll wrapper otherwise (a newtype), with its semaphore permit for `semaphore`). `None` for OS
 /// threads, a bounded case without its bound, and an inline payload size not compiled in.
 pub fn future_size(case: &Case) -> Option<usize> {
     let tasks = Tasks::new(executor(case.runtime)?, strategy(case)?, case.n);

@@ -21,7 +21,8 @@
 //! strategies (`join_all`, sequential, `FuturesUnordered`, `buffer_unordered`) use the
 //! `hold_*` futures, which create their sleep when first polled. [`body`] picks the body for
 //! a case and hands its constructor to a [`Body`]: a run, a measurement or a size. Without a
-//! payload a task is the runtime's sleep future itself.
+//! payload a spawned task is `async { sleep(d).await }` ([`task`]), as in the published
+//! programs, and an unspawned one the runtime's sleep future itself.
 
 use std::future::Future;
 use std::hint::black_box;
@@ -102,6 +103,12 @@ async fn hold_dropped<S: Future>(payload: usize, sleep: impl FnOnce(Duration) ->
     black_box(sum);
 }
 
+/// A spawned task of the published programs: `async { sleep(d).await }`, its sleep created
+/// when it starts.
+async fn task<S: Future>(sleep: impl FnOnce(Duration) -> S) {
+    sleep(sleep_duration()).await;
+}
+
 /// A spawned task that also holds `payload` heap bytes across its sleep.
 async fn payload_task<S: Future>(payload: usize, sleep: impl FnOnce(Duration) -> S) {
     let held = vec![1u8; payload];
@@ -144,6 +151,7 @@ where
 {
     match payload {
         None if lateness => Ok(body.with(move || timed(d, sleep(d)))),
+        None if spawned => Ok(body.with(move || task(sleep))),
         None => Ok(body.with(move || sleep(d))),
         Some(p) if spawned => spawned_body(p, sleep, body),
         Some(p) => held_future(p, sleep, d, body),
