@@ -206,8 +206,21 @@ pub fn take_peak() -> i64 {
 /// jemalloc's start-up options ([`MALLOC_CONF`]). Use it once, at the top level of a bench,
 /// test or binary crate:
 ///
-/// ```ignore
+/// ```
 /// taskmem::use_tracked_jemalloc!();
+///
+/// fn main() {
+///     // Every allocation of every thread now goes through the counting wrapper.
+///     let before = taskmem::Sample::default();
+///     let bytes = taskmem::Tasks::new(
+///         taskmem::Runtime::TokioCurrentThread,
+///         taskmem::Strategy::JoinAll,
+///         100,
+///     )
+///     .measure(|| tokio::time::sleep(std::time::Duration::from_secs(10)))
+///     .map(|s| s.requested);
+///     assert!(bytes.is_ok_and(|b| b > before.requested));
+/// }
 /// ```
 #[macro_export]
 macro_rules! use_tracked_jemalloc {

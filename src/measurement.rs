@@ -62,10 +62,12 @@ pub enum Mode {
 ///
 /// taskmem::use_tracked_jemalloc!();
 ///
-/// // The peak heap growth of building a 1 MiB vector, measured with plain `b.iter`.
-/// let mut c: Criterion<Memory> = taskmem::criterion().with_measurement(Memory::new(Metric::Allocated));
-/// # let mut c = c.without_plots().sample_size(10);
-/// c.bench_function("vec-1mib", |b| b.iter(|| vec![1u8; 1 << 20]));
+/// fn main() {
+///     // The peak heap growth of building a 1 MiB vector, measured with plain `b.iter`.
+///     let mut c: Criterion<Memory> =
+///         taskmem::criterion().with_measurement(Memory::new(Metric::Allocated));
+///     c.bench_function("vec-1mib", |b| b.iter(|| vec![1u8; 1 << 20]));
+/// }
 /// ```
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Memory {

@@ -20,6 +20,13 @@
 //! until the one before them finishes, which is the point of the strategy. The bounded
 //! strategies keep at most K of their N tasks alive; their peak is when the first K are.
 
+// A build with no runtime compiles the drivers without a way to run them: `Tasks` then ends
+// every run with `Error::NotCompiled`.
+#![cfg_attr(
+    not(any(feature = "tokio", feature = "smol", feature = "async-std")),
+    allow(dead_code, unused_imports)
+)]
+
 #[cfg(feature = "async-std")]
 mod async_std_rt;
 mod guard;
@@ -432,6 +439,7 @@ impl Tasks {
         let watched = || Watch::new(make());
         let spawned = || FirstPoll::new(make());
         self.future_size.set(Some(self.held_size(make)));
+        #[allow(unused_macros)]
         macro_rules! unspawned {
             ($exec:expr) => {
                 match self.strategy {
@@ -449,9 +457,11 @@ impl Tasks {
                 }
             };
         }
-        match executor {
+        #[cfg(not(any(feature = "tokio", feature = "smol", feature = "async-std")))]
+        let _ = (n, release, at_peak, watched, spawned);
+        match *executor {
             #[cfg(feature = "tokio")]
-            Executor::Tokio(rt) => match self.strategy {
+            Executor::Tokio(ref rt) => match self.strategy {
                 Strategy::Spawn => rt.spawn(n, release, at_peak, spawned),
                 Strategy::JoinSet => rt.join_set(n, release, at_peak, spawned),
                 Strategy::Semaphore(k) => {
@@ -462,7 +472,7 @@ impl Tasks {
                 _ => unspawned!(rt),
             },
             #[cfg(feature = "async-std")]
-            Executor::AsyncStd(rt) => match self.strategy {
+            Executor::AsyncStd(ref rt) => match self.strategy {
                 Strategy::Spawn => rt.spawn(n, release, at_peak, spawned),
                 Strategy::Semaphore(k) => {
                     let permitted =
@@ -472,7 +482,7 @@ impl Tasks {
                 _ => unspawned!(rt),
             },
             #[cfg(feature = "smol")]
-            Executor::Smol(rt) => match self.strategy {
+            Executor::Smol(ref rt) => match self.strategy {
                 Strategy::Spawn => rt.spawn(n, release, at_peak, spawned),
                 Strategy::Semaphore(k) => {
                     let permitted =
@@ -486,13 +496,13 @@ impl Tasks {
 
     /// After a run on async-io (async-std, smol): lets its reactor drop the cancelled timers.
     fn flush(&self, executor: &Executor) {
-        match executor {
+        match *executor {
             #[cfg(feature = "tokio")]
             Executor::Tokio(_) => {}
             #[cfg(feature = "async-std")]
-            Executor::AsyncStd(rt) => rt.flush_timers(),
+            Executor::AsyncStd(ref rt) => rt.flush_timers(),
             #[cfg(feature = "smol")]
-            Executor::Smol(rt) => rt.flush_timers(),
+            Executor::Smol(ref rt) => rt.flush_timers(),
         }
     }
 }
