@@ -55,10 +55,16 @@ pub mod peers;
 pub mod progress;
 #[cfg(feature = "suite")]
 #[doc(hidden)]
+pub mod quiet_stderr;
+#[cfg(feature = "suite")]
+#[doc(hidden)]
 pub mod report;
 #[cfg(feature = "suite")]
 #[doc(hidden)]
 pub mod run;
+#[cfg(feature = "suite")]
+#[doc(hidden)]
+pub mod sample_time;
 #[cfg(feature = "suite")]
 #[doc(hidden)]
 pub mod spawn_time;

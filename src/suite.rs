@@ -12,8 +12,9 @@
 //!
 //! Criterion settings ([`crate::criterion`]): 10 samples, 10,000 bootstrap resamples, flat
 //! sampling, warm-up and measurement times of 1 ns, so that a case makes one warm-up run and
-//! exactly one run per sample: 11 runs. Criterion then warns "Unable to complete 10 samples
-//! in 1.0ns": expected, each sample is one whole run.
+//! exactly one run per sample: 11 runs. Criterion's warning about it ("Unable to complete 10
+//! samples in 1.0ns", by design here) is kept off stderr ([`crate::quiet_stderr`]); on a
+//! terminal a line before each case says where the run is ([`crate::progress::CaseClock`]).
 
 use std::collections::BTreeMap;
 
@@ -86,6 +87,7 @@ pub struct Suite {
     config: Config,
     drivers: BTreeMap<Runtime, Result<Driver, CaseError>>,
     outcome: Outcome,
+    clock: crate::progress::CaseClock,
 }
 
 impl Suite {
@@ -97,10 +99,16 @@ impl Suite {
         if let Err(e) = crate::probe::check() {
             exit_with(&e.to_string(), 1);
         }
+        let in_order = Runtime::ALL.into_iter().flat_map(|rt| {
+            let cases = config.cases();
+            cases.into_iter().filter(move |c| c.runtime == rt)
+        });
+        let clock = crate::progress::CaseClock::new(in_order.map(|c| c.n));
         Suite {
             config,
             drivers: BTreeMap::new(),
             outcome: Outcome::default(),
+            clock,
         }
     }
 
@@ -129,6 +137,7 @@ impl Suite {
             group.bench_with_input(id, case, |b, _| b.iter_custom(|_| 1));
             return;
         }
+        self.clock.start_case(&case.id());
         let driver = match self
             .drivers
             .entry(case.runtime)
@@ -159,9 +168,15 @@ impl Suite {
         // Every call Criterion makes, with its runs: the last `sample_size` calls are the
         // samples it analyses (the earlier ones are warm-up).
         let mut calls: Vec<Vec<Sample>> = first.into_iter().map(|s| vec![s]).collect();
+        // Criterion's "Unable to complete 10 samples" comes between the warm-up call and the
+        // first sample, and only says that a sample is one run, as designed: stderr is quiet
+        // from the end of the warm-up to the start of the next call (crate::quiet_stderr).
+        let mut silence = crate::quiet_stderr::Silence::default();
+        let mut warmed_up = false;
         let bench = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             quiet_panics(true);
             group.bench_with_input(id, case, |b, case| {
+                silence.stop();
                 b.iter_custom(|iters| {
                     let mut total = 0u64;
                     let mut runs = Vec::with_capacity(iters as usize);
@@ -179,9 +194,13 @@ impl Suite {
                     }
                     calls.push(runs);
                     total
-                })
+                });
+                if !std::mem::replace(&mut warmed_up, true) {
+                    silence.silence();
+                }
             });
         }));
+        silence.stop();
         quiet_panics(false);
         if bench.is_err() {
             let message = last_panic();
@@ -250,7 +269,9 @@ impl Suite {
 
 /// A Criterion for the suite: [`crate::criterion`], then the command line.
 pub fn criterion() -> Criterion<Memory> {
-    crate::criterion().configure_from_args()
+    // Criterion looks for gnuplot when it is made and says "Gnuplot not found" on stderr;
+    // the suite draws with plotters either way (crate::quiet_stderr).
+    crate::quiet_stderr::Silence::during(crate::criterion).configure_from_args()
 }
 
 /// Writes the report page next to Criterion's and says where in one line; with a baseline
