@@ -173,6 +173,11 @@ impl Journal {
         let mut line = serde_json::to_string(&entry)
             .map_err(|e| format!("cannot encode {}: {e}", entry.id()))?;
         line.push('\n');
+        // A fresh target directory has no taskmem/ yet.
+        if let Some(dir) = self.file.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        }
         let appended = OpenOptions::new()
             .create(true)
             .append(true)

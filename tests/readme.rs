@@ -141,6 +141,7 @@ fn the_readme_example_runs_in_a_crate_of_its_own() {
         .lines()
         .find(|l| l.contains("thrpt:") && l.contains("B/task"))
         .unwrap_or_else(|| panic!("no bytes-per-task line:\n{out}"));
+    println!("{out}");
     println!("{thrpt}");
     assert!(out.contains("handler/tokio-mt/spawn/10000"), "{out}");
     assert!(out.contains("per task [resident"), "{out}");
