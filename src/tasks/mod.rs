@@ -444,7 +444,9 @@ impl Tasks {
             if !STARTED.all_arrived() && self.strategy.spawns() {
                 return;
             }
-            if guard::early() > 0 || guard::panicked() {
+            // Early completion makes a cancelled run's peak miss those tasks; a run whose tasks
+            // complete anyway (`Release::Complete`, the published programs' way) keeps its peak.
+            if guard::panicked() || (guard::early() > 0 && self.release == Release::Cancel) {
                 return;
             }
             guard::peak_read();
