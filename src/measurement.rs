@@ -26,7 +26,7 @@
 //!   report.
 //!
 //! A peak is a maximum, not a sum, so Criterion's division by the iteration count is right
-//! only with one iteration per sample: [`criterion`] configures that (warm-up and
+//! only with one iteration per sample: [`criterion()`] configures that (warm-up and
 //! measurement times of 1 ns make Criterion plan one iteration per sample). Retained bytes
 //! add up over iterations, so any configuration reads them right.
 //!
@@ -118,10 +118,10 @@ pub fn criterion() -> Criterion<Memory> {
         .nresamples(NRESAMPLES)
 }
 
-/// Bootstrap resamples [`criterion`] sets.
+/// Bootstrap resamples [`criterion()`] sets.
 pub const NRESAMPLES: usize = 10_000;
 
-/// Criterion's sample count [`criterion`] sets (its minimum).
+/// Criterion's sample count [`criterion()`] sets (its minimum).
 pub const SAMPLE_SIZE: usize = 10;
 
 /// Reads every counter, or ends the process with one line: a measurement that cannot read

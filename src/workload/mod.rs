@@ -2,8 +2,8 @@
 //! of the matrix runs.
 //!
 //! A case's tasks each sleep [`RunOptions::sleep`] (10 s by default) with their runtime's own
-//! timer, holding the case's [`Payload`] across the await ([`payload`]); OS threads wait on
-//! a condition variable ([`threads`]). [`Driver`] turns a [`Case`] into a [`crate::Tasks`]
+//! timer, holding the case's [`Payload`] across the await (`payload.rs`); OS threads wait on
+//! a condition variable (`threads.rs`). [`Driver`] turns a [`Case`] into a [`crate::Tasks`]
 //! on one runtime instance per runtime, and checks the machine's limits first.
 //!
 //! The time side ([`crate::timing`]) uses two more things from here: [`Driver::time_to_peak`]
