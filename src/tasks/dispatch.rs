@@ -104,60 +104,50 @@ impl On for OnTokio {
     }
 }
 
-/// async-std's executor only.
-#[cfg(feature = "async-std")]
-pub(crate) struct OnAsyncStd;
+/// One of the async-io runtimes (async-std, smol): spawn and the semaphore on their own
+/// executor, no `JoinSet`.
+macro_rules! async_io_runtime {
+    ($(#[$doc:meta])* $on:ident, $variant:ident, $feature:literal) => {
+        $(#[$doc])*
+        #[cfg(feature = $feature)]
+        pub(crate) struct $on;
 
-#[cfg(feature = "async-std")]
-impl On for OnAsyncStd {
-    fn dispatch<F, M>(tasks: &Tasks, make: &M, at_peak: AtPeak<'_>) -> bool
-    where
-        M: Fn() -> F,
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        #[allow(irrefutable_let_patterns)]
-        let Ok(Executor::AsyncStd(rt)) = tasks.executor() else {
-            return false;
-        };
-        let (n, release) = (tasks.n, tasks.release);
-        match tasks.strategy {
-            Strategy::Spawn => rt.spawn(n, release, at_peak, || FirstPoll::new(make())),
-            Strategy::Semaphore(k) => rt.semaphore(n, k, release, at_peak, |permit| {
-                FirstPoll::new(strategies::with_permit(make(), permit))
-            }),
-            Strategy::JoinSet => return false,
-            _ => return unspawned(tasks, rt, make, at_peak),
+        #[cfg(feature = $feature)]
+        impl On for $on {
+            fn dispatch<F, M>(tasks: &Tasks, make: &M, at_peak: AtPeak<'_>) -> bool
+            where
+                M: Fn() -> F,
+                F: Future + Send + 'static,
+                F::Output: Send + 'static,
+            {
+                #[allow(irrefutable_let_patterns)]
+                let Ok(Executor::$variant(rt)) = tasks.executor() else {
+                    return false;
+                };
+                let (n, release) = (tasks.n, tasks.release);
+                match tasks.strategy {
+                    Strategy::Spawn => rt.spawn(n, release, at_peak, || FirstPoll::new(make())),
+                    Strategy::Semaphore(k) => rt.semaphore(n, k, release, at_peak, |permit| {
+                        FirstPoll::new(strategies::with_permit(make(), permit))
+                    }),
+                    Strategy::JoinSet => return false,
+                    _ => return unspawned(tasks, rt, make, at_peak),
+                }
+                true
+            }
         }
-        true
-    }
+    };
 }
 
-/// smol's executor only.
-#[cfg(feature = "smol")]
-pub(crate) struct OnSmol;
-
-#[cfg(feature = "smol")]
-impl On for OnSmol {
-    fn dispatch<F, M>(tasks: &Tasks, make: &M, at_peak: AtPeak<'_>) -> bool
-    where
-        M: Fn() -> F,
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        #[allow(irrefutable_let_patterns)]
-        let Ok(Executor::Smol(rt)) = tasks.executor() else {
-            return false;
-        };
-        let (n, release) = (tasks.n, tasks.release);
-        match tasks.strategy {
-            Strategy::Spawn => rt.spawn(n, release, at_peak, || FirstPoll::new(make())),
-            Strategy::Semaphore(k) => rt.semaphore(n, k, release, at_peak, |permit| {
-                FirstPoll::new(strategies::with_permit(make(), permit))
-            }),
-            Strategy::JoinSet => return false,
-            _ => return unspawned(tasks, rt, make, at_peak),
-        }
-        true
-    }
-}
+async_io_runtime!(
+    /// async-std's executor only.
+    OnAsyncStd,
+    AsyncStd,
+    "async-std"
+);
+async_io_runtime!(
+    /// smol's executor only.
+    OnSmol,
+    Smol,
+    "smol"
+);
