@@ -2,9 +2,9 @@
 //! summary; one line on stderr and a non-zero exit, with nothing written, for a missing or
 //! corrupt summary or baseline.
 //!
-//! Run with: `cargo test --test report_cli`
+//! Run with: `cargo test --test tools report_cli::`
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -7,20 +7,13 @@
 //! difference (the array) or by the `Vec`'s 3000 bytes plus it, within the runtime's task
 //! cell rounding; resident bytes within jemalloc's size-class rounding.
 
-taskmem::use_tracked_jemalloc!();
-
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use taskmem::{Error, Memory, Metric, Runtime, Sample, Strategy, Tasks};
 
-/// The counters are process-wide: the tests of this file run one at a time.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
-}
+use crate::serial;
 
 const HELD: usize = 3000;
 const SLEEP: Duration = Duration::from_secs(10);

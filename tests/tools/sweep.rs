@@ -1,7 +1,7 @@
 //! `taskmem run` and `taskmem sweep`: the published methodology on small N with short
 //! sleeps, the fresh-process isolation the sweep relies on, and bad input.
 //!
-//! Run with: `cargo test --test sweep` (cargo builds the allocator binaries beside
+//! Run with: `cargo test --test tools sweep::` (cargo builds the allocator binaries beside
 //! `taskmem` for integration tests).
 
 use std::process::{Command, Output};

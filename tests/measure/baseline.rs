@@ -2,8 +2,6 @@
 //! fails the gate, an unchanged run passes, bad files are one-line errors naming the file,
 //! saves are atomic, the exports have the documented shape, a changed matrix is reported.
 
-taskmem::use_tracked_jemalloc!();
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -13,11 +11,7 @@ use taskmem::sample::{Metric, Sample};
 use taskmem::summary::{self, Summary};
 use taskmem::workload::{self, Driver, RunOptions};
 
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
-}
+use crate::serial;
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("taskmem-test-{}-{name}", std::process::id()));

@@ -4,7 +4,7 @@
 //! must give one line on stderr and exit code 2. Peers not installed are listed as skipped (on
 //! stderr, past the test harness's capture), with their install hint.
 //!
-//! Run with: cargo test --test peers
+//! Run with: cargo test --test tools peers::
 //! (`peers/install-debian.sh` installs the toolchains Debian offers.)
 
 use std::io::Write;

@@ -5,15 +5,7 @@
 //! `Vec`. The median difference divided by N must be `PAYLOAD` within 2 % for the resident,
 //! allocated and RSS metrics.
 
-taskmem::use_tracked_jemalloc!();
-
-/// The probes are process-wide: a test that builds or drops a runtime while another
-/// measures would move its figures, so the tests of this file run one at a time.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
-}
+use crate::serial;
 
 use taskmem::matrix::Case;
 use taskmem::sample::Metric;
@@ -128,7 +120,7 @@ fn os_threads_resident_finds_the_payload_without_thread_caches() {
         .args([
             "--ignored",
             "--exact",
-            "threads_without_thread_caches",
+            "accuracy::threads_without_thread_caches",
             "--test-threads=1",
         ])
         .env("_RJEM_MALLOC_CONF", "tcache:false")

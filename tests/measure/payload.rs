@@ -3,14 +3,12 @@
 //! - `size_of_val` of every payload future, on every runtime: exact expectations, so that a
 //!   compiler or dependency change that moves a state machine's layout fails here first.
 //! - An inline 1 KiB payload adds 1 KiB per task, as every metric measures it (paired runs
-//!   against the 0-byte inline payload, as in `tests/accuracy.rs`); a dropped payload adds
+//!   against the 0-byte inline payload, as in `tests/measure/accuracy.rs`); a dropped payload adds
 //!   nothing at the peak.
 //! - Bounded strategies: bytes at the peak do not grow with N, and tasks passing through K at
 //!   a time never raise the heap above the first K's peak.
 //!
-//! Run with: `cargo test --test payload`
-
-taskmem::use_tracked_jemalloc!();
+//! Run with: `cargo test --test measure payload::`
 
 use std::time::Duration;
 
@@ -18,12 +16,7 @@ use taskmem::matrix::{Case, INLINE_SIZES, Payload, Place, Runtime, Strategy};
 use taskmem::sample::{self, Metric};
 use taskmem::workload::{self, Driver, Release, RunOptions, future_size};
 
-/// The probes are process-wide: the tests of this file measure one at a time.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
-}
+use crate::serial;
 
 fn size(runtime: Runtime, strategy: Strategy, payload: Option<&str>) -> usize {
     let mut case = Case::new(runtime, strategy, 1);

@@ -9,15 +9,15 @@
 //! Run with:
 //!
 //! ```text
-//! cargo test --test report_browser                            # skips without Chromium
-//! TASKMEM_REQUIRE_BROWSER=1 cargo test --test report_browser  # fails without Chromium (CI)
+//! cargo test --test tools report_browser::                            # skips without Chromium
+//! TASKMEM_REQUIRE_BROWSER=1 cargo test --test tools report_browser::  # fails without Chromium (CI)
 //! ```
 //!
 //! Chromium is Debian's `chromium` package (`apt-get install chromium`, `/usr/bin/chromium`);
 //! `TASKMEM_CHROMIUM` names another binary. Every Chromium run is killed, with its child
 //! processes, if it takes longer than [`BROWSER_TIMEOUT`].
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

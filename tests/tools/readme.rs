@@ -5,8 +5,9 @@
 //! plotters, dhat, mimalloc). A second bench in the same crate asks for smol, which its build
 //! of taskmem lacks, and must get one line naming the feature.
 //!
-//! The crate builds into `target/readme-example/` (kept between runs); the first build takes
-//! a few minutes on 2 cores.
+//! The crate builds into the same target directory as this test, with the test profile's
+//! settings, so it reuses what `cargo test` built and compiles little more than taskmem's
+//! lean build and the bench itself.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -24,6 +25,16 @@ fn block(readme: &str, heading: &str, lang: &str) -> String {
     let body = &section[open..];
     let body = &body[body.find('\n').unwrap() + 1..];
     body[..body.find("```").unwrap()].to_string()
+}
+
+/// The target directory this test binary was built in (`target/` or `$CARGO_TARGET_DIR`):
+/// the directory above `debug/deps/`.
+fn test_target_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    exe.ancestors()
+        .nth(3)
+        .expect("the test binary is in <target>/debug/deps")
+        .to_path_buf()
 }
 
 fn run(cmd: &mut Command) -> (bool, Option<i32>, String, String) {
@@ -82,16 +93,35 @@ fn scratch_crate(repo: &Path) -> PathBuf {
 fn the_readme_example_runs_in_a_crate_of_its_own() {
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let krate = scratch_crate(&repo);
-    let target = repo.join("target").join("readme-example");
+    // The bench is built into this test's own target directory with the repository's
+    // profiles and `--profile test`, so the dependencies `cargo test` has just built
+    // (jemalloc's C library above all, two minutes of build on 2 cores) are reused, not
+    // built again optimized: the example's bytes do not depend on the optimization level,
+    // only its times would. The build directory is set in the crate's `.cargo/config.toml`,
+    // not in the environment, so the bench itself writes its results under the scratch crate
+    // (`target/taskmem/`, `target/criterion/`), never into this repository's summary.
+    let target = test_target_dir();
+    let manifest = std::fs::read_to_string(repo.join("Cargo.toml")).unwrap();
+    let profiles = &manifest[manifest.find("[profile.").expect("Cargo.toml has profiles")..];
+    std::fs::create_dir_all(krate.join(".cargo")).unwrap();
+    std::fs::write(
+        krate.join(".cargo/config.toml"),
+        format!(
+            "[build]\ntarget-dir = {:?}\n\n{profiles}",
+            target.display().to_string()
+        ),
+    )
+    .unwrap();
     let cargo = || {
         let mut c = Command::new(env!("CARGO"));
         c.current_dir(&krate)
-            .env("CARGO_TARGET_DIR", &target)
-            .env_remove("RUSTFLAGS");
+            .env_remove("CARGO_TARGET_DIR")
+            .env_remove("RUSTFLAGS")
+            // Criterion would otherwise ask cargo for the build directory and write there.
+            .env("CRITERION_HOME", krate.join("target").join("criterion"));
         c
     };
 
-    // Only what the user asked for is built: none of the suite's parts, no other runtime.
     let (ok, _, tree, err) = run(cargo().args(["tree", "-e", "normal,dev", "--prefix", "none"]));
     assert!(ok, "cargo tree failed: {err}");
     for heavy in [
@@ -134,7 +164,7 @@ fn the_readme_example_runs_in_a_crate_of_its_own() {
         tree.lines().filter_map(|l| l.split(" v").next()).collect();
     println!("the lean crate depends on {} crates", crates.len());
 
-    let (ok, _, out, err) = run(cargo().args(["bench", "--bench", "tasks"]));
+    let (ok, _, out, err) = run(cargo().args(["bench", "--profile", "test", "--bench", "tasks"]));
     assert!(ok, "the README's bench failed:\n{out}\n{err}");
     // Criterion's throughput line in bytes per task, and taskmem's line after it.
     let thrpt = out
@@ -145,13 +175,14 @@ fn the_readme_example_runs_in_a_crate_of_its_own() {
     println!("{thrpt}");
     assert!(out.contains("handler/tokio-mt/spawn/10000"), "{out}");
     assert!(out.contains("per task [resident"), "{out}");
-    let summary = target.join("taskmem").join("summary.json");
+    let summary = krate.join("target").join("taskmem").join("summary.json");
     let json = std::fs::read_to_string(&summary).expect("the summary is written");
     assert!(json.contains("\"handler/tokio-mt/spawn\""), "{json}");
     assert!(!err.contains("panicked"), "{err}");
 
     // A runtime this build of taskmem lacks: one line naming the feature, exit code 1.
-    let (ok, code, _, err) = run(cargo().args(["bench", "--bench", "not_compiled"]));
+    let (ok, code, _, err) =
+        run(cargo().args(["bench", "--profile", "test", "--bench", "not_compiled"]));
     assert!(!ok && code == Some(1), "exit {code:?}: {err}");
     let line = err
         .lines()

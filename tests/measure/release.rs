@@ -14,15 +14,7 @@
 //! not exceed the highest completed level (a threads run's allocated bytes also move between
 //! levels ~16 KB apart from run to run).
 
-taskmem::use_tracked_jemalloc!();
-
-/// The probes are process-wide: a test that builds or drops a runtime while another
-/// measures would move its figures, so the tests of this file run one at a time.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
-}
+use crate::serial;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;

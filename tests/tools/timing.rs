@@ -1,7 +1,7 @@
 //! The time side: lateness statistics on known values and on controlled sleeps, the
 //! spawn-time bench's ids, and time to all-pending.
 //!
-//! Run with: `cargo test --test timing`.
+//! Run with: `cargo test --test tools timing::`.
 
 use std::time::Duration;
 
