@@ -1,9 +1,12 @@
 //! Which runtime's strategies a run is compiled with. [`Any`] matches the built runtime and
 //! runs its strategy, so a user's future can run anywhere; the suite's futures each belong to
-//! one runtime and use [`OnTokio`], [`OnSmol`] or [`OnAsyncStd`], which compile that
-//! runtime's strategies alone (a third of the code for each of the suite's ~45 task bodies).
+//! one runtime and to one half of the strategies (spawned or polled), and use
+//! [`Spawning`] or [`Polled`] of [`OnTokio`], [`OnSmol`] or [`OnAsyncStd`], which compile that
+//! runtime's half alone: each of the suite's task bodies compiles a sixth of the strategy
+//! code that [`Any`] would.
 
 use std::future::Future;
+use std::marker::PhantomData;
 
 use super::guard::{FirstPoll, Watch};
 use super::strategies::{self, AtPeak};
@@ -20,29 +23,120 @@ pub(crate) trait On {
         F::Output: Send + 'static;
 }
 
-/// Every runtime compiled into taskmem.
-pub(crate) struct Any;
+/// A set of runtimes' strategies in two halves: those that spawn each task (spawn, `JoinSet`,
+/// the semaphore) and those that poll them all from one future (`join_all`, sequential,
+/// `FuturesUnordered`, `buffer_unordered`). A future made for one half alone compiles that
+/// half alone ([`Spawning`], [`Polled`]): the suite's task bodies each belong to one.
+pub(crate) trait Halves {
+    /// Runs a spawning strategy; false for another strategy or runtime.
+    fn spawned<F, M>(tasks: &Tasks, make: &M, at_peak: AtPeak<'_>) -> bool
+    where
+        M: Fn() -> F,
+        F: Future + Send + 'static,
+        F::Output: Send + 'static;
 
-impl On for Any {
-    #[allow(unused_variables)]
+    /// Runs an unspawned strategy; false for another strategy or runtime.
+    fn polled<F, M>(tasks: &Tasks, make: &M, at_peak: AtPeak<'_>) -> bool
+    where
+        M: Fn() -> F,
+        F: Future + Send + 'static,
+        F::Output: Send + 'static;
+}
+
+impl<H: Halves> On for H {
     fn dispatch<F, M>(tasks: &Tasks, make: &M, at_peak: AtPeak<'_>) -> bool
     where
         M: Fn() -> F,
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let Ok(executor) = tasks.executor() else {
-            return false;
-        };
-        match *executor {
-            #[cfg(feature = "tokio")]
-            Executor::Tokio(_) => OnTokio::dispatch(tasks, make, at_peak),
-            #[cfg(feature = "async-std")]
-            Executor::AsyncStd(_) => OnAsyncStd::dispatch(tasks, make, at_peak),
-            #[cfg(feature = "smol")]
-            Executor::Smol(_) => OnSmol::dispatch(tasks, make, at_peak),
+        if tasks.strategy.spawns() {
+            H::spawned(tasks, make, at_peak)
+        } else {
+            H::polled(tasks, make, at_peak)
         }
     }
+}
+
+/// The spawning strategies of `H` alone (a type only: the suite's workloads name it).
+#[cfg_attr(not(feature = "suite"), allow(dead_code))]
+pub(crate) struct Spawning<H>(PhantomData<H>);
+
+impl<H: Halves> Halves for Spawning<H> {
+    fn spawned<F, M>(tasks: &Tasks, make: &M, at_peak: AtPeak<'_>) -> bool
+    where
+        M: Fn() -> F,
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        H::spawned(tasks, make, at_peak)
+    }
+
+    fn polled<F, M>(_: &Tasks, _: &M, _: AtPeak<'_>) -> bool
+    where
+        M: Fn() -> F,
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        false
+    }
+}
+
+/// The unspawned strategies of `H` alone (a type only: the suite's workloads name it).
+#[cfg_attr(not(feature = "suite"), allow(dead_code))]
+pub(crate) struct Polled<H>(PhantomData<H>);
+
+impl<H: Halves> Halves for Polled<H> {
+    fn spawned<F, M>(_: &Tasks, _: &M, _: AtPeak<'_>) -> bool
+    where
+        M: Fn() -> F,
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        false
+    }
+
+    fn polled<F, M>(tasks: &Tasks, make: &M, at_peak: AtPeak<'_>) -> bool
+    where
+        M: Fn() -> F,
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        H::polled(tasks, make, at_peak)
+    }
+}
+
+/// Every runtime compiled into taskmem.
+pub(crate) struct Any;
+
+/// `Any`'s halves: the built runtime's.
+macro_rules! any_half {
+    ($half:ident) => {
+        #[allow(unused_variables)]
+        fn $half<F, M>(tasks: &Tasks, make: &M, at_peak: AtPeak<'_>) -> bool
+        where
+            M: Fn() -> F,
+            F: Future + Send + 'static,
+            F::Output: Send + 'static,
+        {
+            let Ok(executor) = tasks.executor() else {
+                return false;
+            };
+            match *executor {
+                #[cfg(feature = "tokio")]
+                Executor::Tokio(_) => OnTokio::$half(tasks, make, at_peak),
+                #[cfg(feature = "async-std")]
+                Executor::AsyncStd(_) => OnAsyncStd::$half(tasks, make, at_peak),
+                #[cfg(feature = "smol")]
+                Executor::Smol(_) => OnSmol::$half(tasks, make, at_peak),
+            }
+        }
+    };
+}
+
+impl Halves for Any {
+    any_half!(spawned);
+    any_half!(polled);
 }
 
 /// Runs an unspawned strategy (`join_all`, sequential, `FuturesUnordered`,
@@ -79,8 +173,8 @@ where
 pub(crate) struct OnTokio;
 
 #[cfg(feature = "tokio")]
-impl On for OnTokio {
-    fn dispatch<F, M>(tasks: &Tasks, make: &M, at_peak: AtPeak<'_>) -> bool
+impl Halves for OnTokio {
+    fn spawned<F, M>(tasks: &Tasks, make: &M, at_peak: AtPeak<'_>) -> bool
     where
         M: Fn() -> F,
         F: Future + Send + 'static,
@@ -98,9 +192,22 @@ impl On for OnTokio {
             Strategy::Semaphore(k) => rt.semaphore(n, k, release, at_peak, |permit| {
                 FirstPoll::new(strategies::with_permit(make(), permit))
             }),
-            _ => return unspawned(tasks, rt, make, at_peak),
+            _ => return false,
         }
         true
+    }
+
+    fn polled<F, M>(tasks: &Tasks, make: &M, at_peak: AtPeak<'_>) -> bool
+    where
+        M: Fn() -> F,
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        #[allow(irrefutable_let_patterns)]
+        let Ok(Executor::Tokio(rt)) = tasks.executor() else {
+            return false;
+        };
+        unspawned(tasks, rt, make, at_peak)
     }
 }
 
@@ -113,8 +220,8 @@ macro_rules! async_io_runtime {
         pub(crate) struct $on;
 
         #[cfg(feature = $feature)]
-        impl On for $on {
-            fn dispatch<F, M>(tasks: &Tasks, make: &M, at_peak: AtPeak<'_>) -> bool
+        impl Halves for $on {
+            fn spawned<F, M>(tasks: &Tasks, make: &M, at_peak: AtPeak<'_>) -> bool
             where
                 M: Fn() -> F,
                 F: Future + Send + 'static,
@@ -130,10 +237,22 @@ macro_rules! async_io_runtime {
                     Strategy::Semaphore(k) => rt.semaphore(n, k, release, at_peak, |permit| {
                         FirstPoll::new(strategies::with_permit(make(), permit))
                     }),
-                    Strategy::JoinSet => return false,
-                    _ => return unspawned(tasks, rt, make, at_peak),
+                    _ => return false,
                 }
                 true
+            }
+
+            fn polled<F, M>(tasks: &Tasks, make: &M, at_peak: AtPeak<'_>) -> bool
+            where
+                M: Fn() -> F,
+                F: Future + Send + 'static,
+                F::Output: Send + 'static,
+            {
+                #[allow(irrefutable_let_patterns)]
+                let Ok(Executor::$variant(rt)) = tasks.executor() else {
+                    return false;
+                };
+                unspawned(tasks, rt, make, at_peak)
             }
         }
     };

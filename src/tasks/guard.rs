@@ -223,7 +223,12 @@ impl Seen {
         if ptr.is_null() || key == 0 {
             return true;
         }
-        let mut i = (key >> 4).wrapping_mul(0x9E37_79B9_7F4A_7C15) & mask;
+        // The page's number is hashed, the offset in the page is kept: tasks are polled first
+        // in about the order they were allocated, mostly side by side in the same pages, so
+        // consecutive first polls write neighbouring slots (cache hits) instead of a random
+        // slot each (a cache miss per task: 17 % of a 1M-task JoinSet run).
+        let page = (key >> 12).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32;
+        let mut i = ((page << 8) | ((key >> 4) & 0xFF)) & mask;
         loop {
             // SAFETY: the table outlives the run (it is only replaced by `reserve`, which runs
             // before a run starts, under the run lock) and `i <= mask < len`.

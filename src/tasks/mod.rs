@@ -61,6 +61,8 @@ pub(crate) use dispatch::OnSmol;
 #[cfg(feature = "tokio")]
 #[allow(unused_imports)]
 pub(crate) use dispatch::OnTokio;
+#[allow(unused_imports)]
+pub(crate) use dispatch::{Polled, Spawning};
 use guard::{FirstPoll, STARTED, Seen, Watch, Watchdog};
 
 /// A built runtime, shared by every [`Tasks`] derived from one another.

@@ -341,31 +341,34 @@ fn with_body<A: Action>(
             on: std::marker::PhantomData,
         }
     }
+    // Each body is compiled with its runtime's half of the strategies alone
+    // (crate::tasks::dispatch): spawned bodies with the spawning ones, the rest with the
+    // polled ones.
+    macro_rules! on_runtime {
+        ($on:ty, $sleep:expr) => {
+            if spawned {
+                payload::spawned(
+                    payload,
+                    lateness,
+                    d,
+                    $sleep,
+                    on::<tasks::Spawning<$on>, A>(tasks, action),
+                )
+            } else {
+                payload::unspawned(
+                    payload,
+                    lateness,
+                    d,
+                    $sleep,
+                    on::<tasks::Polled<$on>, A>(tasks, action),
+                )
+            }
+        };
+    }
     match case.runtime {
-        Runtime::TokioCt | Runtime::TokioMt => payload::body(
-            payload,
-            spawned,
-            lateness,
-            d,
-            tokio::time::sleep,
-            on::<tasks::OnTokio, A>(tasks, action),
-        ),
-        Runtime::AsyncStd => payload::body(
-            payload,
-            spawned,
-            lateness,
-            d,
-            payload::async_std_sleep,
-            on::<tasks::OnAsyncStd, A>(tasks, action),
-        ),
-        Runtime::Smol => payload::body(
-            payload,
-            spawned,
-            lateness,
-            d,
-            smol::Timer::after,
-            on::<tasks::OnSmol, A>(tasks, action),
-        ),
+        Runtime::TokioCt | Runtime::TokioMt => on_runtime!(tasks::OnTokio, tokio::time::sleep),
+        Runtime::AsyncStd => on_runtime!(tasks::OnAsyncStd, payload::async_std_sleep),
+        Runtime::Smol => on_runtime!(tasks::OnSmol, smol::Timer::after),
         Runtime::Os => Ok(Err(CaseError::Failed(
             "OS threads have no task body".into(),
         ))),

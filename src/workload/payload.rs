@@ -19,8 +19,8 @@
 //! Spawned tasks use the `*_task` bodies, which read the sleep's duration from the run's
 //! setting when they start (so they capture nothing but their payload); the unspawned
 //! strategies (`join_all`, sequential, `FuturesUnordered`, `buffer_unordered`) use the
-//! `hold_*` futures, which create their sleep when first polled. [`body`] picks the body for
-//! a case and hands its constructor to a [`Body`]: a run, a measurement or a size. Without a
+//! `hold_*` futures, which create their sleep when first polled. [`spawned`] and [`unspawned`]
+//! pick the body for a case and hand its constructor to a [`Body`]: a run, a measurement or a size. Without a
 //! payload a spawned task is `async { sleep(d).await }` ([`task`]), as in the published
 //! programs, and an unspawned one the runtime's sleep future itself.
 
@@ -132,12 +132,15 @@ pub(super) fn async_std_sleep(d: Duration) -> impl Future<Output = ()> + Send + 
     async_std::task::sleep(d)
 }
 
-/// Hands `body` the constructor of one task of a case: the runtime's sleep of `d` alone, or
-/// with its deadline noted for `lateness`, or holding `payload` (spawned or not). `Err` for
-/// an inline size not compiled in.
-pub(super) fn body<S, Z, B>(
+/// Hands `body` the constructor of one spawned task of a case: `async { sleep(d).await }`, or
+/// with its deadline noted for `lateness`, or holding `payload`. `Err` for an inline size not
+/// compiled in.
+///
+/// The constructors come from functions that are not generic over `B` ([`makers`]): a closure
+/// written here would be a new type for each body `B` (each action of a case), and each would
+/// compile the runtime's strategies once more.
+pub(super) fn spawned<S, Z, B>(
     payload: Option<Payload>,
-    spawned: bool,
     lateness: bool,
     d: Duration,
     sleep: Z,
@@ -149,12 +152,165 @@ where
     Z: Sleep<S>,
     B: Body,
 {
-    match payload {
-        None if lateness => Ok(body.with(move || timed(d, sleep(d)))),
-        None if spawned => Ok(body.with(move || task(sleep))),
-        None => Ok(body.with(move || sleep(d))),
-        Some(p) if spawned => spawned_body(p, sleep, body),
-        Some(p) => held_future(p, sleep, d, body),
+    Ok(match payload {
+        None if lateness => body.with(as_fn(makers::timed(d, sleep))),
+        None => body.with(as_fn(makers::task(sleep))),
+        Some(p) => match (p.place, p.bytes) {
+            (Place::Heap, bytes) => body.with(as_fn(makers::payload_task(bytes, sleep))),
+            (Place::Dropped, bytes) => body.with(as_fn(makers::dropped_task(bytes, sleep))),
+            (Place::Inline, 0) => body.with(as_fn(makers::inline_task::<0, S, Z>(sleep))),
+            (Place::Inline, 64) => body.with(as_fn(makers::inline_task::<64, S, Z>(sleep))),
+            (Place::Inline, 1024) => body.with(as_fn(makers::inline_task::<1024, S, Z>(sleep))),
+            (Place::Inline, 16_385) => body.with(as_fn(makers::inline_task::<16_385, S, Z>(sleep))),
+            (Place::Inline, other) => return Err(not_compiled(other)),
+        },
+    })
+}
+
+/// Hands `body` the constructor of one unspawned future of a case: the runtime's sleep of `d`
+/// itself, or with its deadline noted for `lateness`, or holding `payload` around it. `Err`
+/// for an inline size not compiled in. Constructors as in [`spawned`].
+pub(super) fn unspawned<S, Z, B>(
+    payload: Option<Payload>,
+    lateness: bool,
+    d: Duration,
+    sleep: Z,
+    body: B,
+) -> Result<B::Out, String>
+where
+    S: Future + Send + 'static,
+    S::Output: Send + 'static,
+    Z: Sleep<S>,
+    B: Body,
+{
+    Ok(match payload {
+        None if lateness => body.with(as_fn(makers::timed(d, sleep))),
+        None => body.with(as_fn(makers::sleep(d, sleep))),
+        Some(p) => match (p.place, p.bytes) {
+            (Place::Heap, bytes) => body.with(as_fn(makers::hold_heap(bytes, sleep, d))),
+            (Place::Dropped, bytes) => body.with(as_fn(makers::hold_dropped(bytes, sleep, d))),
+            (Place::Inline, 0) => body.with(as_fn(makers::hold_inline::<0, S, Z>(sleep, d))),
+            (Place::Inline, 64) => body.with(as_fn(makers::hold_inline::<64, S, Z>(sleep, d))),
+            (Place::Inline, 1024) => body.with(as_fn(makers::hold_inline::<1024, S, Z>(sleep, d))),
+            (Place::Inline, 16_385) => {
+                body.with(as_fn(makers::hold_inline::<16_385, S, Z>(sleep, d)))
+            }
+            (Place::Inline, other) => return Err(not_compiled(other)),
+        },
+    })
+}
+
+/// A constructor of task futures, returned by [`makers`] without naming its future's type
+/// (`impl Fn() -> impl Future` is not allowed as a return type; `impl Make` is).
+pub(super) trait Make {
+    /// The future made.
+    type Fut: Future<Output: Send + 'static> + Send + 'static;
+    /// Makes one.
+    fn make(&self) -> Self::Fut;
+}
+
+impl<F, T> Make for T
+where
+    F: Future<Output: Send + 'static> + Send + 'static,
+    T: Fn() -> F,
+{
+    type Fut = F;
+    fn make(&self) -> F {
+        self()
+    }
+}
+
+/// `make` as a closure whose type depends on `K` alone.
+fn as_fn<K: Make>(make: K) -> impl Fn() -> K::Fut {
+    move || make.make()
+}
+
+/// One constructor per task body, generic over the runtime's sleep alone.
+mod makers {
+    use std::future::Future;
+    use std::time::Duration;
+
+    use super::{Make, Sleep};
+
+    /// Makes [`super::timed`] futures.
+    pub fn timed<S, Z>(d: Duration, sleep: Z) -> impl Make
+    where
+        S: Future + Send + 'static,
+        Z: Sleep<S>,
+    {
+        move || super::timed(d, sleep(d))
+    }
+
+    /// Makes [`super::task`] futures.
+    pub fn task<S, Z>(sleep: Z) -> impl Make
+    where
+        S: Future + Send + 'static,
+        Z: Sleep<S>,
+    {
+        move || super::task(sleep)
+    }
+
+    /// Makes the runtime's sleep futures.
+    pub fn sleep<S, Z>(d: Duration, sleep: Z) -> impl Make
+    where
+        S: Future<Output: Send + 'static> + Send + 'static,
+        Z: Sleep<S>,
+    {
+        move || sleep(d)
+    }
+
+    /// Makes [`super::payload_task`] futures.
+    pub fn payload_task<S, Z>(bytes: usize, sleep: Z) -> impl Make
+    where
+        S: Future + Send + 'static,
+        Z: Sleep<S>,
+    {
+        move || super::payload_task(bytes, sleep)
+    }
+
+    /// Makes [`super::dropped_task`] futures.
+    pub fn dropped_task<S, Z>(bytes: usize, sleep: Z) -> impl Make
+    where
+        S: Future + Send + 'static,
+        Z: Sleep<S>,
+    {
+        move || super::dropped_task(bytes, sleep)
+    }
+
+    /// Makes [`super::inline_task`] futures.
+    pub fn inline_task<const P: usize, S, Z>(sleep: Z) -> impl Make
+    where
+        S: Future + Send + 'static,
+        Z: Sleep<S>,
+    {
+        move || super::inline_task::<P, S>(sleep)
+    }
+
+    /// Makes [`super::hold_heap`] futures.
+    pub fn hold_heap<S, Z>(bytes: usize, sleep: Z, d: Duration) -> impl Make
+    where
+        S: Future + Send + 'static,
+        Z: Sleep<S>,
+    {
+        move || super::hold_heap(bytes, sleep, d)
+    }
+
+    /// Makes [`super::hold_dropped`] futures.
+    pub fn hold_dropped<S, Z>(bytes: usize, sleep: Z, d: Duration) -> impl Make
+    where
+        S: Future + Send + 'static,
+        Z: Sleep<S>,
+    {
+        move || super::hold_dropped(bytes, sleep, d)
+    }
+
+    /// Makes [`super::hold_inline`] futures.
+    pub fn hold_inline<const P: usize, S, Z>(sleep: Z, d: Duration) -> impl Make
+    where
+        S: Future + Send + 'static,
+        Z: Sleep<S>,
+    {
+        move || super::hold_inline::<P, S>(sleep, d)
     }
 }
 
@@ -168,42 +324,4 @@ impl<S, Z: Fn(Duration) -> S + Copy + Send + Sync + 'static> Sleep<S> for Z {}
 /// before they get here).
 fn not_compiled(bytes: usize) -> String {
     format!("no inline payload of {bytes} B is compiled in")
-}
-
-/// Hands `body` the constructor of a spawned task holding `payload` and sleeping with
-/// `sleep`. `Err` for an inline size not compiled in.
-fn spawned_body<S, Z, B>(p: Payload, sleep: Z, body: B) -> Result<B::Out, String>
-where
-    S: Future + Send + 'static,
-    Z: Sleep<S>,
-    B: Body,
-{
-    Ok(match (p.place, p.bytes) {
-        (Place::Heap, bytes) => body.with(move || payload_task(bytes, sleep)),
-        (Place::Dropped, bytes) => body.with(move || dropped_task(bytes, sleep)),
-        (Place::Inline, 0) => body.with(move || inline_task::<0, S>(sleep)),
-        (Place::Inline, 64) => body.with(move || inline_task::<64, S>(sleep)),
-        (Place::Inline, 1024) => body.with(move || inline_task::<1024, S>(sleep)),
-        (Place::Inline, 16_385) => body.with(move || inline_task::<16_385, S>(sleep)),
-        (Place::Inline, other) => return Err(not_compiled(other)),
-    })
-}
-
-/// Hands `body` the constructor of an unspawned future holding `payload` around a sleep of
-/// `d` made with `sleep`. `Err` for an inline size not compiled in.
-fn held_future<S, Z, B>(payload: Payload, sleep: Z, d: Duration, body: B) -> Result<B::Out, String>
-where
-    S: Future + Send + 'static,
-    Z: Sleep<S>,
-    B: Body,
-{
-    Ok(match (payload.place, payload.bytes) {
-        (Place::Heap, bytes) => body.with(move || hold_heap(bytes, sleep, d)),
-        (Place::Dropped, bytes) => body.with(move || hold_dropped(bytes, sleep, d)),
-        (Place::Inline, 0) => body.with(move || hold_inline::<0, S>(sleep, d)),
-        (Place::Inline, 64) => body.with(move || hold_inline::<64, S>(sleep, d)),
-        (Place::Inline, 1024) => body.with(move || hold_inline::<1024, S>(sleep, d)),
-        (Place::Inline, 16_385) => body.with(move || hold_inline::<16_385, S>(sleep, d)),
-        (Place::Inline, other) => return Err(not_compiled(other)),
-    })
 }
