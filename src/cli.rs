@@ -175,9 +175,10 @@ pub fn write_report(o: &ReportOptions) -> i32 {
             .then(|| report::page_path(&baseline::criterion_home_for(&path)))
     });
     let link = page.as_deref().and_then(report::criterion_link);
-    let mut r = memory::report(&s, &path, comparison.as_ref(), link);
+    let sources = report::sources::Sources::load(path.parent().unwrap_or(Path::new(".")));
+    let mut r = memory::report(&s, &path, comparison.as_ref(), link, sources.sweep());
     r.sections.extend(report::sources::breakdown_section(&s));
-    report::sources::add(&mut r, path.parent().unwrap_or(Path::new(".")));
+    report::sources::add(&mut r, &sources);
     // With --markdown, stdout holds the markdown only.
     let status = |line: String| {
         if o.markdown {

@@ -330,17 +330,17 @@ fn write_report(
         memory::compare(s, std::path::Path::new(crate::baseline::DEFAULT_DIR), name).ok()
     });
     let file = report::page_path(&crate::baseline::criterion_home());
+    let sources =
+        report::sources::Sources::load(summary_path.parent().unwrap_or(std::path::Path::new(".")));
     let mut r = memory::report(
         s,
         summary_path,
         comparison.as_ref(),
         report::criterion_link(&file),
+        sources.sweep(),
     );
     r.sections.extend(report::sources::breakdown_section(s));
-    report::sources::add(
-        &mut r,
-        summary_path.parent().unwrap_or(std::path::Path::new(".")),
-    );
+    report::sources::add(&mut r, &sources);
     match report::write_page(&r, &file) {
         Ok(()) => {
             println!("taskmem: report written to {}", file.display());

@@ -37,8 +37,14 @@ fn rgb(c: Colour) -> RGBColor {
 /// Renders `chart` as a standalone SVG document.
 /// Rankings are drawn by [`ranking::svg`](super::ranking::svg).
 pub fn svg(chart: &Chart) -> Result<String, String> {
-    if let ChartKind::Ranking { notes } = &chart.kind {
-        return Ok(with_title(&super::ranking::svg(chart, notes), &chart.title));
+    if let ChartKind::Ranking {
+        notes,
+        hatched,
+        hatched_key,
+    } = &chart.kind
+    {
+        let svg = super::ranking::svg(chart, notes, hatched, hatched_key.as_deref());
+        return Ok(with_title(&svg, &chart.title));
     }
     let mut out = String::new();
     draw(chart, &mut out).map_err(|e| format!("cannot draw chart '{}': {e}", chart.id))?;

@@ -8,7 +8,8 @@
 //! checked one's panel, so switching needs no script.
 //!
 //! Everything fits a 1280 px window: the text column is at most 1100 px, charts scale down
-//! to it, table headers wrap and long cells break.
+//! to it, table headers wrap and long cells wrap after a `/` (ids break between their
+//! segments, never inside a word such as `resident`).
 
 use super::{Align, Block, Chart, Report, Table, Tabs};
 
@@ -30,13 +31,25 @@ pub fn escape(text: &str) -> String {
 
 /// Escapes `text` and shows its `` `code` `` spans as `<code>`.
 pub fn inline(text: &str) -> String {
+    spans(text, escape)
+}
+
+/// [`inline`] with a line-break opportunity (`<wbr>`) after every `/`, for table cells: an id
+/// such as `tokio-ct/buffer_unordered/k1000/100000` wraps between its segments instead of
+/// widening its column or breaking inside a word.
+pub fn breakable(text: &str) -> String {
+    spans(text, |t| escape(t).replace('/', "/<wbr>"))
+}
+
+/// `text` with its `` `code` `` spans as `<code>`, each part passed through `f`.
+fn spans(text: &str, f: impl Fn(&str) -> String) -> String {
     text.split('`')
         .enumerate()
         .map(|(i, part)| {
             if i % 2 == 1 {
-                format!("<code>{}</code>", escape(part))
+                format!("<code>{}</code>", f(part))
             } else {
-                escape(part)
+                f(part)
             }
         })
         .collect()
@@ -58,7 +71,7 @@ table{border-collapse:collapse;font-size:0.88em}
 caption{text-align:left;font-weight:600;padding:0.3em 0}
 th,td{padding:0.25em 0.5em;border-bottom:1px solid #e4e4e4;white-space:nowrap}
 th{background:#f3f3f3;position:sticky;top:0;white-space:normal;vertical-align:bottom}
-td.l{white-space:normal;overflow-wrap:anywhere}
+td.l{white-space:normal;overflow-wrap:break-word}
 td.note{min-width:14em}
 .tabs>input{position:absolute;opacity:0;pointer-events:none}
 .tabs>label{display:inline-block;padding:0.3em 0.9em;margin:0 0.3em 0.3em 0;border:1px solid #bbb;border-radius:4px;cursor:pointer;font-variant-numeric:tabular-nums}
@@ -100,7 +113,7 @@ pub fn table(t: &Table) -> String {
             } else {
                 ""
             };
-            out += &format!("<td class=\"{}{note}\">{}</td>", class(a), inline(cell));
+            out += &format!("<td class=\"{}{note}\">{}</td>", class(a), breakable(cell));
         }
         out += "</tr>\n";
     }
@@ -216,6 +229,7 @@ mod tests {
         let body = &html[html.find("<tbody>").unwrap()..];
         assert_eq!(body.matches("<tr>").count(), 2);
         assert!(body.contains("<td class=\"r\">8 KiB</td>"));
-        assert!(body.contains("a/b/&lt;2&gt;"));
+        assert!(body.contains("a/<wbr>b/<wbr>&lt;2&gt;"));
+        assert_eq!(breakable("`a/b` c/d"), "<code>a/<wbr>b</code> c/<wbr>d");
     }
 }

@@ -353,6 +353,13 @@ pub enum ChartKind {
     Ranking {
         /// A note after each bar's value (`process RSS`, `per live task`), by series index.
         notes: Vec<String>,
+        /// Which bars are hatched rather than filled, by series index (missing: filled):
+        /// figures from another source and metric, such as other languages' whole-process
+        /// peak RSS from `taskmem sweep`, which must not read as the suite's own.
+        hatched: Vec<bool>,
+        /// What a hatched bar is, drawn with a hatched swatch under the title when any bar
+        /// is hatched.
+        hatched_key: Option<String>,
     },
 }
 

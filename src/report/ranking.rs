@@ -4,9 +4,15 @@
 //! is linear from zero, so bar lengths compare as the values do; its ticks are at the
 //! bottom.
 //!
+//! A bar may be hatched instead of filled (black diagonal lines over white, outlined in its
+//! colour): a figure from another source in another metric, such as another language's
+//! whole-process peak RSS from a sweep. A key under the title says what hatching means, and
+//! the bar's note names the metric, so it reads without colour too.
+//!
 //! Written by hand rather than with plotters: every bar carries `class="bar"` and
-//! `data-value`, and its texts `class="bar-label"` / `class="bar-value"`, so a browser test
-//! can read the order and the labels back from the page.
+//! `data-value` (a hatched one also `class="bar hatched"`), and its texts `class="bar-label"`
+//! / `class="bar-value"`, so a browser test can read the order and the labels back from the
+//! page.
 
 use std::fmt::Write;
 
@@ -15,6 +21,8 @@ use super::html::escape;
 use super::{Chart, Marker, Style};
 
 const TOP: u32 = 52;
+/// Room for the key of hatched bars under the title.
+const KEY: u32 = 24;
 const ROW: u32 = 26;
 const BAR: u32 = 18;
 const BOTTOM: u32 = 60;
@@ -40,16 +48,20 @@ pub fn bar_text(chart: &Chart, notes: &[String], i: usize) -> String {
     }
 }
 
-/// Height of the SVG for `rows` bars.
-pub fn height(rows: usize) -> u32 {
-    TOP + ROW * rows.max(1) as u32 + BOTTOM
+/// Height of the SVG for `rows` bars, with or without the key of hatched bars.
+pub fn height(rows: usize, key: bool) -> u32 {
+    TOP + if key { KEY } else { 0 } + ROW * rows.max(1) as u32 + BOTTOM
 }
 
 /// The ranking as a standalone SVG document (without its `<title>`, which
-/// [`chart::svg`](super::chart::svg) adds).
-pub fn svg(chart: &Chart, notes: &[String]) -> String {
+/// [`chart::svg`](super::chart::svg) adds). `hatched` and `key` as in
+/// [`ChartKind::Ranking`](super::ChartKind::Ranking).
+pub fn svg(chart: &Chart, notes: &[String], hatched: &[bool], key: Option<&str>) -> String {
     let rows = chart.series.len();
-    let h = height(rows);
+    let is_hatched = |i: usize| hatched.get(i).copied().unwrap_or(false);
+    let key = key.filter(|_| (0..rows).any(is_hatched));
+    let top = TOP + if key.is_some() { KEY } else { 0 };
+    let h = height(rows, key.is_some());
     let longest_label = chart
         .series
         .iter()
@@ -67,7 +79,10 @@ pub fn svg(chart: &Chart, notes: &[String]) -> String {
     let ((lo, hi), ticks) = axis_range(&chart.y, 0.0, max);
     let span = if hi > lo { hi - lo } else { 1.0 };
     let px = |v: f64| f64::from(x0) + (v - lo) / span * f64::from(x1 - x0);
-    let bottom = TOP + ROW * rows.max(1) as u32;
+    let bottom = top + ROW * rows.max(1) as u32;
+    // One pattern per chart: ids are page-wide, and a pattern inside a hidden tab would not
+    // paint the bars of another.
+    let pattern = format!("hatch-{}", chart.id);
 
     let mut out = format!(
         "<svg width=\"{WIDTH}\" height=\"{h}\" viewBox=\"0 0 {WIDTH} {h}\" \
@@ -76,11 +91,27 @@ pub fn svg(chart: &Chart, notes: &[String]) -> String {
          <text x=\"16\" y=\"30\" font-size=\"18\" font-weight=\"bold\">{}</text>\n",
         escape(&chart.title)
     );
+    if let Some(key) = key {
+        let _ = writeln!(
+            out,
+            "<defs><pattern id=\"{p}\" width=\"6\" height=\"6\" patternUnits=\"userSpaceOnUse\" \
+             patternTransform=\"rotate(45)\"><rect width=\"6\" height=\"6\" fill=\"#FFFFFF\"/>\
+             <line x1=\"0\" y1=\"0\" x2=\"0\" y2=\"6\" stroke=\"#000000\" stroke-width=\"3\"/>\
+             </pattern></defs>\n\
+             <rect class=\"key\" x=\"16\" y=\"{}\" width=\"28\" height=\"{BAR}\" fill=\"url(#{p})\" \
+             stroke=\"#000000\"/>\n<text class=\"key\" x=\"52\" y=\"{}\" font-size=\"13\" \
+             dominant-baseline=\"central\">{}</text>",
+            TOP - 8,
+            TOP - 8 + BAR / 2,
+            escape(key),
+            p = escape(&pattern),
+        );
+    }
     for t in &ticks {
         let x = px(*t);
         let _ = writeln!(
             out,
-            "<line x1=\"{x:.1}\" y1=\"{TOP}\" x2=\"{x:.1}\" y2=\"{bottom}\" stroke=\"#000000\" \
+            "<line x1=\"{x:.1}\" y1=\"{top}\" x2=\"{x:.1}\" y2=\"{bottom}\" stroke=\"#000000\" \
              stroke-opacity=\"0.12\"/>\n<text x=\"{x:.1}\" y=\"{}\" font-size=\"13\" \
              text-anchor=\"middle\">{}</text>",
             bottom + 18,
@@ -89,7 +120,7 @@ pub fn svg(chart: &Chart, notes: &[String]) -> String {
     }
     let _ = writeln!(
         out,
-        "<line x1=\"{x0}\" y1=\"{TOP}\" x2=\"{x0}\" y2=\"{bottom}\" stroke=\"#000000\"/>\n\
+        "<line x1=\"{x0}\" y1=\"{top}\" x2=\"{x0}\" y2=\"{bottom}\" stroke=\"#000000\"/>\n\
          <text x=\"{}\" y=\"{}\" font-size=\"14\" text-anchor=\"middle\">{}</text>",
         (x0 + x1) / 2,
         bottom + 44,
@@ -97,19 +128,28 @@ pub fn svg(chart: &Chart, notes: &[String]) -> String {
     );
     for (i, s) in chart.series.iter().enumerate() {
         let v = value(chart, i);
-        let y = TOP + ROW * i as u32 + (ROW - BAR) / 2;
+        let y = top + ROW * i as u32 + (ROW - BAR) / 2;
         let mid = y + BAR / 2;
         let end = px(v.max(lo));
         let _ = writeln!(
             out,
             "<text class=\"bar-label\" x=\"{}\" y=\"{mid}\" font-size=\"13\" \
              text-anchor=\"end\" dominant-baseline=\"central\">{}</text>\n\
-             <rect class=\"bar\" data-value=\"{v}\" x=\"{x0}\" y=\"{y}\" width=\"{:.1}\" \
-             height=\"{BAR}\" fill=\"{}\"/>",
+             <rect class=\"{}\" data-value=\"{v}\" x=\"{x0}\" y=\"{y}\" width=\"{:.1}\" \
+             height=\"{BAR}\" {}/>",
             x0 - 8,
             escape(&s.label),
+            if is_hatched(i) { "bar hatched" } else { "bar" },
             (end - f64::from(x0)).max(0.0),
-            s.style.colour.hex()
+            if is_hatched(i) {
+                format!(
+                    "fill=\"url(#{})\" stroke=\"{}\" stroke-width=\"2\"",
+                    escape(&pattern),
+                    s.style.colour.hex()
+                )
+            } else {
+                format!("fill=\"{}\"", s.style.colour.hex())
+            }
         );
         out += &marker(end + 8.0, f64::from(mid), s.style);
         let _ = writeln!(
@@ -198,6 +238,8 @@ mod tests {
             caption: String::new(),
             kind: ChartKind::Ranking {
                 notes: vec![String::new(), "process RSS".into()],
+                hatched: Vec::new(),
+                hatched_key: None,
             },
             x: Axis {
                 label: String::new(),
@@ -253,5 +295,37 @@ mod tests {
         assert!(svg.contains("<title>At 1M</title>"));
         let a = svg.find(">a/spawn<").unwrap();
         assert!(a < svg.find(">os/threads<").unwrap());
+        assert!(
+            !svg.contains("hatch"),
+            "no bar is hatched: no pattern, no key"
+        );
+    }
+
+    #[test]
+    fn hatched_bars_use_the_charts_own_pattern_and_the_key_says_what_they_are() {
+        let mut c = ranking(&[("a/spawn", 1024.0), ("go/goroutines", 4096.0)]);
+        c.kind = ChartKind::Ranking {
+            notes: vec![String::new(), "whole-process peak RSS".into()],
+            hatched: vec![false, true],
+            hatched_key: Some("other languages".into()),
+        };
+        let svg = crate::report::chart::svg(&c).unwrap();
+        assert_eq!(svg.matches("<pattern id=\"hatch-r\"").count(), 1, "{svg}");
+        assert_eq!(svg.matches("class=\"bar\"").count(), 1);
+        let go = &svg[svg.find("class=\"bar hatched\"").expect("a hatched bar")..];
+        assert!(go[..go.find("/>").unwrap()].contains("fill=\"url(#hatch-r)\""));
+        assert!(svg.contains(">other languages</text>"));
+        assert!(svg.contains(">4.00 KiB whole-process peak RSS</text>"));
+        // The key takes a row: the SVG is taller than without it.
+        let plain = crate::report::chart::svg(&ranking(&[("a", 1.0), ("b", 2.0)])).unwrap();
+        let h = |s: &str| {
+            s[s.find("height=\"").unwrap() + 8..]
+                .split('"')
+                .next()
+                .unwrap()
+                .parse::<u32>()
+                .unwrap()
+        };
+        assert_eq!(h(&svg), h(&plain) + KEY);
     }
 }

@@ -61,20 +61,50 @@ pub fn breakdown_section(s: &Summary) -> Option<Section> {
     })
 }
 
-/// Adds the sections of every source found in `dir` (the summary's directory).
-pub fn add(report: &mut Report, dir: &Path) {
-    let time = dir.join("time.json");
-    if time.is_file() {
-        report.sections.push(match crate::timing::load(&time) {
-            Ok(t) => time_section(&t),
-            Err(e) => Section::new("time", "Time to all-pending and wake-up lateness").text(e),
+/// The other sources found beside a summary, each `None` when its file is absent and an
+/// error (one line naming the file) when it cannot be read.
+#[derive(Debug, Default)]
+pub struct Sources {
+    /// `time.json`, from `cargo bench --bench spawn_time`.
+    pub time: Option<Result<TimeSummary, String>>,
+    /// `sweep.json`, from `taskmem sweep`.
+    pub sweep: Option<Result<Summary, String>>,
+}
+
+impl Sources {
+    /// Reads the sources in `dir` (the summary's directory).
+    pub fn load(dir: &Path) -> Sources {
+        let time = dir.join("time.json");
+        let sweep = dir.join("sweep.json");
+        Sources {
+            time: time.is_file().then(|| crate::timing::load(&time)),
+            sweep: sweep.is_file().then(|| crate::summary::load(&sweep)),
+        }
+    }
+
+    /// The sweep, when its file was there and read (the headline shows its other languages).
+    pub fn sweep(&self) -> Option<&Summary> {
+        self.sweep.as_ref()?.as_ref().ok()
+    }
+}
+
+/// Adds the sections of every source in `sources`; one that could not be read is a section
+/// naming the error.
+pub fn add(report: &mut Report, sources: &Sources) {
+    if let Some(time) = &sources.time {
+        report.sections.push(match time {
+            Ok(t) => time_section(t),
+            Err(e) => {
+                Section::new("time", "Time to all-pending and wake-up lateness").text(e.clone())
+            }
         });
     }
-    let sweep = dir.join("sweep.json");
-    if sweep.is_file() {
-        report.sections.push(match crate::summary::load(&sweep) {
-            Ok(s) => sweep_section(&s),
-            Err(e) => Section::new("sweep", "Whole-process peak, the published way").text(e),
+    if let Some(sweep) = &sources.sweep {
+        report.sections.push(match sweep {
+            Ok(s) => sweep_section(s),
+            Err(e) => {
+                Section::new("sweep", "Whole-process peak, the published way").text(e.clone())
+            }
         });
     }
 }

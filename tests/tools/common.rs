@@ -1,6 +1,7 @@
 //! A summary for the report's tests: every pair of the matrix at N = 1 and 10K, with made-up
 //! but self-consistent figures (a fixed cost plus a cost per task that differs per pair),
-//! and `os/threads` at 100K skipped, as on a machine with `kernel.pid_max` = 32768.
+//! and `os/threads` at 100K skipped, as on a machine with `kernel.pid_max` = 32768; and a
+//! sweep's summary (`taskmem sweep`) with a Rust row and rows in other languages.
 
 #![allow(dead_code)]
 
@@ -100,6 +101,92 @@ pub fn summary_with_variants() -> Summary {
     }
     s.pairs.push(user);
     s
+}
+
+/// A sweep's summary as `taskmem sweep` writes it (through its own `to_summary`): a Rust
+/// row (`tokio-mt/spawn@system`), Go at N = 1, 10K and 100K (a size the suite fixture did not
+/// reach), Node.js at 1 and 10K, and Java threads not installed (skipped at every N).
+/// Whole-process peaks: a base size plus a cost per task, made up but self-consistent.
+pub fn sweep_summary() -> Summary {
+    use std::time::Duration;
+    use taskmem::matrix::Runtime;
+    use taskmem::run::Allocator;
+    use taskmem::sweep::{Cell, Row, Subject, SubjectKind};
+    let ran = |base: u64, per_task: u64, n: usize| Cell::Ran {
+        peak_rss: base + per_task * n as u64,
+        wall: Duration::from_millis(200),
+        note: None,
+    };
+    // A peer's kind only decides its `future_size` in the summary (none for any peer), and a
+    // built peer cannot be made without its toolchain: the rows that ran say `Unavailable`.
+    let subject = |id: &str, language: &str, kind: SubjectKind| Subject {
+        id: id.into(),
+        language: language.into(),
+        threads: false,
+        kind,
+    };
+    let rows = vec![
+        Row {
+            subject: subject(
+                "tokio-mt/spawn@system",
+                "rust",
+                SubjectKind::Rust {
+                    runtime: Runtime::TokioMt,
+                    strategy: Strategy::Spawn,
+                    allocator: Allocator::System,
+                },
+            ),
+            cells: [1, 10_000]
+                .into_iter()
+                .map(|n| (n, ran(3 << 20, 300, n)))
+                .collect(),
+        },
+        Row {
+            subject: subject(
+                "go/goroutines",
+                "go",
+                SubjectKind::Unavailable(String::new()),
+            ),
+            cells: [1, 10_000, 100_000]
+                .into_iter()
+                .map(|n| (n, ran(2 << 20, 2700, n)))
+                .collect(),
+        },
+        Row {
+            subject: subject(
+                "node/promises",
+                "node",
+                SubjectKind::Unavailable(String::new()),
+            ),
+            cells: [1, 10_000]
+                .into_iter()
+                .map(|n| (n, ran(44 << 20, 120, n)))
+                .collect(),
+        },
+        Row {
+            subject: subject(
+                "java/threads",
+                "java",
+                SubjectKind::Unavailable("not installed".into()),
+            ),
+            cells: [1, 10_000]
+                .into_iter()
+                .map(|n| {
+                    let why = "not installed (java); apt-get install default-jdk";
+                    (n, Cell::Skipped(why.into()))
+                })
+                .collect(),
+        },
+    ];
+    taskmem::sweep::to_summary(&rows, Duration::from_millis(200))
+}
+
+/// Writes a sweep's summary as `<dir>/sweep.json` (where the report looks for it, beside
+/// `summary.json`); returns the file.
+pub fn write_sweep(dir: &Path, s: &Summary) -> PathBuf {
+    let file = dir.join("sweep.json");
+    std::fs::write(&file, serde_json::to_vec_pretty(s).expect("encode")).expect("write");
+    file
 }
 
 /// How many rows the cases table must have: every measured case and every skip.

@@ -1,10 +1,13 @@
 //! The report page in a real browser: `taskmem report` writes the page for a fixture summary
-//! (the matrix, a payload pair and a user's case), headless Chromium lays it out in a 1280 px
-//! window, and the test checks what a reader sees: nothing past the window's right edge and
-//! no table that scrolls; the first chart is the headline, its bars sorted and labelled,
-//! with only the published matrix in it; payloads and bounded pairs in their own sections;
-//! one table row per case and skip; and a screenshot (a PNG of the window's size with the
-//! palette's colours painted), kept at `target/tmp/report-1280.png`.
+//! (the matrix, a payload pair and a user's case) with a sweep's summary beside it (a Rust
+//! row and rows in other languages), headless Chromium lays it out in a 1280 px window, and
+//! the test checks what a reader sees: nothing past the window's right edge and no table
+//! that scrolls; the first chart is the headline, its bars sorted and labelled, with only the
+//! published matrix and the sweep's other languages in it (hatched, their metric named, a
+//! key saying what hatching means); a skip at a size no pair reached named under the tabs;
+//! payloads and bounded pairs in their own sections; one table row per case and skip; and a
+//! screenshot (a PNG of the window's size with the palette's colours painted), kept at
+//! `target/tmp/report-1280.png`.
 //!
 //! Run with:
 //!
@@ -26,7 +29,7 @@ use std::time::{Duration, Instant};
 /// How long one Chromium run may take before it is killed.
 const BROWSER_TIMEOUT: Duration = Duration::from_secs(90);
 
-const WINDOW: (u32, u32) = (1280, 2400);
+const WINDOW: (u32, u32) = (1280, 2800);
 
 /// The Chromium binary, or `None` (after saying why the test is skipped) when there is none
 /// and `TASKMEM_REQUIRE_BROWSER` is not `1`.
@@ -149,8 +152,14 @@ struct Measured {
     overflowing: Vec<String>,
     /// The ids of the figures, in page order (hidden tabs included).
     figures: Vec<String>,
-    /// The first chart's bars, top to bottom: value, label, the text at the bar's end.
-    bars: Vec<(f64, String, String)>,
+    /// The first chart's bars, top to bottom: value, label, the text at the bar's end, and
+    /// whether the bar is hatched (another language's figure).
+    bars: Vec<(f64, String, String, bool)>,
+    /// The first chart's key of hatched bars, when drawn.
+    key: Option<String>,
+    /// The headline section's paragraphs a reader sees with the first tab open (not those
+    /// inside a hidden panel).
+    headline_text: Vec<String>,
     /// The id of the section holding the first figure.
     first_section: String,
 }
@@ -171,12 +180,18 @@ const bars = [...first.querySelectorAll('rect.bar')].map((r, i) => [
   parseFloat(r.dataset.value),
   first.querySelectorAll('text.bar-label')[i].textContent,
   first.querySelectorAll('text.bar-value')[i].textContent,
+  r.classList.contains('hatched'),
 ]);
+const key = first.querySelector('text.key');
+const headline = document.querySelector('section#headline');
+const headline_text = [...headline.querySelectorAll('p')]
+  .filter(p => p.getClientRects().length > 0).map(p => p.textContent);
 const out = document.createElement('pre');
 out.id = 'measured';
 out.textContent = JSON.stringify({
   scroll_width: d.scrollWidth, client_width: d.clientWidth, overflowing,
   figures: figs.map(f => f.id), bars, first_section: first.closest('section').id,
+  key: key ? key.textContent : null, headline_text,
 });
 document.body.appendChild(out);
 </script>"#;
@@ -206,6 +221,7 @@ fn the_report_renders_in_chromium_with_its_charts_and_tables() {
     let dir = common::temp_dir("report-browser");
     let summary = common::summary_with_variants();
     let summary_file = common::write_summary(&dir, &summary);
+    common::write_sweep(&dir, &common::sweep_summary());
     // Criterion's report beside ours, as `cargo bench` leaves it.
     let criterion = dir.join("criterion");
     std::fs::create_dir_all(criterion.join("report")).unwrap();
@@ -249,6 +265,8 @@ fn the_report_renders_in_chromium_with_its_charts_and_tables() {
         &probe,
     );
     let m = measured(&dom);
+    // Table cells offer a line break after each `/` of an id; read the ids whole.
+    let dom = dom.replace("<wbr>", "");
     assert_eq!(m.client_width, f64::from(WINDOW.0), "{m:?}");
     assert!(
         m.scroll_width <= m.client_width && m.overflowing.is_empty(),
@@ -258,7 +276,8 @@ fn the_report_renders_in_chromium_with_its_charts_and_tables() {
         m.overflowing
     );
     // The first chart is the headline at the largest N: sorted, every bar labelled with its
-    // pair and its value, and none of the payload, bounded or user pairs in it.
+    // pair and its value, and none of the payload, bounded or user pairs in it. The sweep's
+    // other languages are in it, hatched and named by their metric; its Rust row is not.
     assert_eq!(m.first_section, "headline");
     assert_eq!(m.figures[0], "chart-peak-n10000", "{:?}", m.figures);
     assert!(m.bars.len() >= 10, "{:?}", m.bars);
@@ -267,21 +286,66 @@ fn the_report_renders_in_chromium_with_its_charts_and_tables() {
         "bars not sorted: {:?}",
         m.bars
     );
-    for (value, label, text) in &m.bars {
+    for (value, label, text, hatched) in &m.bars {
         assert!(*value > 0.0 && label.matches('/').count() == 1, "{label}");
         assert!(
-            text.ends_with(" KiB") || text.ends_with(" MiB") || text.contains("process RSS"),
+            text.ends_with(" KiB")
+                || text.ends_with(" MiB")
+                || text.ends_with(" process RSS")
+                || text.ends_with(" whole-process peak RSS"),
             "{label}: {text}"
         );
+        // One `/`: no payload (`/p1024-inline`), bound (`/k1000`) or user's (`handler/...`)
+        // id; a runtime of the matrix, or another language of the sweep (not its Rust rows).
+        let runtime = label.split('/').next().unwrap_or("");
         assert!(
-            !label.contains("/k") && !label.contains("/p") && !label.starts_with("handler"),
-            "{label} is not in the published matrix"
+            ["tokio-ct", "tokio-mt", "async-std", "smol", "os"].contains(&runtime) || *hatched,
+            "{label} is not in the published matrix nor another language"
+        );
+        assert!(
+            !label.contains('@'),
+            "{label}: the sweep's Rust rows stay in its section"
+        );
+        // Hatched exactly when the figure is another language's whole-process peak.
+        let other_language = ["go/", "node/", "java/"]
+            .iter()
+            .any(|p| label.starts_with(p));
+        assert_eq!(*hatched, other_language, "{label}: {text}");
+        assert_eq!(
+            text.ends_with("whole-process peak RSS"),
+            other_language,
+            "{label}: {text}"
         );
     }
     assert!(
         m.bars
             .iter()
-            .any(|b| b.1 == "os/threads" && b.2.ends_with("process RSS"))
+            .any(|b| b.1 == "os/threads" && b.2.ends_with(" process RSS") && !b.3)
+    );
+    for peer in ["go/goroutines", "node/promises"] {
+        assert!(
+            m.bars.iter().any(|b| b.1 == peer),
+            "{peer} not in {:?}",
+            m.bars
+        );
+    }
+    assert!(
+        m.key
+            .as_deref()
+            .is_some_and(|k| k.starts_with("hatched: another language")),
+        "{:?}",
+        m.key
+    );
+    // The sweep reached 100K with Go, the suite did not: no tab for it.
+    assert!(!m.figures.iter().any(|f| f == "chart-peak-n100000"));
+    // os/threads was skipped at 100K, which no pair reached (so no tab): a reader sees the
+    // skip and its reason under the first chart without opening any tab.
+    assert!(
+        m.headline_text.iter().any(|t| t.contains("N = 100K")
+            && t.contains("os/threads")
+            && t.contains("100000 OS threads exceed kernel.pid_max = 32768")),
+        "{:?}",
+        m.headline_text
     );
     for id in [
         "chart-peak-n1",
@@ -352,7 +416,8 @@ fn the_report_renders_in_chromium_with_its_charts_and_tables() {
     let green = (0x00, 0x9E, 0x73);
     let (size, counts) = pixels(&shot, &[blue, orange, green]);
     assert_eq!(size, WINDOW);
-    // The headline's bars are 18 px high and tens to hundreds of pixels long.
+    // The headline's bars (18 px high) and the lines and markers of memory against N, whole
+    // in a window this tall.
     for (name, count) in ["blue", "orange", "green"].iter().zip(&counts) {
         assert!(*count > 1000, "{count} {name} pixels: charts not painted?");
     }

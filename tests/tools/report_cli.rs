@@ -254,3 +254,76 @@ fn the_default_page_goes_next_to_criterions_report() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_sweep_beside_the_summary_puts_its_other_languages_in_the_headline_table() {
+    let dir = common::temp_dir("report-sweep");
+    let summary = common::write_summary(&dir, &common::summary());
+    common::write_sweep(&dir, &common::sweep_summary());
+    let out = taskmem(&["report", "--summary", s(&summary), "--markdown"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let md = String::from_utf8(out.stdout).unwrap();
+    let head = md
+        .find("**Memory at the peak (jemalloc resident), ordered as the chart at N = 10K**")
+        .expect("the headline table");
+    let rows: Vec<&str> = md[head..]
+        .lines()
+        .skip(4)
+        .take_while(|l| l.starts_with('|'))
+        .collect();
+    // Every published pair, then Go and Node.js with their metric named, and Java (skipped at
+    // every N); not the sweep's Rust row. Still ordered by the value at 10K.
+    assert_eq!(rows.len(), 19 + 3, "{md}");
+    assert!(!rows.iter().any(|r| r.contains('@')), "{md}");
+    let go = rows
+        .iter()
+        .position(|r| r.starts_with("| go/goroutines (whole-process peak RSS) |"))
+        .expect("Go's row");
+    assert!(
+        rows[go].ends_with("| 2.00 MiB | 27.75 MiB | 2.64 KiB |"),
+        "{}",
+        rows[go]
+    );
+    assert!(
+        rows.iter()
+            .any(|r| r.starts_with("| node/promises (whole-process peak RSS) |"))
+    );
+    assert_eq!(
+        rows.last().unwrap(),
+        &"| java/threads (whole-process peak RSS) | skipped | skipped | - |"
+    );
+    let at_10k: Vec<f64> = rows[..rows.len() - 1]
+        .iter()
+        .map(|l| bytes(l.split(" | ").nth(2).unwrap()))
+        .collect();
+    assert!(at_10k.windows(2).all(|w| w[0] <= w[1]), "{at_10k:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_corrupt_sweep_is_named_on_the_page_and_the_page_still_written() {
+    let dir = common::temp_dir("report-bad-sweep");
+    let summary = common::write_summary(&dir, &common::summary());
+    std::fs::write(dir.join("sweep.json"), "{\"format\": 1, \"pairs\": [tru").unwrap();
+    let page = dir.join("page.html");
+    let out = taskmem(&["report", "--summary", s(&summary), "--out", s(&page)]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(
+        html.contains("sweep.json is not a taskmem summary"),
+        "{html}"
+    );
+    assert!(!html.contains("class=\"bar hatched\""));
+    assert!(html.contains("id=\"chart-peak-n10000\""));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -4,7 +4,9 @@
 //! Sections, in order:
 //!
 //! 1. the headline: memory at the peak of each published runtime x strategy pair at one N,
-//!    one labelled bar each, least first, one tab per N; and the same figures as a table;
+//!    one labelled bar each, least first, one tab per N, with the other languages of a sweep
+//!    (`taskmem sweep`), when there is one, as hatched bars named by their metric; and the
+//!    same figures as a table;
 //! 2. memory against N (log-log), one line per published pair, in each case's reported
 //!    metric (jemalloc resident by default, process RSS for OS threads);
 //! 3. bytes per task (the slope across N) per strategy, grouped by runtime, with `size_of`
@@ -64,12 +66,14 @@ use variants::{bounded_section, payload_section};
 use view::{Kind, PairView, views};
 
 /// Builds the whole report. `summary_path` is named on the page; `criterion_report` is the
-/// relative address of Criterion's report, when there is one next to the page.
+/// relative address of Criterion's report, when there is one next to the page; `sweep` is
+/// `taskmem sweep`'s summary, when there is one, whose other languages join the headline.
 pub fn report(
     summary: &Summary,
     summary_path: &Path,
     comparison: Option<&Comparison>,
     criterion_report: Option<&str>,
+    sweep: Option<&Summary>,
 ) -> Report {
     let views = views(summary);
     let mut links = Vec::new();
@@ -81,7 +85,7 @@ pub fn report(
         });
     }
     let mut sections = vec![about(summary, summary_path, comparison)];
-    sections.push(headline_section(summary, &views));
+    sections.push(headline_section(summary, &views, sweep));
     // The published matrix only, from here to the tables.
     let published: Vec<PairView<'_>> = view::views(summary)
         .into_iter()

@@ -150,7 +150,7 @@ fn column(t: &Table, header: &str) -> usize {
 #[test]
 fn the_pairs_table_has_every_n_and_bytes_per_task() {
     let s = summary();
-    let r = report(&s, Path::new("s.json"), None, None);
+    let r = report(&s, Path::new("s.json"), None, None, None);
     let t = table(&r, "pairs");
     assert_eq!(
         t.headers,
@@ -196,7 +196,7 @@ fn the_pairs_table_has_every_n_and_bytes_per_task() {
 #[test]
 fn the_cases_table_has_every_case_and_every_skip_in_order() {
     let s = summary();
-    let r = report(&s, Path::new("s.json"), None, None);
+    let r = report(&s, Path::new("s.json"), None, None, None);
     let t = table(&r, "cases");
     assert!(!t.headers.iter().any(|h| h == "baseline" || h == "verdict"));
     let ids: Vec<&str> = t.rows.iter().map(|r| r[0].as_str()).collect();
@@ -236,7 +236,7 @@ fn the_cases_table_has_every_case_and_every_skip_in_order() {
 #[test]
 fn charts_take_runtime_strategy_and_n_from_the_summary() {
     let s = summary();
-    let r = report(&s, Path::new("s.json"), None, None);
+    let r = report(&s, Path::new("s.json"), None, None, None);
     let ids: Vec<&str> = r.charts().map(|c| c.id.as_str()).collect();
     assert_eq!(
         ids,
@@ -302,10 +302,10 @@ fn charts_take_runtime_strategy_and_n_from_the_summary() {
 #[test]
 fn the_headline_ranks_the_published_pairs_at_each_n_least_first() {
     let s = summary();
-    let r = report(&s, Path::new("s.json"), None, None);
+    let r = report(&s, Path::new("s.json"), None, None, None);
     assert_eq!(r.sections[1].id, "headline");
     let h = chart(&r, "peak-n10000");
-    let ChartKind::Ranking { notes } = &h.kind else {
+    let ChartKind::Ranking { notes, .. } = &h.kind else {
         panic!("not a ranking")
     };
     let bars: Vec<(&str, f64)> = h
@@ -337,6 +337,148 @@ fn the_headline_ranks_the_published_pairs_at_each_n_least_first() {
     assert_eq!(t.rows[2][3], "25.39 KiB");
     let at_100k = r.charts().find(|c| c.id == "peak-n100000");
     assert!(at_100k.is_none(), "no published pair was measured at 100K");
+    // ... so its skip is named under the tabs, outside every tab's caption.
+    let texts: Vec<&str> = r.sections[1]
+        .blocks
+        .iter()
+        .filter_map(|b| match b {
+            Block::Text(t) => Some(t.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            "Skipped at a size no pair reached, so it has no chart: N = 100K: `os/threads` was \
+          skipped: 100000 OS threads exceed kernel.pid_max = 32768."
+        ]
+    );
+    assert!(!h.caption.contains("skipped"), "{}", h.caption);
+}
+
+/// A sweep's summary: a Rust row, Go at 1, 10K and 1M, Java skipped at 10K.
+fn sweep() -> Summary {
+    use Metric::Rss;
+    let mut s = summary();
+    s.tool = "taskmem sweep 0.1.0".into();
+    s.pairs = vec![
+        pair(
+            "tokio-ct/spawn@system",
+            Some(120),
+            300.0,
+            vec![
+                case("tokio-ct/spawn@system", 1, Rss, 3e6, 0.0),
+                case("tokio-ct/spawn@system", 10_000, Rss, 6e6, 0.0),
+            ],
+        ),
+        pair(
+            "go/goroutines",
+            None,
+            2700.0,
+            vec![
+                case("go/goroutines", 1, Rss, 2e6, 0.0),
+                case("go/goroutines", 10_000, Rss, 29e6, 0.0),
+                case("go/goroutines", 1_000_000, Rss, 2.7e9, 0.0),
+            ],
+        ),
+        pair("java/threads", None, 0.0, Vec::new()),
+    ];
+    s.pairs[1].bytes_per_task = [("rss".to_string(), 2700.0)].into();
+    s.skipped = vec![Skip {
+        id: "java/threads/10000".into(),
+        reason: "not installed (java)".into(),
+    }];
+    s.unsupported.clear();
+    s
+}
+
+#[test]
+fn other_languages_of_a_sweep_join_the_headline_hatched_with_their_metric_named() {
+    let s = summary();
+    let sw = sweep();
+    let r = report(&s, Path::new("s.json"), None, None, Some(&sw));
+    let h = chart(&r, "peak-n10000");
+    let ChartKind::Ranking {
+        notes,
+        hatched,
+        hatched_key,
+    } = &h.kind
+    else {
+        panic!("not a ranking")
+    };
+    let bars: Vec<(&str, &str, bool)> = h
+        .series
+        .iter()
+        .zip(notes)
+        .zip(hatched)
+        .map(|((s, n), h)| (s.label.as_str(), n.as_str(), *h))
+        .collect();
+    // Sorted with the suite's pairs; the sweep's Rust row is not in the headline.
+    assert_eq!(
+        bars,
+        [
+            ("smol/join_all", "", false),
+            ("tokio-ct/spawn", "", false),
+            ("go/goroutines", "whole-process peak RSS", true),
+            ("os/threads", "process RSS", false),
+        ]
+    );
+    assert!(
+        hatched_key
+            .as_deref()
+            .is_some_and(|k| k.contains("another language"))
+    );
+    assert!(
+        h.caption.contains("Hatched bars are other languages"),
+        "{}",
+        h.caption
+    );
+    assert!(
+        h.caption
+            .contains("`java/threads` (sweep) was skipped: not installed (java)"),
+        "{}",
+        h.caption
+    );
+    // At N = 1 Go is there, Java's skip is not (it was skipped at 10K only).
+    let one = chart(&r, "peak-n1");
+    assert!(one.series.iter().any(|s| s.label == "go/goroutines"));
+    assert!(!one.caption.contains("java"), "{}", one.caption);
+    // The sweep's 1M has no tab: the suite did not run it.
+    assert!(r.charts().all(|c| c.id != "peak-n1000000"));
+    let t = table(&r, "headline");
+    let order: Vec<&str> = t.rows.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(
+        order,
+        [
+            "smol/join_all",
+            "tokio-ct/spawn",
+            "go/goroutines (whole-process peak RSS)",
+            "os/threads (process RSS)",
+            "java/threads (whole-process peak RSS)",
+        ]
+    );
+    assert_eq!(t.rows[2][1..], ["1.91 MiB", "27.66 MiB", "2.64 KiB"]);
+    assert_eq!(t.rows[4][1..], ["-", "skipped", "-"]);
+}
+
+#[test]
+fn without_a_sweep_no_bar_is_hatched() {
+    let s = summary();
+    let r = report(&s, Path::new("s.json"), None, None, None);
+    for c in r.charts() {
+        if let ChartKind::Ranking {
+            hatched,
+            hatched_key,
+            ..
+        } = &c.kind
+        {
+            assert!(
+                hatched.iter().all(|h| !h) && hatched_key.is_none(),
+                "{}",
+                c.id
+            );
+        }
+    }
 }
 
 #[test]
@@ -351,7 +493,7 @@ fn payloads_and_bounded_pairs_have_their_own_charts() {
         c.value.median = v;
     }
     s.pairs.push(bounded);
-    let r = report(&s, Path::new("s.json"), None, None);
+    let r = report(&s, Path::new("s.json"), None, None, None);
     let p = chart(&r, "payload-per-task");
     let ChartKind::Bars { categories } = &p.kind else {
         panic!("not bars")
@@ -388,7 +530,7 @@ fn users_cases_get_their_own_table_and_stay_out_of_the_charts() {
         c.runtime = Some("tokio-mt".into());
     }
     s.pairs.push(user);
-    let r = report(&s, Path::new("s.json"), None, None);
+    let r = report(&s, Path::new("s.json"), None, None, None);
     let t = table(&r, "your-tasks");
     assert_eq!(t.rows.len(), 2);
     assert_eq!(
@@ -419,7 +561,7 @@ fn a_baseline_adds_the_change_and_verdict() {
     baseline::save(&dir, &b).unwrap();
     let cmp = compare(&s, &dir, "before").unwrap();
     let _ = std::fs::remove_dir_all(&dir);
-    let r = report(&s, Path::new("s.json"), Some(&cmp), None);
+    let r = report(&s, Path::new("s.json"), Some(&cmp), None, None);
     let t = table(&r, "cases");
     let row = &t.rows[1];
     assert_eq!(row[0], "tokio-ct/spawn/10000");

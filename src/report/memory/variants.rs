@@ -162,7 +162,11 @@ pub(super) fn bounded_section(views: &[PairView<'_>]) -> Option<Section> {
              alive then, min(N, K); the flat total is printed after it.",
             metric_name(metric)
         ),
-        kind: ChartKind::Ranking { notes },
+        kind: ChartKind::Ranking {
+            notes,
+            hatched: Vec::new(),
+            hatched_key: None,
+        },
         x: Axis {
             label: "runtime/strategy/K".into(),
             unit: Unit::Other(String::new()),
