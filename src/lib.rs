@@ -38,6 +38,9 @@ pub mod cli;
 #[cfg(feature = "suite")]
 #[doc(hidden)]
 pub mod config;
+#[cfg(feature = "connections")]
+#[doc(hidden)]
+pub mod connections;
 #[cfg(feature = "suite")]
 #[doc(hidden)]
 pub mod gate;

@@ -132,3 +132,76 @@ pub fn thread_limits() -> Result<Vec<ThreadLimit>, ProbeError> {
     }
     Ok(limits)
 }
+
+/// One cache of `/proc/slabinfo`: its name, objects in use and object size in bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Slab {
+    /// The cache's name, e.g. `TCP`.
+    pub name: String,
+    /// `active_objs`.
+    pub active: u64,
+    /// `objsize`, bytes.
+    pub object_size: u64,
+}
+
+/// The kernel's slab caches named in `names`, from `/proc/slabinfo` (readable by root only).
+pub fn slabs(names: &[&str]) -> Result<Vec<Slab>, ProbeError> {
+    let text = read("/proc/slabinfo")?;
+    Ok(text
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace();
+            let name = fields.next()?;
+            if !names.contains(&name) {
+                return None;
+            }
+            let active = fields.next()?.parse().ok()?;
+            let object_size = fields.nth(1)?.parse().ok()?;
+            Some(Slab {
+                name: name.to_string(),
+                active,
+                object_size,
+            })
+        })
+        .collect())
+}
+
+/// The pages of socket buffers the kernel holds for TCP: `mem` of `TCP:` in
+/// `/proc/net/sockstat`.
+pub fn tcp_mem_pages() -> Result<u64, ProbeError> {
+    let text = read("/proc/net/sockstat")?;
+    text.lines()
+        .find(|l| l.starts_with("TCP:"))
+        .and_then(|l| {
+            let fields: Vec<&str> = l.split_whitespace().collect();
+            let at = fields.iter().position(|f| *f == "mem")?;
+            fields.get(at + 1)?.parse().ok()
+        })
+        .ok_or_else(|| ProbeError("no `TCP: ... mem N` line in /proc/net/sockstat".into()))
+}
+
+/// `RLIMIT_NOFILE` after raising the soft limit to the hard one: (soft, hard).
+pub fn raise_open_files_limit() -> Result<(u64, u64), ProbeError> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit write/read the struct we own.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return Err(ProbeError(format!(
+            "getrlimit(RLIMIT_NOFILE): {}",
+            std::io::Error::last_os_error()
+        )));
+    }
+    if limit.rlim_cur < limit.rlim_max {
+        let raised = libc::rlimit {
+            rlim_cur: limit.rlim_max,
+            rlim_max: limit.rlim_max,
+        };
+        // SAFETY: as above.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            limit.rlim_cur = limit.rlim_max;
+        }
+    }
+    Ok((limit.rlim_cur as u64, limit.rlim_max as u64))
+}
