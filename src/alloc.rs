@@ -22,8 +22,11 @@
 //! [`use_tracked_jemalloc!`](crate::use_tracked_jemalloc), which also sets jemalloc's
 //! options so that freed pages are returned at once (see [`MALLOC_CONF`]).
 //!
-//! Implementation: two relaxed atomic additions and one `nallocx` call per allocation, and a
-//! `fetch_max` while peak tracking is on. Memory that does not go through the global
+//! Implementation: two relaxed atomic additions and one `nallocx` call per allocation, on
+//! the calling thread's own set of counters (threads share 64 sets out in turn, each on its
+//! own cache lines, so that runtime worker threads allocating and freeing at once do not
+//! contend for one line; a reading sums every set, which is exact), and a shared addition
+//! and `fetch_max` while peak tracking is on. Memory that does not go through the global
 //! allocator (thread stacks, `mmap` by other code) is not counted here: use the process RSS
 //! probe for that.
 
@@ -37,12 +40,56 @@ use tikv_jemallocator::Jemalloc;
 /// pages a previous run freed (the default 10 s decay made only the first run show growth).
 pub const MALLOC_CONF: &str = "dirty_decay_ms:0,muzzy_decay_ms:0";
 
-static REQUESTED: AtomicIsize = AtomicIsize::new(0);
-static USABLE: AtomicIsize = AtomicIsize::new(0);
+/// How many sets of counters the threads share out ([`stripe`]): a thread adds to its own
+/// set, so that two threads allocating at once do not fight over one cache line.
+const STRIPES: usize = 64;
+
+/// One set of live counters, alone on its cache lines (128 bytes: adjacent-line prefetch).
+#[repr(align(128))]
+struct Stripe {
+    requested: AtomicIsize,
+    usable: AtomicIsize,
+    large: AtomicIsize,
+}
+
+static COUNTS: [Stripe; STRIPES] = [const {
+    Stripe {
+        requested: AtomicIsize::new(0),
+        usable: AtomicIsize::new(0),
+        large: AtomicIsize::new(0),
+    }
+}; STRIPES];
+static NEXT_STRIPE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+thread_local! {
+    // Const-initialised and without a destructor: usable from inside the allocator, and on
+    // a thread that is exiting.
+    static MY_STRIPE: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
+}
+
+/// The calling thread's counters: threads take the sets in turn, the first time they
+/// allocate. Sums over every set are exact whichever thread frees what.
+#[inline]
+fn stripe() -> &'static Stripe {
+    let i = MY_STRIPE
+        .try_with(|mine| {
+            let i = mine.get();
+            if i != usize::MAX {
+                return i;
+            }
+            let i = NEXT_STRIPE.fetch_add(1, Relaxed) % STRIPES;
+            mine.set(i);
+            i
+        })
+        .unwrap_or(0);
+    &COUNTS[i]
+}
+
+/// Live requested bytes while peak tracking is on (one shared counter, only then).
+static TRACKED: AtomicIsize = AtomicIsize::new(0);
 static PEAK: AtomicIsize = AtomicIsize::new(0);
 static TRACK_PEAK: AtomicBool = AtomicBool::new(false);
 static INSTALLED: AtomicBool = AtomicBool::new(false);
-static LARGE: AtomicIsize = AtomicIsize::new(0);
 /// jemalloc's smallest large size class (`SC_LARGE_MINCLASS`: four pages); 0 until known.
 static LARGE_MIN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
@@ -100,31 +147,46 @@ fn usable_size(layout: Layout) -> usize {
 #[inline]
 fn record_alloc(layout: Layout) {
     let size = layout.size() as isize;
-    let now = REQUESTED.fetch_add(size, Relaxed) + size;
     let usable = usable_size(layout);
-    USABLE.fetch_add(usable as isize, Relaxed);
+    let mine = stripe();
+    mine.requested.fetch_add(size, Relaxed);
+    mine.usable.fetch_add(usable as isize, Relaxed);
     if usable >= large_min_class() {
-        LARGE.fetch_add(1, Relaxed);
+        mine.large.fetch_add(1, Relaxed);
     }
     if TRACK_PEAK.load(Relaxed) {
+        let now = TRACKED.fetch_add(size, Relaxed) + size;
         PEAK.fetch_max(now, Relaxed);
     }
 }
 
 #[inline]
 fn record_free(layout: Layout) {
-    REQUESTED.fetch_sub(layout.size() as isize, Relaxed);
+    let size = layout.size() as isize;
     let usable = usable_size(layout);
-    USABLE.fetch_sub(usable as isize, Relaxed);
+    let mine = stripe();
+    mine.requested.fetch_sub(size, Relaxed);
+    mine.usable.fetch_sub(usable as isize, Relaxed);
     if usable >= large_min_class() {
-        LARGE.fetch_sub(1, Relaxed);
+        mine.large.fetch_sub(1, Relaxed);
+    }
+    if TRACK_PEAK.load(Relaxed) {
+        TRACKED.fetch_sub(size, Relaxed);
+    }
+}
+
+/// Marks the wrapper as installed (a load first: no write to a shared line per allocation).
+#[inline]
+fn mark_installed() {
+    if !INSTALLED.load(Relaxed) {
+        INSTALLED.store(true, Relaxed);
     }
 }
 
 // SAFETY: every call is forwarded unchanged to jemalloc; the counters do not touch memory.
 unsafe impl GlobalAlloc for TrackedJemalloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        INSTALLED.store(true, Relaxed);
+        mark_installed();
         // SAFETY: forwarded with the caller's guarantees.
         let ptr = unsafe { Jemalloc.alloc(layout) };
         if !ptr.is_null() {
@@ -134,7 +196,7 @@ unsafe impl GlobalAlloc for TrackedJemalloc {
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        INSTALLED.store(true, Relaxed);
+        mark_installed();
         // SAFETY: forwarded with the caller's guarantees.
         let ptr = unsafe { Jemalloc.alloc_zeroed(layout) };
         if !ptr.is_null() {
@@ -183,16 +245,24 @@ pub fn installed() -> bool {
 
 /// The live byte counters now.
 pub fn counters() -> Counters {
-    Counters {
-        requested: REQUESTED.load(Relaxed) as i64,
-        usable: USABLE.load(Relaxed) as i64,
-        large: LARGE.load(Relaxed) as i64,
+    let mut sum = Counters {
+        requested: 0,
+        usable: 0,
+        large: 0,
+    };
+    for s in &COUNTS {
+        sum.requested += s.requested.load(Relaxed) as i64;
+        sum.usable += s.usable.load(Relaxed) as i64;
+        sum.large += s.large.load(Relaxed) as i64;
     }
+    sum
 }
 
 /// Starts (or restarts) peak tracking from the current live requested bytes.
 pub fn track_peak() {
-    PEAK.store(REQUESTED.load(Relaxed), Relaxed);
+    let now = counters().requested as isize;
+    TRACKED.store(now, Relaxed);
+    PEAK.store(now, Relaxed);
     TRACK_PEAK.store(true, Relaxed);
 }
 
@@ -206,8 +276,21 @@ pub fn take_peak() -> i64 {
 /// jemalloc's start-up options ([`MALLOC_CONF`]). Use it once, at the top level of a bench,
 /// test or binary crate:
 ///
-/// ```ignore
+/// ```
 /// taskmem::use_tracked_jemalloc!();
+///
+/// fn main() {
+///     // Every allocation of every thread now goes through the counting wrapper.
+///     let before = taskmem::Sample::default();
+///     let bytes = taskmem::Tasks::new(
+///         taskmem::Runtime::TokioCurrentThread,
+///         taskmem::Strategy::JoinAll,
+///         100,
+///     )
+///     .measure(|| tokio::time::sleep(std::time::Duration::from_secs(10)))
+///     .map(|s| s.requested);
+///     assert!(bytes.is_ok_and(|b| b > before.requested));
+/// }
 /// ```
 #[macro_export]
 macro_rules! use_tracked_jemalloc {

@@ -119,18 +119,36 @@ impl ChildRun {
     }
 }
 
-/// How a process ended, in words: "exited with code 1", "was killed by signal 9".
+/// How a process ended, in words: "exited with code 1", "was killed by signal 9 (SIGKILL;
+/// likely out of memory: ...)". A SIGKILL nobody here sent is most often the kernel's OOM
+/// killer, or the cgroup's memory limit; the note names that limit when there is one.
 pub fn ended(status: &ExitStatus) -> String {
     #[cfg(unix)]
     {
         use std::os::unix::process::ExitStatusExt;
         if let Some(sig) = status.signal() {
-            return format!("was killed by signal {sig}");
+            return format!("was killed by signal {sig}{}", signal_note(sig));
         }
     }
     match status.code() {
         Some(code) => format!("exited with code {code}"),
         None => "ended without an exit code".into(),
+    }
+}
+
+/// The name and likely cause of a signal that ended a child.
+#[cfg(unix)]
+pub fn signal_note(sig: i32) -> String {
+    match sig {
+        libc::SIGKILL => format!(
+            " (SIGKILL; likely out of memory: the kernel's OOM killer{})",
+            crate::limits::memory_limit_note()
+        ),
+        libc::SIGSEGV => " (SIGSEGV: a crash of the child)".into(),
+        libc::SIGABRT => " (SIGABRT: the child aborted)".into(),
+        libc::SIGTERM => " (SIGTERM)".into(),
+        libc::SIGINT => " (SIGINT: interrupted)".into(),
+        _ => String::new(),
     }
 }
 
@@ -520,7 +538,11 @@ mod tests {
         let mut cmd = Command::new("sh");
         cmd.args(["-c", "kill -9 $$"]);
         let run = run_measured(cmd, Duration::from_secs(30)).unwrap();
-        assert_eq!(run.check("sh").unwrap_err(), "sh was killed by signal 9");
+        let err = run.check("sh").unwrap_err();
+        assert!(
+            err.starts_with("sh was killed by signal 9 (SIGKILL; likely out of memory"),
+            "{err}"
+        );
     }
 
     #[test]

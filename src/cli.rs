@@ -144,7 +144,7 @@ pub struct ReportOptions {
     /// Print the report's tables as markdown on stdout (for a README or a PR comment).
     #[arg(long)]
     pub markdown: bool,
-    /// Write each chart as DIR/<chart>.svg.
+    /// Write each chart as `DIR/<chart>.svg`.
     #[arg(long, value_name = "DIR")]
     pub svg: Option<PathBuf>,
     /// Write the HTML page here [default: target/criterion/taskmem/index.html].

@@ -38,7 +38,7 @@ pub struct CompareOptions {
     /// Default absolute noise floor in bytes [default: thresholds file, else 65536].
     #[arg(long, value_name = "BYTES")]
     pub floor: Option<f64>,
-    /// Thresholds file [default: <dir>/thresholds.toml when present].
+    /// Thresholds file (default: `<dir>/thresholds.toml` when present).
     #[arg(long, value_name = "FILE")]
     pub thresholds: Option<PathBuf>,
     /// Output: a table, Bencher Metric Format JSON (json), or github-action-benchmark's

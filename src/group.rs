@@ -5,16 +5,17 @@
 //! [`group`] opens a Criterion benchmark group (it dereferences to
 //! [`criterion::BenchmarkGroup`], so every Criterion setting is there); [`Group::tasks`]
 //! benchmarks one [`Tasks`] in it with id `<group>/<runtime>/<strategy>/<N>`, bytes per task
-//! on Criterion's throughput line, and one more line with every counter. When the group ends
-//! (dropped, or [`Group::finish`]), its cases are merged into
-//! `$CARGO_TARGET_DIR/taskmem/summary.json` (default `target/taskmem/summary.json`),
-//! written atomically.
+//! on Criterion's throughput line, and one more line with every counter. Each case is merged
+//! into `$CARGO_TARGET_DIR/taskmem/summary.json` (default `target/taskmem/summary.json`) as
+//! soon as it is measured, through a [`Journal`] (atomically, under a lock: a bench killed
+//! mid-run keeps its finished cases, two benches at once keep each other's).
 
 use std::future::Future;
 use std::ops::{Deref, DerefMut};
 
 use criterion::{BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, Throughput};
 
+use crate::journal::{Entry, Journal};
 use crate::measurement::{Memory, SAMPLE_SIZE, format_bytes};
 use crate::sample::Sample;
 use crate::summary::{self, CaseSummary};
@@ -24,7 +25,7 @@ use crate::tasks::Tasks;
 pub struct Group<'a> {
     name: String,
     group: Option<BenchmarkGroup<'a, Memory>>,
-    measured: Vec<CaseSummary>,
+    journal: Journal,
     sample_size: usize,
 }
 
@@ -50,7 +51,7 @@ pub fn group<'a>(c: &'a mut Criterion<Memory>, name: impl Into<String>) -> Group
     Group {
         name,
         group: Some(group),
-        measured: Vec::new(),
+        journal: Journal::open(&summary::default_path()),
         sample_size: sample_size_from_args(),
     }
 }
@@ -106,32 +107,30 @@ impl Group<'_> {
         case.runtime = Some(tasks.runtime_kind().id().to_string());
         case.future_size = tasks.future_size();
         print_case(&case);
-        self.measured.push(case);
+        if let Err(e) = self.journal.record(Entry::Case(case)) {
+            eprintln!("taskmem: {e}");
+        }
         self
     }
 
-    /// Ends the group and merges its cases into the summary file.
+    /// Ends the group (its cases are in the summary file already).
     pub fn finish(mut self) {
         self.record();
     }
 
     fn record(&mut self) {
-        if let Some(group) = self.group.take() {
-            group.finish();
-        }
-        if self.measured.is_empty() {
+        let Some(group) = self.group.take() else {
+            return;
+        };
+        group.finish();
+        if self.journal.recorded() == 0 {
             return;
         }
-        let path = summary::default_path();
-        let earlier = summary::load(&path).ok();
-        let merged = summary::merge(earlier, std::mem::take(&mut self.measured), Vec::new());
-        let written = serde_json::to_vec_pretty(&merged)
-            .map_err(|e| format!("cannot encode the summary: {e}"))
-            .and_then(|json| summary::write_atomic(&path, &json));
-        match written {
-            Ok(()) => println!("taskmem: summary written to {}", path.display()),
-            Err(e) => eprintln!("taskmem: {e}"),
-        }
+        self.journal.close();
+        println!(
+            "taskmem: summary written to {}",
+            self.journal.summary_path().display()
+        );
     }
 }
 

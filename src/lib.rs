@@ -16,8 +16,11 @@ mod runtime;
 pub mod sample;
 mod tasks;
 
-// What records a user's results: the summary file and the group that writes it.
+// What records a user's results: the summary file, the journal that keeps it up to date
+// case by case, and the group that writes it.
 mod group;
+#[doc(hidden)]
+pub mod journal;
 #[doc(hidden)]
 pub mod matrix;
 #[doc(hidden)]
@@ -29,6 +32,9 @@ pub mod summary;
 #[cfg(feature = "suite")]
 #[doc(hidden)]
 pub mod baseline;
+#[cfg(feature = "suite")]
+#[doc(hidden)]
+pub mod cgroup;
 #[cfg(feature = "suite")]
 #[doc(hidden)]
 pub mod child;
@@ -49,6 +55,9 @@ pub mod gate;
 pub mod heap_profile;
 #[cfg(feature = "suite")]
 #[doc(hidden)]
+pub mod interrupt;
+#[cfg(feature = "suite")]
+#[doc(hidden)]
 pub mod limits;
 #[cfg(feature = "suite")]
 #[doc(hidden)]
@@ -58,10 +67,16 @@ pub mod peers;
 pub mod progress;
 #[cfg(feature = "suite")]
 #[doc(hidden)]
+pub mod quiet_stderr;
+#[cfg(feature = "suite")]
+#[doc(hidden)]
 pub mod report;
 #[cfg(feature = "suite")]
 #[doc(hidden)]
 pub mod run;
+#[cfg(feature = "suite")]
+#[doc(hidden)]
+pub mod sample_time;
 #[cfg(feature = "suite")]
 #[doc(hidden)]
 pub mod spawn_time;

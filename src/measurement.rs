@@ -26,7 +26,7 @@
 //!   report.
 //!
 //! A peak is a maximum, not a sum, so Criterion's division by the iteration count is right
-//! only with one iteration per sample: [`criterion`] configures that (warm-up and
+//! only with one iteration per sample: [`criterion()`] configures that (warm-up and
 //! measurement times of 1 ns make Criterion plan one iteration per sample). Retained bytes
 //! add up over iterations, so any configuration reads them right.
 //!
@@ -62,10 +62,12 @@ pub enum Mode {
 ///
 /// taskmem::use_tracked_jemalloc!();
 ///
-/// // The peak heap growth of building a 1 MiB vector, measured with plain `b.iter`.
-/// let mut c: Criterion<Memory> = taskmem::criterion().with_measurement(Memory::new(Metric::Allocated));
-/// # let mut c = c.without_plots().sample_size(10);
-/// c.bench_function("vec-1mib", |b| b.iter(|| vec![1u8; 1 << 20]));
+/// fn main() {
+///     // The peak heap growth of building a 1 MiB vector, measured with plain `b.iter`.
+///     let mut c: Criterion<Memory> =
+///         taskmem::criterion().with_measurement(Memory::new(Metric::Allocated));
+///     c.bench_function("vec-1mib", |b| b.iter(|| vec![1u8; 1 << 20]));
+/// }
 /// ```
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Memory {
@@ -116,10 +118,10 @@ pub fn criterion() -> Criterion<Memory> {
         .nresamples(NRESAMPLES)
 }
 
-/// Bootstrap resamples [`criterion`] sets.
+/// Bootstrap resamples [`criterion()`] sets.
 pub const NRESAMPLES: usize = 10_000;
 
-/// Criterion's sample count [`criterion`] sets (its minimum).
+/// Criterion's sample count [`criterion()`] sets (its minimum).
 pub const SAMPLE_SIZE: usize = 10;
 
 /// Reads every counter, or ends the process with one line: a measurement that cannot read

@@ -139,3 +139,96 @@ mod tests {
         p.finish();
     }
 }
+
+/// Where a bench run is, as one line printed before each case on a terminal (nothing when
+/// stderr is not one: CI logs keep Criterion's own lines only):
+///
+/// ```text
+/// taskmem: case 38/150, 0:41 elapsed, about 1:12 left: tokio-mt/spawn/1000000
+/// ```
+///
+/// A plain line and not a bar: Criterion redraws its own lines on stdout while a case runs,
+/// and a bar would tear them. What is left is estimated from the time so far, weighting
+/// each case by its task count plus a fixed cost ([`CaseClock::FIXED_TASKS`]).
+#[derive(Debug)]
+pub struct CaseClock {
+    started: std::time::Instant,
+    weights: Vec<u64>,
+    done: usize,
+    shown: bool,
+}
+
+impl CaseClock {
+    /// A case's fixed cost (runtime set-up, Criterion's analysis), in tasks.
+    pub const FIXED_TASKS: u64 = 50_000;
+
+    /// A clock over cases of these task counts, in the order they run.
+    pub fn new(task_counts: impl IntoIterator<Item = usize>) -> CaseClock {
+        CaseClock::with_display(task_counts, std::io::stderr().is_terminal())
+    }
+
+    /// The same, shown only if `shown`.
+    pub fn with_display(task_counts: impl IntoIterator<Item = usize>, shown: bool) -> CaseClock {
+        CaseClock {
+            started: std::time::Instant::now(),
+            weights: task_counts
+                .into_iter()
+                .map(|n| n as u64 + Self::FIXED_TASKS)
+                .collect(),
+            done: 0,
+            shown,
+        }
+    }
+
+    /// The line for the case that starts now (the `done + 1`-th), and counts it as started.
+    pub fn next_line(&mut self, id: &str) -> String {
+        let elapsed = self.started.elapsed();
+        let total = self.weights.len();
+        let done_weight: u64 = self.weights.iter().take(self.done).sum();
+        let left_weight: u64 = self.weights.iter().skip(self.done).sum();
+        let left = if done_weight == 0 {
+            "estimating".to_string()
+        } else {
+            let secs = elapsed.as_secs_f64() * left_weight as f64 / done_weight as f64;
+            format!("about {} left", clock(Duration::from_secs_f64(secs)))
+        };
+        self.done += 1;
+        format!(
+            "taskmem: case {}/{total}, {} elapsed, {left}: {id}",
+            self.done.min(total),
+            clock(elapsed)
+        )
+    }
+
+    /// Prints [`CaseClock::next_line`] on stderr when shown.
+    pub fn start_case(&mut self, id: &str) {
+        let line = self.next_line(id);
+        if self.shown {
+            eprintln!("{line}");
+        }
+    }
+}
+
+/// `m:ss`.
+fn clock(d: Duration) -> String {
+    let s = d.as_secs();
+    format!("{}:{:02}", s / 60, s % 60)
+}
+
+#[cfg(test)]
+mod clock_tests {
+    use super::*;
+
+    #[test]
+    fn the_line_counts_cases_and_waits_for_one_before_estimating() {
+        let mut c = CaseClock::with_display([1, 1_000_000], false);
+        let first = c.next_line("a/1");
+        assert!(
+            first.starts_with("taskmem: case 1/2, 0:00 elapsed, estimating: a/1"),
+            "{first}"
+        );
+        let second = c.next_line("a/1000000");
+        assert!(second.starts_with("taskmem: case 2/2, "), "{second}");
+        assert!(second.contains(" left: a/1000000"), "{second}");
+    }
+}

@@ -204,6 +204,9 @@ pub fn run_case(args: &RunArgs) -> Result<RunRecord, CaseError> {
         return Err(CaseError::Skipped(why));
     }
     let case = Case::new(args.runtime, args.strategy, args.tasks);
+    // Past a limit (a container's cgroup memory or pids), skipped before it starts rather
+    // than killed by the kernel.
+    crate::limits::check_case(&case, None)?;
     let driver = Driver::new(case.runtime)?;
     let opts = RunOptions {
         sleep: args.sleep,

@@ -141,6 +141,7 @@ pub enum Release {
     #[default]
     Cancel,
     /// Let every task run to completion (tests use it to check that cancelling does not
-    /// change the peak).
+    /// change the peak; `taskmem run` uses it for the published programs' real sleeps). Tasks
+    /// that complete before every task was polled are then allowed, not an error.
     Complete,
 }

@@ -1,6 +1,10 @@
 //! One measured run of a case: every counter read just before the tasks are created and again
 //! at the peak, and the growth between the two.
 //!
+//! From the settle to the peak jemalloc returns freed pages at once (decay 0); after the peak
+//! reading, the release keeps them and returns them in one purge when the run ends
+//! ([`probe::hold_freed_pages`]): the same readings, without a TLB shootdown per emptied slab.
+//!
 //! Before each run jemalloc is settled ([`probe::settle`]: this thread's cache flushed, every
 //! arena purged), so each run starts from the same resident level. The peak reading is taken
 //! inside the run, where its driver says every task is alive and polled once (see
@@ -190,10 +194,17 @@ pub fn measure(run: impl FnOnce(&mut dyn FnMut()) -> Result<(), Error>) -> Resul
     probe::settle()?;
     let before = probe::snapshot()?;
     let mut peak: Option<Result<Snapshot, probe::ProbeError>> = None;
-    run(&mut || {
+    let ran = run(&mut || {
         quiesce();
-        peak = Some(probe::snapshot());
-    })?;
+        peak = Some(probe::snapshot().and_then(|s| {
+            // The release that follows keeps its freed pages until the run returns.
+            probe::hold_freed_pages()?;
+            Ok(s)
+        }));
+    });
+    // The pages the release freed go back to the OS now, in one purge per arena.
+    probe::return_freed_pages()?;
+    ran?;
     let peak = peak.ok_or_else(|| Error::Probe("the run never reached its peak".into()))??;
     Ok(Sample::between(&before, &peak))
 }

@@ -6,20 +6,25 @@
 //! ends with one line on stderr and exit code 2) and checks the probes; the bench opens one
 //! Criterion group per runtime (`tokio-mt/spawn/100000` is group `tokio-mt`, function
 //! `spawn`, parameter 100000) and calls [`Suite::bench`] per case, which prints bytes per
-//! task after it; [`Suite::finish`] writes the summary ([`crate::summary`]), the end tables,
-//! the report next to Criterion's (`target/criterion/taskmem/index.html`, [`crate::report`])
-//! and runs the gate when `TASKMEM_COMPARE` names a baseline.
+//! task after it and records the case in the summary ([`crate::summary`]) at once, through
+//! a [`Journal`]: a run killed at case 140 keeps 139, Ctrl-C ends the run between two runs
+//! of a case with the finished ones saved ([`crate::interrupt`]), and two runs at once keep
+//! each other's cases. [`Suite::finish`] prints the end tables, writes the report next to
+//! Criterion's (`target/criterion/taskmem/index.html`, [`crate::report`]) and runs the gate
+//! when `TASKMEM_COMPARE` names a baseline.
 //!
 //! Criterion settings ([`crate::criterion`]): 10 samples, 10,000 bootstrap resamples, flat
 //! sampling, warm-up and measurement times of 1 ns, so that a case makes one warm-up run and
-//! exactly one run per sample: 11 runs. Criterion then warns "Unable to complete 10 samples
-//! in 1.0ns": expected, each sample is one whole run.
+//! exactly one run per sample: 11 runs. Criterion's warning about it ("Unable to complete 10
+//! samples in 1.0ns", by design here) is kept off stderr ([`crate::quiet_stderr`]); on a
+//! terminal a line before each case says where the run is ([`crate::progress::CaseClock`]).
 
 use std::collections::BTreeMap;
 
 use criterion::{BenchmarkGroup, BenchmarkId, Criterion, Throughput};
 
 use crate::config::Config;
+use crate::journal::{Entry, Journal};
 use crate::matrix::{Case, Runtime};
 use crate::measurement::{Memory, format_bytes};
 use crate::sample::Sample;
@@ -86,6 +91,9 @@ pub struct Suite {
     config: Config,
     drivers: BTreeMap<Runtime, Result<Driver, CaseError>>,
     outcome: Outcome,
+    clock: crate::progress::CaseClock,
+    /// Where each case goes as soon as it is measured (none when only listing).
+    journal: Option<Journal>,
 }
 
 impl Suite {
@@ -97,10 +105,21 @@ impl Suite {
         if let Err(e) = crate::probe::check() {
             exit_with(&e.to_string(), 1);
         }
+        let in_order = Runtime::ALL.into_iter().flat_map(|rt| {
+            let cases = config.cases();
+            cases.into_iter().filter(move |c| c.runtime == rt)
+        });
+        let clock = crate::progress::CaseClock::new(in_order.map(|c| c.n));
+        let journal = (!config.list_only).then(|| {
+            crate::interrupt::install();
+            Journal::open(&summary::default_path())
+        });
         Suite {
             config,
             drivers: BTreeMap::new(),
             outcome: Outcome::default(),
+            clock,
+            journal,
         }
     }
 
@@ -129,6 +148,10 @@ impl Suite {
             group.bench_with_input(id, case, |b, _| b.iter_custom(|_| 1));
             return;
         }
+        self.clock.start_case(&case.id());
+        if crate::interrupt::requested() {
+            stop(self.journal.as_ref());
+        }
         let driver = match self
             .drivers
             .entry(case.runtime)
@@ -136,7 +159,8 @@ impl Suite {
         {
             Ok(d) => &*d,
             Err(e) => {
-                self.outcome.record_error(case.id(), e.clone());
+                self.outcome
+                    .record_error(case.id(), e.clone(), self.journal.as_mut());
                 return;
             }
         };
@@ -151,7 +175,8 @@ impl Suite {
         let first = match check {
             Ok(first) => first,
             Err(e) => {
-                self.outcome.record_error(case.id(), e);
+                self.outcome
+                    .record_error(case.id(), e, self.journal.as_mut());
                 return;
             }
         };
@@ -159,13 +184,23 @@ impl Suite {
         // Every call Criterion makes, with its runs: the last `sample_size` calls are the
         // samples it analyses (the earlier ones are warm-up).
         let mut calls: Vec<Vec<Sample>> = first.into_iter().map(|s| vec![s]).collect();
+        // Criterion's "Unable to complete 10 samples" comes between the warm-up call and the
+        // first sample, and only says that a sample is one run, as designed: stderr is quiet
+        // from the end of the warm-up to the start of the next call (crate::quiet_stderr).
+        let mut silence = crate::quiet_stderr::Silence::default();
+        let mut warmed_up = false;
+        let journal = self.journal.as_ref();
         let bench = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             quiet_panics(true);
             group.bench_with_input(id, case, |b, case| {
+                silence.stop();
                 b.iter_custom(|iters| {
                     let mut total = 0u64;
                     let mut runs = Vec::with_capacity(iters as usize);
                     for _ in 0..iters {
+                        if crate::interrupt::requested() {
+                            stop(journal);
+                        }
                         let s = driver
                             .measure(case, &opts)
                             .and_then(|s| Ok((s, s.value(metric)?)));
@@ -179,9 +214,13 @@ impl Suite {
                     }
                     calls.push(runs);
                     total
-                })
+                });
+                if !std::mem::replace(&mut warmed_up, true) {
+                    silence.silence();
+                }
             });
         }));
+        silence.stop();
         quiet_panics(false);
         if bench.is_err() {
             let message = last_panic();
@@ -207,28 +246,34 @@ impl Suite {
         let mut summary = summary::summarise_case(case, metric, &measured, runs);
         summary.future_size = crate::workload::future_size(case);
         crate::group::print_case(&summary);
+        if let Some(journal) = self.journal.as_mut() {
+            if let Err(e) = journal.record(Entry::Case(summary.clone())) {
+                eprintln!("taskmem: {}: {e}", case.id());
+                self.outcome.failed += 1;
+            }
+        }
         self.outcome.measured.push(summary);
     }
 
-    /// After Criterion's final summary: the summary file, the end tables, the report and
-    /// the gate. Exits non-zero when a case failed, the gate found a regression, or the
-    /// report could not be written.
+    /// After Criterion's final summary: the summary file (every case is in it already;
+    /// this merges once more, under the lock, for the other runs' latest cases), the end
+    /// tables, the report and the gate. Exits non-zero when a case failed, the gate found a
+    /// regression, or the report could not be written.
     pub fn finish(self) {
         let config = self.config;
-        if config.list_only {
+        let Some(journal) = self.journal else {
             return;
-        }
+        };
         let outcome = self.outcome;
-        let path = summary::default_path();
-        let earlier = summary::load(&path).ok();
-        let merged = summary::merge(earlier, outcome.measured, outcome.skipped);
-        match serde_json::to_vec_pretty(&merged) {
-            Ok(json) => match summary::write_atomic(&path, &json) {
-                Ok(()) => println!("taskmem: summary written to {}", path.display()),
-                Err(e) => exit_with(&e, 1),
-            },
-            Err(e) => exit_with(&format!("cannot encode the summary: {e}"), 1),
-        }
+        let path = journal.summary_path().to_path_buf();
+        let merged = match crate::journal::update(&path, Vec::new(), Vec::new()) {
+            Ok(merged) => {
+                println!("taskmem: summary written to {}", path.display());
+                merged
+            }
+            Err(e) => exit_with(&e, 1),
+        };
+        journal.close();
         print_table(&merged);
         // Before the gate, so that a regression still leaves its report.
         let report_written = write_report(&merged, &path, config.compare.as_deref());
@@ -248,9 +293,27 @@ impl Suite {
     }
 }
 
+/// Ends the run after Ctrl-C: the finished cases are in the summary already.
+fn stop(journal: Option<&Journal>) -> ! {
+    let Some(journal) = journal else {
+        exit_with("interrupted (Ctrl-C)", 130)
+    };
+    journal.close();
+    exit_with(
+        &format!(
+            "interrupted (Ctrl-C): the {} case(s) this run finished are in {}",
+            journal.recorded(),
+            journal.summary_path().display()
+        ),
+        130,
+    )
+}
+
 /// A Criterion for the suite: [`crate::criterion`], then the command line.
 pub fn criterion() -> Criterion<Memory> {
-    crate::criterion().configure_from_args()
+    // Criterion looks for gnuplot when it is made and says "Gnuplot not found" on stderr;
+    // the suite draws with plotters either way (crate::quiet_stderr).
+    crate::quiet_stderr::Silence::during(crate::criterion).configure_from_args()
 }
 
 /// Writes the report page next to Criterion's and says where in one line; with a baseline
@@ -302,12 +365,20 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    /// A case that did not run: a skip (printed, kept with its reason) or a failure.
-    fn record_error(&mut self, id: String, e: CaseError) {
+    /// A case that did not run: a skip (printed, recorded in the journal with its reason)
+    /// or a failure.
+    fn record_error(&mut self, id: String, e: CaseError, journal: Option<&mut Journal>) {
         match e {
             CaseError::Skipped(why) => {
                 println!("{id}: skipped: {why}");
-                self.skipped.push(Skip { id, reason: why });
+                let skip = Skip { id, reason: why };
+                if let Some(journal) = journal {
+                    if let Err(e) = journal.record(Entry::Skip(skip.clone())) {
+                        eprintln!("taskmem: {}: {e}", skip.id);
+                        self.failed += 1;
+                    }
+                }
+                self.skipped.push(skip);
             }
             CaseError::Failed(why) => {
                 eprintln!("taskmem: {id}: failed: {why}");

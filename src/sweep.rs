@@ -157,7 +157,13 @@ pub fn run_one(subject: &Subject, n: usize, sleep: Duration) -> Cell {
     }
     let cmd = match &subject.kind {
         SubjectKind::Unavailable(why) => return Cell::Skipped(why.clone()),
-        SubjectKind::Peer(built) => built.command(n as u64, sleep),
+        SubjectKind::Peer(built) => {
+            // Past a memory limit (a container's cgroup), the kernel would kill it.
+            if let Err(why) = built.peer().check_limits(n as u64) {
+                return Cell::Skipped(why);
+            }
+            built.command(n as u64, sleep)
+        }
         SubjectKind::Rust {
             runtime,
             strategy,
@@ -165,6 +171,10 @@ pub fn run_one(subject: &Subject, n: usize, sleep: Duration) -> Cell {
         } => {
             if let Some(why) = crate::run::serial_sleeps(*runtime, *strategy, n, sleep) {
                 return Cell::Skipped(why);
+            }
+            let case = crate::matrix::Case::new(*runtime, *strategy, n);
+            if let Err(e) = crate::limits::check_case(&case, None) {
+                return Cell::Skipped(e.to_string().trim_start_matches("skipped: ").to_string());
             }
             let path = match allocator.binary_path() {
                 Ok(p) => p,

@@ -91,23 +91,44 @@ fn the_readme_example_runs_in_a_crate_of_its_own() {
         c
     };
 
-    // Only what the user asked for is built.
+    // Only what the user asked for is built: none of the suite's parts, no other runtime.
     let (ok, _, tree, err) = run(cargo().args(["tree", "-e", "normal,dev", "--prefix", "none"]));
     assert!(ok, "cargo tree failed: {err}");
     for heavy in [
         "async-std ",
         "smol ",
-        "clap ",
         "plotters ",
         "dhat ",
         "mimalloc ",
         "indicatif ",
-        "regex ",
+        "toml ",
+        "humantime ",
+        "rayon ",
     ] {
         assert!(
             !tree.lines().any(|l| l.starts_with(heavy)),
             "the lean crate builds {heavy}"
         );
+    }
+    // Criterion itself needs clap and regex; taskmem adds neither.
+    for (name, via) in [("clap", "criterion"), ("regex", "criterion")] {
+        let (_, _, users, _) = run(cargo().args([
+            "tree",
+            "-i",
+            name,
+            "-e",
+            "normal,dev",
+            "--depth",
+            "1",
+            "--prefix",
+            "none",
+        ]));
+        for user in users.lines().skip(1).filter(|l| !l.trim().is_empty()) {
+            assert!(
+                user.starts_with(via) || user.starts_with(name),
+                "{name} is built for {user}"
+            );
+        }
     }
     let crates: std::collections::BTreeSet<&str> =
         tree.lines().filter_map(|l| l.split(" v").next()).collect();
@@ -120,6 +141,7 @@ fn the_readme_example_runs_in_a_crate_of_its_own() {
         .lines()
         .find(|l| l.contains("thrpt:") && l.contains("B/task"))
         .unwrap_or_else(|| panic!("no bytes-per-task line:\n{out}"));
+    println!("{out}");
     println!("{thrpt}");
     assert!(out.contains("handler/tokio-mt/spawn/10000"), "{out}");
     assert!(out.contains("per task [resident"), "{out}");

@@ -1,7 +1,10 @@
-//! The report page in a real browser: `taskmem report` writes the page for a fixture summary,
-//! headless Chromium loads it, and the test checks the DOM it built (three SVG charts, a
-//! cases table with one row per case and skip, the axis labels) and a screenshot (a PNG of
-//! the window's size with the palette's colours painted).
+//! The report page in a real browser: `taskmem report` writes the page for a fixture summary
+//! (the matrix, a payload pair and a user's case), headless Chromium lays it out in a 1280 px
+//! window, and the test checks what a reader sees: nothing past the window's right edge and
+//! no table that scrolls; the first chart is the headline, its bars sorted and labelled,
+//! with only the published matrix in it; payloads and bounded pairs in their own sections;
+//! one table row per case and skip; and a screenshot (a PNG of the window's size with the
+//! palette's colours painted), kept at `target/tmp/report-1280.png`.
 //!
 //! Run with:
 //!
@@ -136,13 +139,72 @@ fn pixels(png_file: &Path, colours: &[(u8, u8, u8)]) -> ((u32, u32), Vec<usize>)
     ((info.width, info.height), counts)
 }
 
+/// What the measuring script found in the laid-out page (see [`MEASURE`]).
+#[derive(Debug, serde::Deserialize)]
+struct Measured {
+    /// The page's width and the window's.
+    scroll_width: f64,
+    client_width: f64,
+    /// Elements reaching past the window's right edge, or scrolling inside it.
+    overflowing: Vec<String>,
+    /// The ids of the figures, in page order (hidden tabs included).
+    figures: Vec<String>,
+    /// The first chart's bars, top to bottom: value, label, the text at the bar's end.
+    bars: Vec<(f64, String, String)>,
+    /// The id of the section holding the first figure.
+    first_section: String,
+}
+
+/// Appended to a copy of the page (the page itself has no script): writes what it measured
+/// as JSON into `<pre id="measured">`, which `--dump-dom` then shows.
+const MEASURE: &str = r#"<script>
+const d = document.documentElement;
+const overflowing = [];
+for (const e of document.querySelectorAll('body *')) {
+  const r = e.getBoundingClientRect();
+  if (r.width > 0 && r.right > d.clientWidth + 0.5) overflowing.push(e.tagName + '#' + (e.id || e.className || ''));
+  if (e.classList.contains('scroll') && e.scrollWidth > e.clientWidth + 0.5) overflowing.push('scrolls:' + (e.firstElementChild ? e.firstElementChild.id : ''));
+}
+const figs = [...document.querySelectorAll('figure')];
+const first = figs[0];
+const bars = [...first.querySelectorAll('rect.bar')].map((r, i) => [
+  parseFloat(r.dataset.value),
+  first.querySelectorAll('text.bar-label')[i].textContent,
+  first.querySelectorAll('text.bar-value')[i].textContent,
+]);
+const out = document.createElement('pre');
+out.id = 'measured';
+out.textContent = JSON.stringify({
+  scroll_width: d.scrollWidth, client_width: d.clientWidth, overflowing,
+  figures: figs.map(f => f.id), bars, first_section: first.closest('section').id,
+});
+document.body.appendChild(out);
+</script>"#;
+
+/// The JSON the measuring script left in the dumped DOM.
+fn measured(dom: &str) -> Measured {
+    let start = dom.find("<pre id=\"measured\">").expect("the script ran") + 19;
+    let end = start + dom[start..].find("</pre>").expect("pre ends");
+    let json = dom[start..end]
+        .replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&");
+    serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"))
+}
+
+/// Where the screenshot is kept for CI: `target/tmp/report-1280.png`.
+fn kept_screenshot() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("report-1280.png")
+}
+
 #[test]
 fn the_report_renders_in_chromium_with_its_charts_and_tables() {
     let Some(chromium) = chromium() else {
         return;
     };
     let dir = common::temp_dir("report-browser");
-    let summary = common::summary();
+    let summary = common::summary_with_variants();
     let summary_file = common::write_summary(&dir, &summary);
     // Criterion's report beside ours, as `cargo bench` leaves it.
     let criterion = dir.join("criterion");
@@ -169,19 +231,86 @@ fn the_report_renders_in_chromium_with_its_charts_and_tables() {
     );
     assert!(!source.contains("<script"), "the page has a script");
 
-    // The DOM after Chromium parsed and laid out the page.
-    let dom = run_chromium(&chromium, &dir, &["--dump-dom".to_string()], &page);
-    assert!(
-        dom.contains("<h1>taskmem: memory of N concurrent tasks</h1>"),
-        "{dom}"
+    // The DOM after Chromium parsed and laid out the page at 1280 px, measured by a script
+    // added to a copy of it.
+    let probe = page.with_file_name("measured.html");
+    std::fs::write(
+        &probe,
+        source.replace("</body>", &format!("{MEASURE}</body>")),
+    )
+    .unwrap();
+    let dom = run_chromium(
+        &chromium,
+        &dir,
+        &[
+            "--dump-dom".to_string(),
+            format!("--window-size={},{}", WINDOW.0, WINDOW.1),
+        ],
+        &probe,
     );
-    assert_eq!(dom.matches("<svg").count(), 3, "three charts");
-    for id in ["memory-vs-n", "bytes-per-task", "threads-vs-tasks"] {
+    let m = measured(&dom);
+    assert_eq!(m.client_width, f64::from(WINDOW.0), "{m:?}");
+    assert!(
+        m.scroll_width <= m.client_width && m.overflowing.is_empty(),
+        "the page is {} px wide in a {} px window; past its edge: {:?}",
+        m.scroll_width,
+        m.client_width,
+        m.overflowing
+    );
+    // The first chart is the headline at the largest N: sorted, every bar labelled with its
+    // pair and its value, and none of the payload, bounded or user pairs in it.
+    assert_eq!(m.first_section, "headline");
+    assert_eq!(m.figures[0], "chart-peak-n10000", "{:?}", m.figures);
+    assert!(m.bars.len() >= 10, "{:?}", m.bars);
+    assert!(
+        m.bars.windows(2).all(|w| w[0].0 <= w[1].0),
+        "bars not sorted: {:?}",
+        m.bars
+    );
+    for (value, label, text) in &m.bars {
+        assert!(*value > 0.0 && label.matches('/').count() == 1, "{label}");
         assert!(
-            dom.contains(&format!("<figure id=\"chart-{id}\"")),
-            "chart {id} missing"
+            text.ends_with(" KiB") || text.ends_with(" MiB") || text.contains("process RSS"),
+            "{label}: {text}"
+        );
+        assert!(
+            !label.contains("/k") && !label.contains("/p") && !label.starts_with("handler"),
+            "{label} is not in the published matrix"
         );
     }
+    assert!(
+        m.bars
+            .iter()
+            .any(|b| b.1 == "os/threads" && b.2.ends_with("process RSS"))
+    );
+    for id in [
+        "chart-peak-n1",
+        "chart-memory-vs-n",
+        "chart-bytes-per-task",
+        "chart-threads-vs-tasks",
+        "chart-payload-per-task",
+        "chart-bounded",
+    ] {
+        assert!(
+            m.figures.iter().any(|f| f == id),
+            "{id} not in {:?}",
+            m.figures
+        );
+    }
+    // Payloads and bounded pairs have their own sections; the user's case its own table.
+    for (section, figure) in [
+        ("payloads", "chart-payload-per-task"),
+        ("bounded", "chart-bounded"),
+    ] {
+        let at = dom
+            .find(&format!("<section id=\"{section}\""))
+            .expect(section);
+        let end = at + dom[at..].find("</section>").unwrap();
+        assert!(dom[at..end].contains(&format!("<figure id=\"{figure}\"")));
+    }
+    assert!(dom.contains("handler/tokio-mt/spawn/1000"));
+    assert!(dom.contains("flat: "), "bounded pairs read as flat");
+
     let cases = table_html(&dom, "cases");
     let body = &cases[cases.find("<tbody>").expect("tbody")..];
     assert_eq!(body.matches("<tr>").count(), common::case_rows(&summary));
@@ -197,15 +326,16 @@ fn the_report_renders_in_chromium_with_its_charts_and_tables() {
         "tasks alive at the peak, N (count)",
         "memory at the peak (bytes, jemalloc resident; process RSS for os/threads)",
         "bytes per task (jemalloc resident, slope across N)",
-        "10K",
         "size_of the task's future",
     ] {
         assert!(dom.contains(label), "axis text {label:?} missing");
     }
     assert!(dom.contains("href=\"../report/index.html\""));
 
-    // A screenshot: the window's size, with the charts' colours painted.
-    let shot = dir.join("report.png");
+    // A screenshot at 1280 px, kept under target/ for CI: the window's size, with the
+    // charts' colours painted.
+    let shot = kept_screenshot();
+    let _ = std::fs::remove_file(&shot);
     run_chromium(
         &chromium,
         &dir,
@@ -222,9 +352,10 @@ fn the_report_renders_in_chromium_with_its_charts_and_tables() {
     let green = (0x00, 0x9E, 0x73);
     let (size, counts) = pixels(&shot, &[blue, orange, green]);
     assert_eq!(size, WINDOW);
-    // Bars in the per-task chart are tens of pixels wide and a hundred high.
+    // The headline's bars are 18 px high and tens to hundreds of pixels long.
     for (name, count) in ["blue", "orange", "green"].iter().zip(&counts) {
         assert!(*count > 1000, "{count} {name} pixels: charts not painted?");
     }
+    println!("screenshot kept at {}", shot.display());
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -99,6 +99,19 @@ fn an_unknown_flag_is_a_usage_error() {
     assert_one_line_error(&out, 2, "--html");
 }
 
+/// Bytes of a printed value (`986.6 KiB`).
+fn bytes(text: &str) -> f64 {
+    let (v, unit) = text.trim().split_once(' ').expect("value and unit");
+    let scale = match unit {
+        "B" => 1.0,
+        "KiB" => 1024.0,
+        "MiB" => 1024.0 * 1024.0,
+        "GiB" => 1024.0 * 1024.0 * 1024.0,
+        other => panic!("unit {other}"),
+    };
+    v.parse::<f64>().expect("a number") * scale
+}
+
 #[test]
 fn markdown_prints_every_case_and_nothing_else_on_stdout() {
     let dir = common::temp_dir("report-markdown");
@@ -145,6 +158,19 @@ fn markdown_prints_every_case_and_nothing_else_on_stdout() {
         !md.contains("<svg") && !md.contains("!["),
         "markdown without --svg has no images"
     );
+    // The headline table comes first, ordered as the first chart: least memory at 10K first.
+    let head = md
+        .find("**Memory at the peak (jemalloc resident), ordered as the chart at N = 10K**")
+        .expect("the headline table");
+    assert!(head < md.find("| case | N |").unwrap());
+    let at_10k: Vec<f64> = md[head..]
+        .lines()
+        .skip(4)
+        .take_while(|l| l.starts_with('|'))
+        .map(|l| bytes(l.split(" | ").nth(2).unwrap()))
+        .collect();
+    assert_eq!(at_10k.len(), 19, "{md}");
+    assert!(at_10k.windows(2).all(|w| w[0] <= w[1]), "{at_10k:?}");
     // No page was written where Criterion's report would be.
     assert!(!dir.join("criterion").exists());
     let _ = std::fs::remove_dir_all(&dir);
@@ -172,9 +198,22 @@ fn svg_writes_each_chart_and_the_page_goes_where_asked() {
         String::from_utf8_lossy(&out.stderr)
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("taskmem: 3 charts written to"), "{stdout}");
+    // One headline chart per N (1 and 10K), the three charts of the matrix and the bounded
+    // pairs' own.
+    let ids = [
+        "peak-n10000",
+        "peak-n1",
+        "memory-vs-n",
+        "bytes-per-task",
+        "threads-vs-tasks",
+        "bounded",
+    ];
+    assert!(
+        stdout.contains(&format!("taskmem: {} charts written to", ids.len())),
+        "{stdout}"
+    );
     assert!(stdout.contains("taskmem: report written to"), "{stdout}");
-    for id in ["memory-vs-n", "bytes-per-task", "threads-vs-tasks"] {
+    for id in ids {
         let svg = std::fs::read_to_string(charts.join(format!("{id}.svg"))).unwrap();
         assert!(
             svg.starts_with("<svg role=\"img\" width=\"960\""),
@@ -189,7 +228,7 @@ fn svg_writes_each_chart_and_the_page_goes_where_asked() {
     }
     let html = std::fs::read_to_string(&page).unwrap();
     assert!(html.starts_with("<!DOCTYPE html>"));
-    assert_eq!(html.matches("<svg").count(), 3);
+    assert_eq!(html.matches("<svg").count(), ids.len());
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -6,7 +6,7 @@
 //! mean estimate with the confidence interval; and where it came from
 //! ([`Provenance`](crate::provenance::Provenance)).
 //!
-//! [`compare`] lines a current run up against a baseline, case by case, and gives each a
+//! `compare` lines a current run up against a baseline, case by case, and gives each a
 //! [`Verdict`]. A change counts when it passes both the relative threshold (default 5 %) and
 //! the absolute noise floor (default 64 KiB); both can be set per metric and per case
 //! pattern ([`Thresholds`], `target-baselines/thresholds.toml`).

@@ -56,17 +56,28 @@ impl Built {
 
 impl Peer {
     /// Why `n` tasks of this peer cannot run on this machine, if they cannot: for a
-    /// one-thread-per-task peer, the kernel and resource limits on threads
-    /// ([`crate::limits::check_threads`]); one line naming the limit.
+    /// one-thread-per-task peer, the kernel, resource and cgroup limits on threads
+    /// ([`crate::limits::check_threads`]); for every peer, memory
+    /// ([`crate::limits::check_bytes`], at [`crate::limits::PEER_TASK_COST_BYTES`] per task, or
+    /// [`crate::limits::THREAD_COST_BYTES`] per thread): one line naming the limit, so that
+    /// a peer past the cgroup's memory limit is skipped, not killed.
     pub fn check_limits(&self, n: u64) -> Result<(), String> {
-        if !self.threads {
-            return Ok(());
-        }
-        crate::limits::check_threads(n).map_err(|e| match e {
+        let why = |e: crate::workload::CaseError| match e {
             crate::workload::CaseError::Skipped(why) | crate::workload::CaseError::Failed(why) => {
                 why
             }
-        })
+        };
+        let per_task = if self.threads {
+            crate::limits::check_threads(n).map_err(why)?;
+            crate::limits::THREAD_COST_BYTES
+        } else {
+            crate::limits::PEER_TASK_COST_BYTES
+        };
+        crate::limits::check_bytes(
+            &format!("{} at N = {n}", self.id),
+            n.saturating_mul(per_task),
+        )
+        .map_err(why)
     }
 }
 

@@ -257,11 +257,13 @@ fn thread_peers_are_bounded_by_the_machines_thread_limits() {
     let err = threads.check_limits(100_000_000).unwrap_err();
     assert!(err.contains("100000000 OS threads exceed"), "{err}");
     assert!(threads.check_limits(10).is_ok());
+    let go = m.get("go/goroutines").unwrap();
+    assert!(go.check_limits(1000).is_ok());
+    // No thread limit for goroutines, but memory: 100M at 8 KiB each is past any machine's.
+    let err = go.check_limits(100_000_000).unwrap_err();
     assert!(
-        m.get("go/goroutines")
-            .unwrap()
-            .check_limits(100_000_000)
-            .is_ok()
+        err.contains("go/goroutines at N = 100000000 needs about"),
+        "{err}"
     );
 }
 

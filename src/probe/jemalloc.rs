@@ -38,6 +38,28 @@ fn call_void(name: &str) -> Result<(), ProbeError> {
     }
 }
 
+/// Sets `arena.<i>.dirty_decay_ms` and `muzzy_decay_ms` of every initialised arena, and
+/// `arenas.*_decay_ms` for arenas made later, to `ms` (-1: never return freed pages on
+/// their own; 0: return them as soon as they are freed). Setting 0 purges the arena at once.
+pub(super) fn set_decay_ms(ms: isize) -> Result<(), ProbeError> {
+    // SAFETY: arenas.narenas is an unsigned int.
+    let narenas = unsafe { tikv_jemalloc_ctl::raw::read::<u32>(b"arenas.narenas\0") }
+        .map_err(|e| err("arenas.narenas", e))?;
+    for kind in ["dirty", "muzzy"] {
+        for i in 0..narenas {
+            let name = format!("arena.{i}.{kind}_decay_ms\0");
+            // SAFETY: arena.<i>.*_decay_ms is an ssize_t. An arena index that was never
+            // initialised answers EFAULT: it holds no pages, there is nothing to set.
+            let _ = unsafe { tikv_jemalloc_ctl::raw::write::<isize>(name.as_bytes(), ms) };
+        }
+        let name = format!("arenas.{kind}_decay_ms\0");
+        // SAFETY: arenas.*_decay_ms is an ssize_t.
+        unsafe { tikv_jemalloc_ctl::raw::write::<isize>(name.as_bytes(), ms) }
+            .map_err(|e| err(&name[..name.len() - 1], e))?;
+    }
+    Ok(())
+}
+
 pub(super) fn purge_all_arenas() -> Result<(), ProbeError> {
     call_void(&format!("arena.{ARENAS_ALL}.purge"))
 }

@@ -87,10 +87,35 @@ pub fn snapshot() -> Result<Snapshot, ProbeError> {
     })
 }
 
-/// Flushes this thread's jemalloc cache and returns every arena's unused dirty pages to the OS.
+/// Flushes this thread's jemalloc cache and returns every arena's unused dirty pages to the OS,
+/// with freed pages returned at once again from here on (undoing [`hold_freed_pages`]).
 pub fn settle() -> Result<(), ProbeError> {
+    return_freed_pages()?;
     jemalloc::flush_thread_cache();
     jemalloc::purge_all_arenas()
+}
+
+static HOLDING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// After a run's peak has been read: jemalloc keeps the pages freed from now on instead of
+/// returning each to the OS as it empties (decay -1 on every arena), until the next
+/// [`settle`] returns them all in one purge. Releasing 1M tasks with decay 0 returns their
+/// pages a few at a time, each an `madvise` and a TLB shootdown on every core running the
+/// process; one purge of the coalesced extents costs a fraction of that. The readings are
+/// not affected: from [`settle`] to the peak, decay is 0 as [`crate::alloc::MALLOC_CONF`]
+/// sets it. [`return_freed_pages`] ends the hold.
+pub fn hold_freed_pages() -> Result<(), ProbeError> {
+    HOLDING.store(true, std::sync::atomic::Ordering::Relaxed);
+    jemalloc::set_decay_ms(-1)
+}
+
+/// Ends [`hold_freed_pages`]: decay back to 0 on every arena, which returns the held pages
+/// now, in one purge per arena. Nothing to do when no hold is on.
+pub fn return_freed_pages() -> Result<(), ProbeError> {
+    if HOLDING.swap(false, std::sync::atomic::Ordering::Relaxed) {
+        jemalloc::set_decay_ms(0)?;
+    }
+    Ok(())
 }
 
 /// The bytes jemalloc adds to every large allocation's extent: one page when

@@ -35,14 +35,18 @@ fn rgb(c: Colour) -> RGBColor {
 }
 
 /// Renders `chart` as a standalone SVG document.
+/// Rankings are drawn by [`ranking::svg`](super::ranking::svg).
 pub fn svg(chart: &Chart) -> Result<String, String> {
+    if let ChartKind::Ranking { notes } = &chart.kind {
+        return Ok(with_title(&super::ranking::svg(chart, notes), &chart.title));
+    }
     let mut out = String::new();
     draw(chart, &mut out).map_err(|e| format!("cannot draw chart '{}': {e}", chart.id))?;
     Ok(with_title(&out, &chart.title))
 }
 
 /// Adds `role="img"` and a `<title>` (read by screen readers and shown on hover).
-fn with_title(svg: &str, title: &str) -> String {
+pub(super) fn with_title(svg: &str, title: &str) -> String {
     match svg.find("<svg ").zip(svg.find('>')) {
         Some((start, end)) if start < end => format!(
             "{}<svg role=\"img\" {}><title>{}</title>{}",
@@ -193,7 +197,7 @@ fn draw_on(
     let (plot_area, legend_area) = body.split_horizontally(WIDTH - 16 - legend_width);
 
     let (x_scale, categories) = match &chart.kind {
-        ChartKind::Lines => (chart.x.scale, None),
+        ChartKind::Lines | ChartKind::Ranking { .. } => (chart.x.scale, None),
         ChartKind::Bars { categories } => (Scale::Linear, Some(categories.as_slice())),
     };
     let y_scale = chart.y.scale;

@@ -3,9 +3,14 @@
 //!
 //! Each section is a `<section id=...>` with an `<h2>`; each table a `<table id=...>` with a
 //! `<caption>`, a `<thead>` row and one `<tbody>` row per table row; each chart a
-//! `<figure id="chart-...">` holding the inline `<svg>` and a `<figcaption>`.
+//! `<figure id="chart-...">` holding the inline `<svg>` and a `<figcaption>`. [`Tabs`] are
+//! radio buttons and labels followed by one `<div class="panel">` per chart; CSS shows the
+//! checked one's panel, so switching needs no script.
+//!
+//! Everything fits a 1280 px window: the text column is at most 1100 px, charts scale down
+//! to it, table headers wrap and long cells break.
 
-use super::{Align, Block, Chart, Report, Table};
+use super::{Align, Block, Chart, Report, Table, Tabs};
 
 /// Escapes text for HTML content and attribute values.
 pub fn escape(text: &str) -> String {
@@ -51,9 +56,15 @@ figcaption{font-size:0.92em;color:#333;margin-top:0.5em;max-width:960px}
 .scroll{overflow-x:auto;margin:1em 0}
 table{border-collapse:collapse;font-size:0.88em}
 caption{text-align:left;font-weight:600;padding:0.3em 0}
-th,td{padding:0.25em 0.6em;border-bottom:1px solid #e4e4e4;white-space:nowrap}
-th{background:#f3f3f3;position:sticky;top:0}
-td.note{white-space:normal;min-width:16em}
+th,td{padding:0.25em 0.5em;border-bottom:1px solid #e4e4e4;white-space:nowrap}
+th{background:#f3f3f3;position:sticky;top:0;white-space:normal;vertical-align:bottom}
+td.l{white-space:normal;overflow-wrap:anywhere}
+td.note{min-width:14em}
+.tabs>input{position:absolute;opacity:0;pointer-events:none}
+.tabs>label{display:inline-block;padding:0.3em 0.9em;margin:0 0.3em 0.3em 0;border:1px solid #bbb;border-radius:4px;cursor:pointer;font-variant-numeric:tabular-nums}
+.tabs>input:checked+label{background:#1a1a1a;color:#fff;border-color:#1a1a1a}
+.tabs>input:focus-visible+label{outline:2px solid #0072B2;outline-offset:2px}
+.tabs>.panel{display:none}
 tbody tr:nth-child(even){background:#fafafa}
 .r{text-align:right;font-variant-numeric:tabular-nums}.l{text-align:left}.c{text-align:center}
 code{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:0.92em;background:#f3f3f3;padding:0 0.2em}
@@ -111,6 +122,30 @@ pub fn figure(c: &Chart) -> Result<String, String> {
     ))
 }
 
+/// Charts behind tabs: one radio button and label per chart, then the panels; the first
+/// chart is checked. The rules that show the checked panel are inline, per group.
+pub fn tabs(t: &Tabs) -> Result<String, String> {
+    let id = escape(&t.id);
+    let mut rules = String::new();
+    let mut buttons = String::new();
+    let mut panels = String::new();
+    for (i, (label, chart)) in t.charts.iter().enumerate() {
+        let checked = if i == 0 { " checked" } else { "" };
+        buttons += &format!(
+            "<input type=\"radio\" name=\"{id}\" id=\"{id}-{i}\"{checked}><label for=\"{id}-{i}\">{}</label>\n",
+            escape(label)
+        );
+        rules += &format!("#{id}-{i}:checked~#{id}-panel-{i}{{display:block}}\n");
+        panels += &format!(
+            "<div class=\"panel\" id=\"{id}-panel-{i}\">\n{}</div>\n",
+            figure(chart)?
+        );
+    }
+    Ok(format!(
+        "<style>\n{rules}</style>\n<div class=\"tabs\" id=\"{id}\">\n{buttons}{panels}</div>\n"
+    ))
+}
+
 /// The whole report as one HTML page.
 pub fn page(report: &Report) -> Result<String, String> {
     let mut out =
@@ -144,6 +179,7 @@ pub fn page(report: &Report) -> Result<String, String> {
                 Block::Text(t) => out += &format!("<p>{}</p>\n", inline(t)),
                 Block::Table(t) => out += &table(t),
                 Block::Chart(c) => out += &figure(c)?,
+                Block::Tabs(t) => out += &tabs(t)?,
             }
         }
         out += "</section>\n";

@@ -57,6 +57,15 @@ pub fn render(report: &Report, charts: Option<&Path>) -> String {
                         out += &format!("\n![{}]({})\n\n{}\n", c.title, file.display(), c.caption);
                     }
                 }
+                Block::Tabs(t) => {
+                    if let Some(dir) = charts {
+                        for (label, c) in &t.charts {
+                            let file = dir.join(format!("{}.svg", c.id));
+                            out +=
+                                &format!("\n**{label}**\n\n![{}]({})\n", c.title, file.display());
+                        }
+                    }
+                }
             }
         }
     }

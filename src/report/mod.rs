@@ -9,8 +9,9 @@
 //! - A [`Table`] has a caption, headers, rows of text cells and an alignment per column.
 //! - A [`Chart`] has a title, two [`Axis`]es (label with unit, linear or log scale, tick
 //!   format from the [`Unit`]), and [`Series`] each with a label, points and a [`Style`]
-//!   (colour, [`Marker`], [`Dash`]). It is a line chart over numeric x, or a bar chart over
-//!   named categories ([`ChartKind`]).
+//!   (colour, [`Marker`], [`Dash`]). It is a line chart over numeric x, a bar chart over
+//!   named categories, or a ranking: one labelled horizontal bar per series ([`ChartKind`]).
+//! - [`Tabs`] hold charts shown one at a time (one per N), picked without a script.
 //! - Colours come from the Okabe-Ito palette ([`OKABE_ITO`]), which colour-blind readers can
 //!   tell apart; markers and dash patterns carry the same information without colour.
 //!
@@ -21,6 +22,7 @@ pub mod chart;
 pub mod html;
 pub mod markdown;
 pub mod memory;
+pub mod ranking;
 pub mod sources;
 
 use std::path::{Path, PathBuf};
@@ -65,6 +67,19 @@ pub enum Block {
     Table(Table),
     /// A chart.
     Chart(Chart),
+    /// Charts of which one shows at a time, picked by its tab (e.g. one per N).
+    Tabs(Tabs),
+}
+
+/// Charts shown one at a time, each behind a tab named by its label; the first is shown
+/// first. On the page the tabs are radio buttons styled by CSS (no script); in markdown and
+/// `--svg` output every chart is there.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tabs {
+    /// The HTML id of the group (letters, digits, `-`), unique in the report.
+    pub id: String,
+    /// Each tab's label and its chart, in tab order.
+    pub charts: Vec<(String, Chart)>,
 }
 
 impl Section {
@@ -94,6 +109,12 @@ impl Section {
         self.blocks.push(Block::Chart(chart));
         self
     }
+
+    /// Adds charts shown one at a time behind tabs.
+    pub fn tabs(mut self, tabs: Tabs) -> Section {
+        self.blocks.push(Block::Tabs(tabs));
+        self
+    }
 }
 
 impl Report {
@@ -108,15 +129,17 @@ impl Report {
             })
     }
 
-    /// Every chart of the report, in order.
+    /// Every chart of the report, in order (those behind tabs included).
     pub fn charts(&self) -> impl Iterator<Item = &Chart> {
-        self.sections
-            .iter()
-            .flat_map(|s| &s.blocks)
-            .filter_map(|b| match b {
-                Block::Chart(c) => Some(c),
-                _ => None,
-            })
+        self.sections.iter().flat_map(|s| &s.blocks).flat_map(
+            |b| -> Box<dyn Iterator<Item = &Chart> + '_> {
+                match b {
+                    Block::Chart(c) => Box::new(std::iter::once(c)),
+                    Block::Tabs(t) => Box::new(t.charts.iter().map(|(_, c)| c)),
+                    _ => Box::new(std::iter::empty()),
+                }
+            },
+        )
     }
 }
 
@@ -322,6 +345,14 @@ pub enum ChartKind {
     Bars {
         /// The category names, in order.
         categories: Vec<String>,
+    },
+    /// Horizontal bars, one per series (its first point's y), top to bottom in series
+    /// order, each named by the series label on its left and its value printed at its end
+    /// followed by the note of the same index (empty: none). The value axis is `y`, drawn
+    /// horizontally; `x` is unused. Drawn by [`ranking::svg`].
+    Ranking {
+        /// A note after each bar's value (`process RSS`, `per live task`), by series index.
+        notes: Vec<String>,
     },
 }
 

@@ -276,7 +276,7 @@ impl<F: Future> Future for FirstPoll<F> {
 }
 
 /// An unspawned future: the caller's, unchanged in size, watched for early completion and
-/// panics. After a panic it stays pending (it is never polled again: the run fails).
+/// panics. After a panic it reads as complete (it is never polled again; the run fails).
 pub(super) struct Watch<F> {
     inner: F,
 }
@@ -301,7 +301,7 @@ impl<F: Future> Future for Watch<F> {
             }
             Err(payload) => {
                 record_panic(&*payload);
-                Poll::Pending
+                Poll::Ready(())
             }
         }
     }

@@ -20,8 +20,16 @@
 //! until the one before them finishes, which is the point of the strategy. The bounded
 //! strategies keep at most K of their N tasks alive; their peak is when the first K are.
 
+// A build with no runtime compiles the drivers without a way to run them: `Tasks` then ends
+// every run with `Error::NotCompiled`.
+#![cfg_attr(
+    not(any(feature = "tokio", feature = "smol", feature = "async-std")),
+    allow(dead_code, unused_imports)
+)]
+
 #[cfg(feature = "async-std")]
 mod async_std_rt;
+mod dispatch;
 mod guard;
 #[cfg(feature = "smol")]
 mod smol_rt;
@@ -41,6 +49,18 @@ use crate::error::Error;
 use crate::measurement::Memory;
 pub use crate::runtime::{Release, Runtime, Strategy};
 use crate::sample::{self, Metric, Sample};
+// For the suite's workloads (feature `suite`), which compile one runtime's strategies each.
+#[allow(unused_imports)]
+pub(crate) use dispatch::On;
+#[cfg(feature = "async-std")]
+#[allow(unused_imports)]
+pub(crate) use dispatch::OnAsyncStd;
+#[cfg(feature = "smol")]
+#[allow(unused_imports)]
+pub(crate) use dispatch::OnSmol;
+#[cfg(feature = "tokio")]
+#[allow(unused_imports)]
+pub(crate) use dispatch::OnTokio;
 use guard::{FirstPoll, STARTED, Seen, Watch, Watchdog};
 
 /// A built runtime, shared by every [`Tasks`] derived from one another.
@@ -240,10 +260,21 @@ impl Tasks {
         F::Output: Send + 'static,
     {
         let _guard = sample::exclusive();
+        self.measure_on::<dispatch::Any, F, M>(make)
+    }
+
+    /// [`Tasks::measure`] compiled for the runtimes of `R` only; the caller holds
+    /// [`sample::exclusive`].
+    pub(crate) fn measure_on<R: dispatch::On, F, M>(&self, make: M) -> Result<Sample, Error>
+    where
+        M: Fn() -> F,
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
         Watchdog::start();
         self.executor()?;
         Seen::reserve(self.strategy.live_tasks(self.n));
-        sample::measure(|at_peak| self.run_unlocked(&make, &mut || {}, at_peak))
+        sample::measure(|at_peak| self.run_on::<R, F, M>(&make, &mut || {}, at_peak))
     }
 
     /// One run without a measurement: `at_peak` is called once, with every task alive and
@@ -301,11 +332,21 @@ impl Tasks {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
+        self.time_to_peak_on::<dispatch::Any, F, M>(make)
+    }
+
+    /// [`Tasks::time_to_peak_unlocked`] compiled for the runtimes of `R` only.
+    pub(crate) fn time_to_peak_on<R: dispatch::On, F, M>(&self, make: M) -> Result<Duration, Error>
+    where
+        M: Fn() -> F,
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
         Watchdog::start();
         self.executor()?;
         let start = Cell::new(None);
         let mut elapsed = None;
-        self.run_unlocked(&make, &mut || start.set(Some(Instant::now())), &mut || {
+        self.run_on::<R, F, M>(&make, &mut || start.set(Some(Instant::now())), &mut || {
             elapsed = start.get().map(|s: Instant| s.elapsed())
         })?;
         elapsed.ok_or_else(|| Error::Probe("the run never reached its peak".into()))
@@ -364,6 +405,23 @@ impl Tasks {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
+        self.run_on::<dispatch::Any, F, M>(make, on_start, at_peak)
+    }
+
+    /// [`Tasks::run_unlocked`] compiled for the runtimes of `R` only (the suite's futures run
+    /// on one runtime each: instantiating every runtime's strategies for each of them would
+    /// triple the code the compiler generates).
+    pub(crate) fn run_on<R: dispatch::On, F, M>(
+        &self,
+        make: &M,
+        on_start: &mut dyn FnMut(),
+        at_peak: &mut dyn FnMut(),
+    ) -> Result<(), Error>
+    where
+        M: Fn() -> F,
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
         Watchdog::start();
         let executor = self.executor()?;
         if self.strategy == Strategy::JoinSet
@@ -386,7 +444,9 @@ impl Tasks {
             if !STARTED.all_arrived() && self.strategy.spawns() {
                 return;
             }
-            if guard::early() > 0 || guard::panicked() {
+            // Early completion makes a cancelled run's peak miss those tasks; a run whose tasks
+            // complete anyway (`Release::Complete`, the published programs' way) keeps its peak.
+            if guard::panicked() || (guard::early() > 0 && self.release == Release::Cancel) {
                 return;
             }
             guard::peak_read();
@@ -394,12 +454,22 @@ impl Tasks {
             reached = true;
         };
         on_start();
-        let result = guard::guarded(|| self.dispatch(executor, make, &mut peak));
+        let result = guard::guarded(|| {
+            self.future_size.set(Some(self.held_size(make)));
+            R::dispatch(self, make, &mut peak)
+        });
         drop(watchdog.take());
         guard::peak_read();
         self.flush(executor);
-        if let Err(payload) = result {
-            guard::record_panic(&*payload);
+        match result {
+            Err(payload) => guard::record_panic(&*payload),
+            Ok(false) => {
+                return Err(Error::Unsupported(format!(
+                    "these futures were compiled for another runtime than {}",
+                    self.runtime
+                )));
+            }
+            Ok(true) => {}
         }
         if let Some(message) = guard::take_panic() {
             return Err(Error::Panicked(message));
@@ -421,78 +491,15 @@ impl Tasks {
         Ok(())
     }
 
-    /// Creates, holds and releases the tasks with the strategy on the executor.
-    fn dispatch<F, M>(&self, executor: &Executor, make: &M, at_peak: &mut dyn FnMut())
-    where
-        M: Fn() -> F,
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        let (n, release) = (self.n, self.release);
-        let watched = || Watch::new(make());
-        let spawned = || FirstPoll::new(make());
-        self.future_size.set(Some(self.held_size(make)));
-        macro_rules! unspawned {
-            ($exec:expr) => {
-                match self.strategy {
-                    Strategy::JoinAll => strategies::join_all($exec, n, watched, release, at_peak),
-                    Strategy::Sequential => {
-                        strategies::sequential($exec, n, watched, release, at_peak)
-                    }
-                    Strategy::FuturesUnordered => {
-                        strategies::futures_unordered($exec, n, watched, release, at_peak)
-                    }
-                    Strategy::BufferUnordered(k) => {
-                        strategies::buffer_unordered($exec, n, k, watched, release, at_peak)
-                    }
-                    _ => unreachable!("spawning strategies are handled by each runtime"),
-                }
-            };
-        }
-        match executor {
-            #[cfg(feature = "tokio")]
-            Executor::Tokio(rt) => match self.strategy {
-                Strategy::Spawn => rt.spawn(n, release, at_peak, spawned),
-                Strategy::JoinSet => rt.join_set(n, release, at_peak, spawned),
-                Strategy::Semaphore(k) => {
-                    let permitted =
-                        |permit| FirstPoll::new(strategies::with_permit(make(), permit));
-                    rt.semaphore(n, k, release, at_peak, permitted)
-                }
-                _ => unspawned!(rt),
-            },
-            #[cfg(feature = "async-std")]
-            Executor::AsyncStd(rt) => match self.strategy {
-                Strategy::Spawn => rt.spawn(n, release, at_peak, spawned),
-                Strategy::Semaphore(k) => {
-                    let permitted =
-                        |permit| FirstPoll::new(strategies::with_permit(make(), permit));
-                    rt.semaphore(n, k, release, at_peak, permitted)
-                }
-                _ => unspawned!(rt),
-            },
-            #[cfg(feature = "smol")]
-            Executor::Smol(rt) => match self.strategy {
-                Strategy::Spawn => rt.spawn(n, release, at_peak, spawned),
-                Strategy::Semaphore(k) => {
-                    let permitted =
-                        |permit| FirstPoll::new(strategies::with_permit(make(), permit));
-                    rt.semaphore(n, k, release, at_peak, permitted)
-                }
-                _ => unspawned!(rt),
-            },
-        }
-    }
-
     /// After a run on async-io (async-std, smol): lets its reactor drop the cancelled timers.
     fn flush(&self, executor: &Executor) {
-        match executor {
+        match *executor {
             #[cfg(feature = "tokio")]
             Executor::Tokio(_) => {}
             #[cfg(feature = "async-std")]
-            Executor::AsyncStd(rt) => rt.flush_timers(),
+            Executor::AsyncStd(ref rt) => rt.flush_timers(),
             #[cfg(feature = "smol")]
-            Executor::Smol(rt) => rt.flush_timers(),
+            Executor::Smol(ref rt) => rt.flush_timers(),
         }
     }
 }

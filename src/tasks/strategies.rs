@@ -11,11 +11,11 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use futures::FutureExt;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 
 use super::Release;
+#[cfg(any(feature = "smol", feature = "async-std"))]
 use super::guard::STARTED;
 
 /// An async runtime as the generic strategies see it.
@@ -150,6 +150,7 @@ impl<F: Future, P> Future for WithPermit<F, P> {
 
 /// Spawns N tasks with `spawn`, waits until each has been polled once, calls `at_peak`, then
 /// cancels every task with `cancel` or awaits each in turn.
+#[cfg(any(feature = "smol", feature = "async-std"))]
 pub(super) async fn spawn_then_cancel<H: Future, C: Future>(
     n: usize,
     release: Release,
@@ -189,6 +190,7 @@ pub(super) async fn semaphore_spawn<H, C>(
     H: Future + Unpin,
     C: Future,
 {
+    use futures::FutureExt;
     let permits = std::sync::Arc::new(async_lock::Semaphore::new(k));
     let mut live: FuturesUnordered<H> = FuturesUnordered::new();
     let first = n.min(k);

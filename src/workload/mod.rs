@@ -2,8 +2,8 @@
 //! of the matrix runs.
 //!
 //! A case's tasks each sleep [`RunOptions::sleep`] (10 s by default) with their runtime's own
-//! timer, holding the case's [`Payload`] across the await ([`payload`]); OS threads wait on
-//! a condition variable ([`threads`]). [`Driver`] turns a [`Case`] into a [`crate::Tasks`]
+//! timer, holding the case's [`Payload`] across the await (`payload.rs`); OS threads wait on
+//! a condition variable (`threads.rs`). [`Driver`] turns a [`Case`] into a [`crate::Tasks`]
 //! on one runtime instance per runtime, and checks the machine's limits first.
 //!
 //! The time side ([`crate::timing`]) uses two more things from here: [`Driver::time_to_peak`]
@@ -239,7 +239,7 @@ pub fn measure(driver: &Driver, case: &Case, opts: &RunOptions) -> Result<Sample
 /// What to do with a case's tasks once their body is known.
 trait Action {
     type Out;
-    fn act<F, M>(self, tasks: &Tasks, make: M) -> Result<Self::Out, CaseError>
+    fn act<R: tasks::On, F, M>(self, tasks: &Tasks, make: M) -> Result<Self::Out, CaseError>
     where
         M: Fn() -> F,
         F: Future + Send + 'static,
@@ -253,13 +253,13 @@ struct Run<'a> {
 
 impl Action for Run<'_> {
     type Out = ();
-    fn act<F, M>(self, tasks: &Tasks, make: M) -> Result<(), CaseError>
+    fn act<R: tasks::On, F, M>(self, tasks: &Tasks, make: M) -> Result<(), CaseError>
     where
         M: Fn() -> F,
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        Ok(tasks.run_unlocked(&make, &mut || {}, self.at_peak)?)
+        Ok(tasks.run_on::<R, F, M>(&make, &mut || {}, self.at_peak)?)
     }
 }
 
@@ -268,13 +268,14 @@ struct Measure;
 
 impl Action for Measure {
     type Out = Sample;
-    fn act<F, M>(self, tasks: &Tasks, make: M) -> Result<Sample, CaseError>
+    fn act<R: tasks::On, F, M>(self, tasks: &Tasks, make: M) -> Result<Sample, CaseError>
     where
         M: Fn() -> F,
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        Ok(tasks.measure(make)?)
+        let _guard = exclusive();
+        Ok(tasks.measure_on::<R, F, M>(make)?)
     }
 }
 
@@ -283,13 +284,13 @@ struct TimeToPeak;
 
 impl Action for TimeToPeak {
     type Out = Duration;
-    fn act<F, M>(self, tasks: &Tasks, make: M) -> Result<Duration, CaseError>
+    fn act<R: tasks::On, F, M>(self, tasks: &Tasks, make: M) -> Result<Duration, CaseError>
     where
         M: Fn() -> F,
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        Ok(tasks.time_to_peak_unlocked(make)?)
+        Ok(tasks.time_to_peak_on::<R, F, M>(make)?)
     }
 }
 
@@ -306,20 +307,21 @@ fn effective_payload(case: &Case, opts: &RunOptions) -> Result<Option<Payload>, 
     }
 }
 
-/// An [`Action`] with the case's tasks, as a payload [`Body`].
-struct Bound<'a, A> {
+/// An [`Action`] with the case's tasks, compiled for their runtime `R`, as a payload [`Body`].
+struct Bound<'a, A, R> {
     tasks: &'a Tasks,
     action: A,
+    on: std::marker::PhantomData<R>,
 }
 
-impl<A: Action> Body for Bound<'_, A> {
+impl<A: Action, R: tasks::On> Body for Bound<'_, A, R> {
     type Out = Result<A::Out, CaseError>;
     fn with<F>(self, make: impl Fn() -> F) -> Self::Out
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.action.act(self.tasks, make)
+        self.action.act::<R, _, _>(self.tasks, make)
     }
 }
 
@@ -331,21 +333,39 @@ fn with_body<A: Action>(
     action: A,
 ) -> Result<A::Out, CaseError> {
     let payload = effective_payload(case, opts)?;
-    let body = Bound { tasks, action };
     let (spawned, d, lateness) = (case.strategy.spawns(), opts.sleep, opts.lateness);
-    match case.runtime {
-        Runtime::TokioCt | Runtime::TokioMt => {
-            payload::body(payload, spawned, lateness, d, tokio::time::sleep, body)
+    fn on<R, A: Action>(tasks: &Tasks, action: A) -> Bound<'_, A, R> {
+        Bound {
+            tasks,
+            action,
+            on: std::marker::PhantomData,
         }
+    }
+    match case.runtime {
+        Runtime::TokioCt | Runtime::TokioMt => payload::body(
+            payload,
+            spawned,
+            lateness,
+            d,
+            tokio::time::sleep,
+            on::<tasks::OnTokio, A>(tasks, action),
+        ),
         Runtime::AsyncStd => payload::body(
             payload,
             spawned,
             lateness,
             d,
             payload::async_std_sleep,
-            body,
+            on::<tasks::OnAsyncStd, A>(tasks, action),
         ),
-        Runtime::Smol => payload::body(payload, spawned, lateness, d, smol::Timer::after, body),
+        Runtime::Smol => payload::body(
+            payload,
+            spawned,
+            lateness,
+            d,
+            smol::Timer::after,
+            on::<tasks::OnSmol, A>(tasks, action),
+        ),
         Runtime::Os => Ok(Err(CaseError::Failed(
             "OS threads have no task body".into(),
         ))),
@@ -367,7 +387,7 @@ struct SizeOf;
 
 impl Action for SizeOf {
     type Out = usize;
-    fn act<F, M>(self, tasks: &Tasks, make: M) -> Result<usize, CaseError>
+    fn act<R: tasks::On, F, M>(self, tasks: &Tasks, make: M) -> Result<usize, CaseError>
     where
         M: Fn() -> F,
         F: Future + Send + 'static,

@@ -59,6 +59,49 @@ pub fn summary() -> Summary {
     summary::merge(None, measured, skipped)
 }
 
+/// The fixture with what the published matrix leaves out: a payload pair
+/// (`tokio-mt/spawn/p1024-inline` at 1K and 10K) and a case recorded from a user's own bench
+/// (`handler/tokio-mt/spawn`, no payload, an empty runtime), as users' summaries may hold.
+pub fn summary_with_variants() -> Summary {
+    use taskmem::matrix::{Payload, Place, Runtime};
+    let mut measured = Vec::new();
+    for n in [1_000, 10_000] {
+        let case = Case::new(Runtime::TokioMt, Strategy::Spawn, n)
+            .with_payload(Payload::new(1024, Place::Inline).expect("a compiled-in size"));
+        let samples: Vec<Sample> = (0..10)
+            .map(|r| {
+                let bytes = 8192 + 1400 * n as i64 + 4096 * (r % 2);
+                Sample {
+                    resident: bytes,
+                    requested: bytes - 4096,
+                    usable: bytes - 2048,
+                    large: 0,
+                    rss: bytes + 4096,
+                }
+            })
+            .collect();
+        measured.push(summary::summarise_case(
+            &case,
+            Metric::default_for(&case),
+            &samples,
+            11,
+        ));
+    }
+    let base = summary();
+    let mut s = summary::merge(Some(base), measured, Vec::new());
+    let mut user = s.pairs[0].clone();
+    user.id = "handler/tokio-mt/spawn".into();
+    user.runtime = String::new();
+    user.payload = None;
+    user.bound = None;
+    for c in &mut user.cases {
+        c.id = format!("handler/tokio-mt/spawn/{}", c.n);
+        c.runtime = Some(String::new());
+    }
+    s.pairs.push(user);
+    s
+}
+
 /// How many rows the cases table must have: every measured case and every skip.
 pub fn case_rows(s: &Summary) -> usize {
     s.pairs.iter().map(|p| p.cases.len()).sum::<usize>() + s.skipped.len()

@@ -3,14 +3,21 @@
 //!
 //! Sections, in order:
 //!
-//! 1. memory against N (log-log), one line per runtime x strategy, in each case's reported
+//! 1. the headline: memory at the peak of each published runtime x strategy pair at one N,
+//!    one labelled bar each, least first, one tab per N; and the same figures as a table;
+//! 2. memory against N (log-log), one line per published pair, in each case's reported
 //!    metric (jemalloc resident by default, process RSS for OS threads);
-//! 2. bytes per task (the slope across N) per strategy, grouped by runtime, with `size_of`
+//! 3. bytes per task (the slope across N) per strategy, grouped by runtime, with `size_of`
 //!    of the task's future marked;
-//! 3. OS threads against spawned async tasks at the sizes both reached;
-//! 4. the tables: every pair at every N, and every case (value, bytes per task, spread,
+//! 4. OS threads against spawned async tasks at the sizes both reached;
+//! 5. payload variants and bounded pairs, each with its own chart, and cases from users' own
+//!    benches ("your tasks"), when the summary has them;
+//! 6. the tables: every pair at every N, and every case (value, bytes per task, spread,
 //!    change against the baseline, skipped cases with their reason);
-//! 5. pairs that do not exist, and the machine and versions the run came from.
+//! 7. pairs that do not exist, and the machine and versions the run came from.
+//!
+//! The published matrix (sections 1 to 4) is the pairs of a known runtime and strategy with
+//! a bare sleep and every task alive (`view::Kind`).
 //!
 //! Runtime, strategy and N come from the summary's fields (a pair id's first two segments,
 //! a case's `n`), so pair ids with more segments (`tokio-mt/spawn/p1024-inline`) work. Styles
@@ -18,8 +25,9 @@
 //!
 //! Files: `view.rs` what the report knows of each pair (parts, metric, style);
 //! `comparison.rs` the comparison with a baseline; one file per section: `about.rs`,
-//! `memory_vs_n.rs`, `bytes_per_task.rs`, `threads_vs_tasks.rs` (the three charts),
-//! `tables.rs`, `machine.rs` (pairs that do not exist, machine and versions).
+//! `headline.rs`, `memory_vs_n.rs`, `bytes_per_task.rs`, `threads_vs_tasks.rs`,
+//! `variants.rs` (payloads, bounded pairs), `user.rs` (your tasks), `tables.rs`,
+//! `machine.rs` (pairs that do not exist, machine and versions).
 
 use std::path::Path;
 
@@ -29,10 +37,13 @@ use crate::summary::Summary;
 mod about;
 mod bytes_per_task;
 mod comparison;
+mod headline;
 mod machine;
 mod memory_vs_n;
 mod tables;
 mod threads_vs_tasks;
+mod user;
+mod variants;
 mod view;
 
 #[cfg(test)]
@@ -43,11 +54,14 @@ pub use view::line_style;
 
 use about::about;
 use bytes_per_task::per_task_section;
+use headline::headline_section;
 use machine::{machine_section, unsupported_section};
 use memory_vs_n::memory_section;
 use tables::tables_section;
 use threads_vs_tasks::threads_section;
-use view::views;
+use user::user_section;
+use variants::{bounded_section, payload_section};
+use view::{Kind, PairView, views};
 
 /// Builds the whole report. `summary_path` is named on the page; `criterion_report` is the
 /// relative address of Criterion's report, when there is one next to the page.
@@ -67,9 +81,18 @@ pub fn report(
         });
     }
     let mut sections = vec![about(summary, summary_path, comparison)];
-    sections.push(memory_section(&views));
-    sections.push(per_task_section(&views));
-    sections.push(threads_section(&views));
+    sections.push(headline_section(summary, &views));
+    // The published matrix only, from here to the tables.
+    let published: Vec<PairView<'_>> = view::views(summary)
+        .into_iter()
+        .filter(|v| v.kind == Kind::Published)
+        .collect();
+    sections.push(memory_section(&published));
+    sections.push(per_task_section(&published));
+    sections.push(threads_section(&published));
+    sections.extend(payload_section(&views));
+    sections.extend(bounded_section(&views));
+    sections.extend(user_section(&views));
     sections.push(tables_section(summary, &views, comparison));
     if !summary.unsupported.is_empty() {
         sections.push(unsupported_section(summary));

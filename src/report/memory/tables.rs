@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 
 use super::comparison::Comparison;
-use super::view::{PairView, per_task};
+use super::variants::{bound, per_live_task};
+use super::view::{Kind, PairView, per_task};
 use crate::baseline::Row;
 use crate::measurement::format_bytes;
 use crate::report::{Align, Section, Table};
@@ -24,11 +25,12 @@ fn sizes(summary: &Summary) -> Vec<usize> {
 }
 
 /// N of a skipped case id (`runtime/strategy/.../N`).
-fn skip_n(id: &str) -> Option<usize> {
+pub(super) fn skip_n(id: &str) -> Option<usize> {
     id.rsplit_once('/').and_then(|(_, n)| n.parse().ok())
 }
 
-fn skip_pair(id: &str) -> &str {
+/// The pair of a skipped case id (the id without its N).
+pub(super) fn skip_pair(id: &str) -> &str {
     id.rsplit_once('/').map_or(id, |(p, _)| p)
 }
 
@@ -42,7 +44,8 @@ pub(super) fn tables_section(
     s = s.table(cases_table(summary, views, comparison));
     s.text(
         "Values are medians over the sampled runs (Criterion's samples). Per task: the value \
-         divided by N. CV: the coefficient of variation over the runs. Allocated per task: the \
+         divided by N; for a bounded pair, divided by the tasks alive at the peak, min(N, K), \
+         since its memory is flat in N. CV: the coefficient of variation over the runs. Allocated per task: the \
          exact heap bytes requested, whatever metric the case reports.",
     )
 }
@@ -81,7 +84,13 @@ fn pairs_table(summary: &Summary, views: &[PairView<'_>]) -> Table {
             };
             row.push(cell);
         }
-        row.push(per_task(v.pair, v.metric).map_or("-".into(), format_bytes));
+        row.push(if v.kind == Kind::Bounded {
+            per_live_task(v.pair).map_or("-".into(), |b| {
+                format!("flat: {} per live task", format_bytes(b))
+            })
+        } else {
+            per_task(v.pair, v.metric).map_or("-".into(), format_bytes)
+        });
         row.push(
             v.pair
                 .bytes_per_task
@@ -158,7 +167,13 @@ fn cases_table(
                 crate::report::format_count(c.n as f64),
                 c.metric.id().to_string(),
                 format_bytes(c.value.median),
-                format_bytes(c.per_task),
+                match bound(v.pair).filter(|_| v.kind == Kind::Bounded) {
+                    Some(k) => format!(
+                        "{} per live task",
+                        format_bytes(c.value.median / c.n.min(k).max(1) as f64)
+                    ),
+                    None => format_bytes(c.per_task),
+                },
                 format!("{:.2} %", c.value.cv_percent),
                 c.metrics
                     .get("allocated")

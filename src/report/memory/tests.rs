@@ -237,11 +237,26 @@ fn the_cases_table_has_every_case_and_every_skip_in_order() {
 fn charts_take_runtime_strategy_and_n_from_the_summary() {
     let s = summary();
     let r = report(&s, Path::new("s.json"), None, None);
-    assert_eq!(r.charts().count(), 3);
+    let ids: Vec<&str> = r.charts().map(|c| c.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "peak-n10000",
+            "peak-n1",
+            "memory-vs-n",
+            "bytes-per-task",
+            "threads-vs-tasks",
+            "payload-per-task"
+        ]
+    );
 
+    // The published matrix only: the payload pair has its own section.
     let m = chart(&r, "memory-vs-n");
-    assert_eq!(m.series.len(), 4);
-    assert_eq!(m.series[3].label, "os/threads (rss)");
+    let labels: Vec<&str> = m.series.iter().map(|s| s.label.as_str()).collect();
+    assert_eq!(
+        labels,
+        ["tokio-ct/spawn", "smol/join_all", "os/threads (rss)"]
+    );
     assert_eq!(m.series[0].points[1].x, 10_000.0);
     assert_eq!(m.series[0].points[1].y, 2_648_192.0);
     assert!(
@@ -253,16 +268,19 @@ fn charts_take_runtime_strategy_and_n_from_the_summary() {
     // One colour and dash per runtime, one marker per strategy.
     assert_ne!(m.series[0].style.colour, m.series[1].style.colour);
     assert_ne!(m.series[0].style.dash, m.series[1].style.dash);
-    assert_eq!(m.series[0].style.marker, m.series[1].style.marker);
-    assert_ne!(m.series[0].style.marker, m.series[2].style.marker);
+    assert_ne!(m.series[0].style.marker, m.series[1].style.marker);
+    assert_eq!(
+        m.series[0].style.marker,
+        line_style("tokio-mt/spawn").marker
+    );
 
     let b = chart(&r, "bytes-per-task");
     let ChartKind::Bars { categories } = &b.kind else {
         panic!("not bars")
     };
-    assert_eq!(categories, &["tokio-ct", "tokio-mt", "smol"]);
+    assert_eq!(categories, &["tokio-ct", "smol"]);
     let labels: Vec<&str> = b.series.iter().map(|s| s.label.as_str()).collect();
-    assert_eq!(labels, ["spawn", "spawn/p1024-inline", "join_all"]);
+    assert_eq!(labels, ["spawn", "join_all"]);
     assert_eq!(b.series[0].points[0].y, 264.0);
     assert_eq!(b.series[0].points[0].mark, Some(120.0));
     assert!(
@@ -277,15 +295,114 @@ fn charts_take_runtime_strategy_and_n_from_the_summary() {
     };
     assert_eq!(categories, &["N = 1", "N = 10K"]);
     let labels: Vec<&str> = t.series.iter().map(|s| s.label.as_str()).collect();
+    assert_eq!(labels, ["os/threads (rss)", "tokio-ct/spawn (resident)"]);
+    assert_eq!(t.series[0].points[1].y, 259_994_576.0);
+}
+
+#[test]
+fn the_headline_ranks_the_published_pairs_at_each_n_least_first() {
+    let s = summary();
+    let r = report(&s, Path::new("s.json"), None, None);
+    assert_eq!(r.sections[1].id, "headline");
+    let h = chart(&r, "peak-n10000");
+    let ChartKind::Ranking { notes } = &h.kind else {
+        panic!("not a ranking")
+    };
+    let bars: Vec<(&str, f64)> = h
+        .series
+        .iter()
+        .map(|s| (s.label.as_str(), s.points[0].y))
+        .collect();
     assert_eq!(
-        labels,
+        bars,
         [
-            "os/threads (rss)",
-            "tokio-ct/spawn (resident)",
-            "tokio-mt/spawn/p1024-inline (resident)"
+            ("smol/join_all", 2_164_096.0),
+            ("tokio-ct/spawn", 2_648_192.0),
+            ("os/threads", 259_994_576.0)
         ]
     );
-    assert_eq!(t.series[0].points[1].y, 259_994_576.0);
+    assert_eq!(notes, &["", "", "process RSS"]);
+    let t = table(&r, "headline");
+    let order: Vec<&str> = t.rows.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(
+        order,
+        [
+            "smol/join_all",
+            "tokio-ct/spawn",
+            "os/threads (process RSS)"
+        ]
+    );
+    // Only the sizes some published pair reached: os/threads' skip at 100K adds no column.
+    assert_eq!(t.headers, ["pair", "N = 1", "N = 10K", "per task"]);
+    assert_eq!(t.rows[2][3], "25.39 KiB");
+    let at_100k = r.charts().find(|c| c.id == "peak-n100000");
+    assert!(at_100k.is_none(), "no published pair was measured at 100K");
+}
+
+#[test]
+fn payloads_and_bounded_pairs_have_their_own_charts() {
+    let mut s = summary();
+    let mut bounded = s.pairs[0].clone();
+    bounded.id = "tokio-ct/semaphore/k1000".into();
+    bounded.bound = Some(1000);
+    bounded.bytes_per_task.insert("reported".into(), 0.07);
+    for (c, v) in bounded.cases.iter_mut().zip([440.0, 315_392.0]) {
+        c.id = format!("tokio-ct/semaphore/k1000/{}", c.n);
+        c.value.median = v;
+    }
+    s.pairs.push(bounded);
+    let r = report(&s, Path::new("s.json"), None, None);
+    let p = chart(&r, "payload-per-task");
+    let ChartKind::Bars { categories } = &p.kind else {
+        panic!("not bars")
+    };
+    assert_eq!(categories, &["no payload", "1024 B inline"]);
+    assert_eq!(p.y.scale, Scale::Log);
+    let b = chart(&r, "bounded");
+    assert_eq!(b.series.len(), 1);
+    // 315,392 B at N = 10K with at most 1000 alive: 315.4 B per live task, not 0.07.
+    assert!((b.series[0].points[0].y - 315.392).abs() < 1e-9);
+    let pairs = table(&r, "pairs");
+    let row = pairs
+        .rows
+        .iter()
+        .find(|r| r[0] == "tokio-ct/semaphore/k1000")
+        .unwrap();
+    assert_eq!(row[column(pairs, "per task")], "flat: 315 B per live task");
+    assert!(
+        !chart(&r, "peak-n10000")
+            .series
+            .iter()
+            .any(|s| s.label.contains("/k"))
+    );
+}
+
+#[test]
+fn users_cases_get_their_own_table_and_stay_out_of_the_charts() {
+    let mut s = summary();
+    let mut user = s.pairs[0].clone();
+    user.id = "handler/tokio-mt/spawn".into();
+    user.runtime = String::new();
+    for c in &mut user.cases {
+        c.id = format!("handler/tokio-mt/spawn/{}", c.n);
+        c.runtime = Some("tokio-mt".into());
+    }
+    s.pairs.push(user);
+    let r = report(&s, Path::new("s.json"), None, None);
+    let t = table(&r, "your-tasks");
+    assert_eq!(t.rows.len(), 2);
+    assert_eq!(
+        t.rows[1][..3],
+        ["handler/tokio-mt/spawn/10000", "tokio-mt", "10K"]
+    );
+    for c in r.charts() {
+        crate::report::chart::svg(c).unwrap();
+        assert!(
+            !c.series.iter().any(|s| s.label.contains("handler")),
+            "{}",
+            c.id
+        );
+    }
 }
 
 #[test]

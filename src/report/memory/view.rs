@@ -47,6 +47,43 @@ pub fn line_style(pair_id: &str) -> Style {
     }
 }
 
+/// Which part of the report a pair belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Kind {
+    /// The published matrix: a known runtime and strategy, a bare sleep, every task alive.
+    Published,
+    /// A payload variant (`runtime/strategy/pP-place`).
+    Payload,
+    /// A bounded pair (`runtime/strategy/kK`): at most K tasks alive, memory flat in N.
+    Bounded,
+    /// A case recorded from a user's own bench (an id that is not the matrix's).
+    User,
+}
+
+/// The kind of a pair, from its fields first (`payload`, `bound`), then its id: a runtime
+/// and strategy the matrix knows, and a third segment `pP-place` or `kK` when there is one.
+pub(super) fn kind(pair: &PairSummary) -> Kind {
+    let mut parts = pair.id.split('/');
+    let runtime = parts.next().unwrap_or("");
+    let strategy = parts.next().unwrap_or("");
+    let rest: Vec<&str> = parts.collect();
+    if runtime.parse::<Runtime>().is_err() || strategy.parse::<Strategy>().is_err() {
+        return Kind::User;
+    }
+    let numbered = |seg: &str, prefix: char| {
+        seg.strip_prefix(prefix)
+            .is_some_and(|r| r.starts_with(|c: char| c.is_ascii_digit()))
+    };
+    match (pair.payload, pair.bound, rest.as_slice()) {
+        (Some(_), _, _) => Kind::Payload,
+        (None, Some(_), _) => Kind::Bounded,
+        (None, None, []) => Kind::Published,
+        (None, None, [seg]) if numbered(seg, 'p') => Kind::Payload,
+        (None, None, [seg]) if numbered(seg, 'k') => Kind::Bounded,
+        _ => Kind::User,
+    }
+}
+
 /// What the report knows of each pair: its parts, metric and style.
 pub(super) struct PairView<'a> {
     /// The pair's figures.
@@ -61,6 +98,8 @@ pub(super) struct PairView<'a> {
     pub(super) line: Style,
     /// Colour and marker from the strategy (bars grouped by runtime).
     pub(super) bar: Style,
+    /// Which part of the report shows it.
+    pub(super) kind: Kind,
 }
 
 pub(super) fn views(summary: &Summary) -> Vec<PairView<'_>> {
@@ -102,16 +141,27 @@ pub(super) fn views(summary: &Summary) -> Vec<PairView<'_>> {
                     marker,
                     dash: Dash::Solid,
                 },
+                kind: kind(pair),
             }
         })
         .collect()
 }
 
+/// The views of one kind, in summary order.
+pub(super) fn of_kind<'v, 'a>(views: &'v [PairView<'a>], k: Kind) -> Vec<&'v PairView<'a>> {
+    views.iter().filter(|v| v.kind == k).collect()
+}
+
 /// The metric most pairs report (ties: the first in [`Metric::ALL`]).
 pub(super) fn main_metric(views: &[PairView<'_>]) -> Metric {
+    metric_mode(views.iter().map(|v| v.metric))
+}
+
+/// The metric that occurs most often (ties: the first in [`Metric::ALL`]).
+pub(super) fn metric_mode(metrics: impl Iterator<Item = Metric> + Clone) -> Metric {
     let mut best = (Metric::Resident, 0);
     for m in Metric::ALL {
-        let count = views.iter().filter(|v| v.metric == m).count();
+        let count = metrics.clone().filter(|x| *x == m).count();
         if count > best.1 {
             best = (m, count);
         }

@@ -1,0 +1,257 @@
+//! Rankings ([`ChartKind::Ranking`](super::ChartKind::Ranking)) drawn as SVG: one horizontal
+//! bar per series, top to bottom in series order, its label on the left, its value (and
+//! note) printed at its end, and a marker there that reads without colour. The value axis
+//! is linear from zero, so bar lengths compare as the values do; its ticks are at the
+//! bottom.
+//!
+//! Written by hand rather than with plotters: every bar carries `class="bar"` and
+//! `data-value`, and its texts `class="bar-label"` / `class="bar-value"`, so a browser test
+//! can read the order and the labels back from the page.
+
+use std::fmt::Write;
+
+use super::chart::{WIDTH, axis_range};
+use super::html::escape;
+use super::{Chart, Marker, Style};
+
+const TOP: u32 = 52;
+const ROW: u32 = 26;
+const BAR: u32 = 18;
+const BOTTOM: u32 = 60;
+/// Width of one character of 12-13 px sans-serif text, for layout (an overestimate).
+const CHAR: u32 = 7;
+
+/// The value of each series: its first point's y (missing or not finite: 0).
+fn value(chart: &Chart, i: usize) -> f64 {
+    chart.series[i]
+        .points
+        .first()
+        .map(|p| p.y)
+        .filter(|y| y.is_finite())
+        .unwrap_or(0.0)
+}
+
+/// The text printed at the end of bar `i`: its value, then its note.
+pub fn bar_text(chart: &Chart, notes: &[String], i: usize) -> String {
+    let v = chart.y.unit.value(value(chart, i));
+    match notes.get(i).filter(|n| !n.is_empty()) {
+        Some(n) => format!("{v} {n}"),
+        None => v,
+    }
+}
+
+/// Height of the SVG for `rows` bars.
+pub fn height(rows: usize) -> u32 {
+    TOP + ROW * rows.max(1) as u32 + BOTTOM
+}
+
+/// The ranking as a standalone SVG document (without its `<title>`, which
+/// [`chart::svg`](super::chart::svg) adds).
+pub fn svg(chart: &Chart, notes: &[String]) -> String {
+    let rows = chart.series.len();
+    let h = height(rows);
+    let longest_label = chart
+        .series
+        .iter()
+        .map(|s| s.label.chars().count() as u32)
+        .max()
+        .unwrap_or(0);
+    let label_w = (CHAR * longest_label + 24).clamp(120, 380);
+    let longest_value = (0..rows)
+        .map(|i| bar_text(chart, notes, i).chars().count() as u32)
+        .max()
+        .unwrap_or(0);
+    let (x0, x1) = (label_w, WIDTH - 16 - 20 - CHAR * longest_value);
+    let x1 = x1.max(x0 + 100);
+    let max = (0..rows).map(|i| value(chart, i)).fold(0.0, f64::max);
+    let ((lo, hi), ticks) = axis_range(&chart.y, 0.0, max);
+    let span = if hi > lo { hi - lo } else { 1.0 };
+    let px = |v: f64| f64::from(x0) + (v - lo) / span * f64::from(x1 - x0);
+    let bottom = TOP + ROW * rows.max(1) as u32;
+
+    let mut out = format!(
+        "<svg width=\"{WIDTH}\" height=\"{h}\" viewBox=\"0 0 {WIDTH} {h}\" \
+         xmlns=\"http://www.w3.org/2000/svg\" font-family=\"sans-serif\">\n\
+         <rect width=\"{WIDTH}\" height=\"{h}\" fill=\"#FFFFFF\"/>\n\
+         <text x=\"16\" y=\"30\" font-size=\"18\" font-weight=\"bold\">{}</text>\n",
+        escape(&chart.title)
+    );
+    for t in &ticks {
+        let x = px(*t);
+        let _ = writeln!(
+            out,
+            "<line x1=\"{x:.1}\" y1=\"{TOP}\" x2=\"{x:.1}\" y2=\"{bottom}\" stroke=\"#000000\" \
+             stroke-opacity=\"0.12\"/>\n<text x=\"{x:.1}\" y=\"{}\" font-size=\"13\" \
+             text-anchor=\"middle\">{}</text>",
+            bottom + 18,
+            escape(&chart.y.unit.tick(*t))
+        );
+    }
+    let _ = writeln!(
+        out,
+        "<line x1=\"{x0}\" y1=\"{TOP}\" x2=\"{x0}\" y2=\"{bottom}\" stroke=\"#000000\"/>\n\
+         <text x=\"{}\" y=\"{}\" font-size=\"14\" text-anchor=\"middle\">{}</text>",
+        (x0 + x1) / 2,
+        bottom + 44,
+        escape(&chart.y.label)
+    );
+    for (i, s) in chart.series.iter().enumerate() {
+        let v = value(chart, i);
+        let y = TOP + ROW * i as u32 + (ROW - BAR) / 2;
+        let mid = y + BAR / 2;
+        let end = px(v.max(lo));
+        let _ = writeln!(
+            out,
+            "<text class=\"bar-label\" x=\"{}\" y=\"{mid}\" font-size=\"13\" \
+             text-anchor=\"end\" dominant-baseline=\"central\">{}</text>\n\
+             <rect class=\"bar\" data-value=\"{v}\" x=\"{x0}\" y=\"{y}\" width=\"{:.1}\" \
+             height=\"{BAR}\" fill=\"{}\"/>",
+            x0 - 8,
+            escape(&s.label),
+            (end - f64::from(x0)).max(0.0),
+            s.style.colour.hex()
+        );
+        out += &marker(end + 8.0, f64::from(mid), s.style);
+        let _ = writeln!(
+            out,
+            "<text class=\"bar-value\" x=\"{:.1}\" y=\"{mid}\" font-size=\"12\" \
+             dominant-baseline=\"central\">{}</text>",
+            end + 18.0,
+            escape(&bar_text(chart, notes, i))
+        );
+    }
+    out += "</svg>\n";
+    out
+}
+
+/// `style.marker` centred at (x, y), as SVG.
+fn marker(x: f64, y: f64, style: Style) -> String {
+    let c = style.colour.hex();
+    let r = 5.0;
+    let poly = |pts: &[(f64, f64)]| {
+        let p: Vec<String> = pts.iter().map(|(a, b)| format!("{a:.1},{b:.1}")).collect();
+        format!(
+            "<polygon points=\"{}\" fill=\"{c}\" stroke=\"#FFFFFF\"/>\n",
+            p.join(" ")
+        )
+    };
+    match style.marker {
+        Marker::None => String::new(),
+        Marker::Circle => {
+            format!(
+                "<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"{r}\" fill=\"{c}\" stroke=\"#FFFFFF\"/>\n"
+            )
+        }
+        Marker::Ring => format!(
+            "<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"{r}\" fill=\"#FFFFFF\" stroke=\"{c}\" \
+             stroke-width=\"2\"/>\n"
+        ),
+        Marker::Square | Marker::HollowSquare => {
+            let fill = if style.marker == Marker::Square {
+                c.clone()
+            } else {
+                "#FFFFFF".into()
+            };
+            let stroke = if style.marker == Marker::Square {
+                "#FFFFFF".into()
+            } else {
+                c.clone()
+            };
+            format!(
+                "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{}\" height=\"{}\" fill=\"{fill}\" \
+                 stroke=\"{stroke}\" stroke-width=\"2\"/>\n",
+                x - r,
+                y - r,
+                2.0 * r,
+                2.0 * r
+            )
+        }
+        Marker::Triangle => poly(&[(x, y - r - 2.0), (x + r + 1.0, y + r), (x - r - 1.0, y + r)]),
+        Marker::Diamond => {
+            let d = r + 2.0;
+            poly(&[(x, y - d), (x + d, y), (x, y + d), (x - d, y)])
+        }
+        Marker::Cross => format!(
+            "<path d=\"M{:.1} {:.1}L{:.1} {:.1}M{:.1} {:.1}L{:.1} {:.1}\" stroke=\"{c}\" \
+             stroke-width=\"3\"/>\n",
+            x - r,
+            y - r,
+            x + r,
+            y + r,
+            x - r,
+            y + r,
+            x + r,
+            y - r
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{Axis, ChartKind, Dash, OKABE_ITO, Point, Scale, Series, Unit};
+
+    fn ranking(values: &[(&str, f64)]) -> Chart {
+        Chart {
+            id: "r".into(),
+            title: "At 1M".into(),
+            caption: String::new(),
+            kind: ChartKind::Ranking {
+                notes: vec![String::new(), "process RSS".into()],
+            },
+            x: Axis {
+                label: String::new(),
+                unit: Unit::Count,
+                scale: Scale::Linear,
+            },
+            y: Axis {
+                label: "memory at the peak".into(),
+                unit: Unit::Bytes,
+                scale: Scale::Linear,
+            },
+            series: values
+                .iter()
+                .enumerate()
+                .map(|(i, (label, y))| Series {
+                    label: label.to_string(),
+                    style: Style {
+                        colour: OKABE_ITO[i],
+                        marker: Marker::ALL[i],
+                        dash: Dash::Solid,
+                    },
+                    points: vec![Point {
+                        x: 0.0,
+                        y: *y,
+                        mark: None,
+                    }],
+                })
+                .collect(),
+            mark_label: None,
+            bar_values: true,
+        }
+    }
+
+    #[test]
+    fn bars_keep_the_series_order_and_lengths_compare_as_values() {
+        let c = ranking(&[
+            ("a/spawn", 1024.0 * 1024.0),
+            ("os/threads", 4.0 * 1048576.0),
+        ]);
+        let svg = crate::report::chart::svg(&c).unwrap();
+        let widths: Vec<f64> = svg
+            .split("class=\"bar\"")
+            .skip(1)
+            .map(|t| {
+                let w = &t[t.find("width=\"").unwrap() + 7..];
+                w[..w.find('"').unwrap()].parse().unwrap()
+            })
+            .collect();
+        assert_eq!(widths.len(), 2);
+        assert!((widths[1] / widths[0] - 4.0).abs() < 0.01, "{widths:?}");
+        assert!(svg.contains(">1.00 MiB</text>"), "{svg}");
+        assert!(svg.contains(">4.00 MiB process RSS</text>"), "{svg}");
+        assert!(svg.contains("<title>At 1M</title>"));
+        let a = svg.find(">a/spawn<").unwrap();
+        assert!(a < svg.find(">os/threads<").unwrap());
+    }
+}

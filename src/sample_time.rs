@@ -1,0 +1,146 @@
+//! How long the memory suite takes per sample, as a Criterion bench of the suite itself.
+//!
+//! [`main`] is the whole `sample_time` bench binary (`cargo bench --bench sample_time`). Per
+//! case of the memory suite's configuration (`TASKMEM_SIZES`, `TASKMEM_PAYLOAD`, Criterion's
+//! filter, the same ids) Criterion times, with its ordinary wall-clock measurement, exactly
+//! what one sample of the memory suite does: a whole measured run (settle, read, create the N
+//! tasks, reach the peak, read, release, return the freed pages). Settings as the memory
+//! suite's: 10 samples of one run each. Criterion writes under
+//! `<criterion home>/sample_time/`.
+//!
+//! At the end a markdown table sets each case's median time per sample beside its time to
+//! all-pending from the last `cargo bench --bench spawn_time` (`target/taskmem/time.json`):
+//! the floor of a sample is creating the tasks, then freeing them.
+
+use std::time::Duration;
+
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkId, Criterion, SamplingMode};
+
+use crate::config::Config;
+use crate::matrix::{Case, Runtime};
+use crate::suite::exit_with;
+use crate::summary::Stats;
+use crate::workload::{Driver, RunOptions};
+
+/// A Criterion for the sample-time bench, before the command line: the memory suite's sample
+/// count and one run per sample.
+pub fn criterion() -> Criterion<WallTime> {
+    crate::quiet_stderr::Silence::during(Criterion::default)
+        .sample_size(crate::measurement::SAMPLE_SIZE)
+        .warm_up_time(Duration::from_nanos(1))
+        .measurement_time(Duration::from_nanos(1))
+        .nresamples(crate::measurement::NRESAMPLES)
+        .output_directory(&crate::baseline::criterion_home().join("sample_time"))
+}
+
+/// The bench binary's `main`.
+pub fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let config = Config::from_env_and_args(&args).unwrap_or_else(|e| exit_with(&e, 2));
+    if let Err(e) = crate::probe::check() {
+        exit_with(&e.to_string(), 1);
+    }
+    let mut criterion = criterion().configure_from_args();
+    let mut timed: Vec<(String, Stats)> = Vec::new();
+    let cases = config.cases();
+    for runtime in Runtime::ALL {
+        let mine: Vec<&Case> = cases.iter().filter(|c| c.runtime == runtime).collect();
+        if mine.is_empty() {
+            continue;
+        }
+        let mut group = criterion.benchmark_group(runtime.id());
+        group.sampling_mode(SamplingMode::Flat);
+        let driver = Driver::new(runtime).unwrap_or_else(|e| exit_with(&e.to_string(), 1));
+        for case in mine {
+            if config.list_only {
+                group.bench_function(case.id(), |b| b.iter_custom(|_| Duration::from_nanos(1)));
+                continue;
+            }
+            if let Some(stats) = time_case(&mut group, &driver, case, config.sample_size) {
+                timed.push((case.id(), stats));
+            }
+        }
+        group.finish();
+    }
+    criterion.final_summary();
+    if !timed.is_empty() {
+        print!("{}", table(&timed));
+    }
+}
+
+/// One case: Criterion's warm-up and samples, each one measured run; the median over the
+/// last `sample_size` runs, in seconds. `None` when Criterion's filter left it out.
+fn time_case(
+    group: &mut criterion::BenchmarkGroup<'_, WallTime>,
+    driver: &Driver,
+    case: &Case,
+    sample_size: usize,
+) -> Option<Stats> {
+    let opts = RunOptions::default();
+    if let Err(e) = crate::limits::check_case(case, None) {
+        println!("{}: skipped: {e}", case.id());
+        return None;
+    }
+    let mut runs: Vec<f64> = Vec::new();
+    let mut silence = crate::quiet_stderr::Silence::default();
+    let id = BenchmarkId::new(case.pair().function_id(), case.n);
+    group.bench_with_input(id, case, |b, case| {
+        silence.stop();
+        b.iter_custom(|iters| {
+            let start = std::time::Instant::now();
+            for _ in 0..iters {
+                if let Err(e) = driver.measure(case, &opts) {
+                    exit_with(&format!("{}: {e}", case.id()), 1);
+                }
+            }
+            let elapsed = start.elapsed();
+            runs.push(elapsed.as_secs_f64() / iters.max(1) as f64);
+            elapsed
+        });
+        // Criterion's "Unable to complete 10 samples" (one run per sample, as designed).
+        if runs.len() == 1 {
+            silence.silence();
+        }
+    });
+    silence.stop();
+    if runs.is_empty() {
+        return None;
+    }
+    Some(Stats::of(&runs[runs.len().saturating_sub(sample_size)..]))
+}
+
+/// The markdown table: median time per sample beside the time to all-pending from
+/// `target/taskmem/time.json`, when it has the case.
+pub fn table(timed: &[(String, Stats)]) -> String {
+    let floors = crate::timing::load(&crate::timing::default_path()).ok();
+    let mut out = String::from(
+        "\n| case | per sample, memory suite | time to all-pending | ratio |\n|---|---|---|---|\n",
+    );
+    for (id, stats) in timed {
+        let floor = floors
+            .as_ref()
+            .and_then(|f| f.cases.iter().find(|c| &c.id == id))
+            .map(|c| c.seconds.median);
+        let (floor_text, ratio) = match floor {
+            Some(f) if f > 0.0 => (seconds(f), format!("{:.1}", stats.median / f)),
+            _ => (
+                "(run `cargo bench --bench spawn_time`)".to_string(),
+                "".to_string(),
+            ),
+        };
+        out.push_str(&format!(
+            "| {id} | {} | {floor_text} | {ratio} |\n",
+            seconds(stats.median)
+        ));
+    }
+    out
+}
+
+fn seconds(s: f64) -> String {
+    if s >= 1.0 {
+        format!("{s:.2} s")
+    } else {
+        format!("{:.0} ms", s * 1e3)
+    }
+}

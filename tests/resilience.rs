@@ -1,0 +1,290 @@
+//! Surviving the machine: the suite's bench run as a child process (this binary, re-run with
+//! `TASKMEM_RESILIENCE_CHILD=suite`, is the memory bench), killed with SIGKILL mid-run, run
+//! twice at once, and run inside a small memory cgroup.
+//!
+//! Run with: `cargo test --test resilience` (about a minute; the cgroup part needs root and
+//! a cgroup v1 memory controller or a v2 hierarchy with the memory controller; otherwise it
+//! says why it skipped).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use taskmem::config::Config;
+use taskmem::suite::Suite;
+use taskmem::summary::{self, Summary};
+
+taskmem::use_tracked_jemalloc!();
+
+/// The memory bench's `main`, as `benches/memory.rs` has it.
+fn child_suite() {
+    let mut suite = Suite::from_env();
+    let mut criterion = taskmem::suite::criterion();
+    for (runtime, cases) in suite.groups() {
+        let mut group = criterion.benchmark_group(runtime.id());
+        group.sampling_mode(criterion::SamplingMode::Flat);
+        for case in &cases {
+            suite.bench(&mut group, case);
+        }
+        group.finish();
+    }
+    criterion.final_summary();
+    suite.finish();
+}
+
+fn temp_dir(what: &str) -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let dir = std::env::temp_dir().join(format!("taskmem-{what}-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// The bench as a child: `filter` at `sizes`, its target directory `dir`, output in
+/// `dir/<name>.out`.
+fn bench(dir: &Path, name: &str, sizes: &str, filter: &str) -> Command {
+    let mut cmd = Command::new(std::env::current_exe().expect("own path"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("TASKMEM_") || key.starts_with("CRITERION") {
+            cmd.env_remove(key);
+        }
+    }
+    let out = std::fs::File::create(dir.join(format!("{name}.out"))).expect("output file");
+    cmd.env("TASKMEM_RESILIENCE_CHILD", "suite")
+        .env("TASKMEM_SIZES", sizes)
+        .env("CARGO_TARGET_DIR", dir)
+        .args(["--bench", "--noplot", filter])
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().expect("output file"))
+        .stderr(out);
+    cmd
+}
+
+fn output(dir: &Path, name: &str) -> String {
+    std::fs::read_to_string(dir.join(format!("{name}.out"))).unwrap_or_default()
+}
+
+fn summary_path(dir: &Path) -> PathBuf {
+    dir.join("taskmem").join("summary.json")
+}
+
+/// Every case id in the summary, measured or skipped.
+fn ids(s: &Summary) -> Vec<String> {
+    s.pairs
+        .iter()
+        .flat_map(|p| p.cases.iter().map(|c| c.id.clone()))
+        .chain(s.skipped.iter().map(|k| k.id.clone()))
+        .collect()
+}
+
+fn wait(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("the bench did not finish within {} s", limit.as_secs());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A run killed with SIGKILL at a random point after its second case keeps every case it
+/// finished; at most the case in flight is lost, and the next run says what it recovered.
+fn a_killed_run_keeps_its_finished_cases() {
+    let dir = temp_dir("killed");
+    let mut child = bench(&dir, "killed", "1,10,100", "^tokio-ct/")
+        .spawn()
+        .expect("bench starts");
+    let path = summary_path(&dir);
+    let start = Instant::now();
+    while summary::load(&path).map_or(0, |s| ids(&s).len()) < 2 {
+        assert!(
+            start.elapsed() < Duration::from_secs(300),
+            "no two cases within 300 s: {}",
+            output(&dir, "killed")
+        );
+        assert!(child.try_wait().unwrap().is_none(), "the bench ended early");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    std::thread::sleep(Duration::from_millis(u64::from(nanos % 3000)));
+    child.kill().expect("SIGKILL");
+    let status = child.wait().unwrap();
+    assert!(status.code().is_none(), "ended by a signal: {status:?}");
+    let text = output(&dir, "killed");
+    // The suite prints a case's line just before recording it.
+    let finished = text.matches(" per task [").count() + text.matches(": skipped: ").count();
+    let saved = ids(&summary::load(&path).expect("a summary")).len();
+    let lost = finished.saturating_sub(saved);
+    println!(
+        "killed after {:.1} s: {finished} case(s) finished, {saved} in the summary, {lost} lost",
+        start.elapsed().as_secs_f64()
+    );
+    assert!(
+        saved >= 2 && saved + 1 >= finished,
+        "{finished} finished, {saved} saved"
+    );
+    let (_journal, recovered) = taskmem::journal::Journal::open_with(&path);
+    println!("next run: {recovered:?}");
+    assert_eq!(recovered.len(), 1, "{recovered:?}");
+    // Killed between the journal line and the summary update, the journal holds one more,
+    // which the recovery folds in.
+    assert!(
+        recovered[0].contains(&format!("its {saved} recorded case(s)"))
+            || recovered[0].contains(&format!("its {} recorded case(s)", saved + 1)),
+        "{recovered:?}"
+    );
+    // Recovered once: the dead run's journal is gone.
+    let (_journal, again) = taskmem::journal::Journal::open_with(&path);
+    assert!(again.is_empty(), "{again:?}");
+}
+
+/// Two filtered runs at once: both sets of cases end up in the summary.
+fn two_runs_at_once_keep_both() {
+    let dir = temp_dir("two");
+    let filters = ["^tokio-ct/spawn/", "^smol/spawn/"];
+    let mut children: Vec<Child> = filters
+        .iter()
+        .enumerate()
+        .map(|(i, f)| bench(&dir, &format!("run{i}"), "1,10", f).spawn().unwrap())
+        .collect();
+    for (i, c) in children.iter_mut().enumerate() {
+        let status = wait(c, Duration::from_secs(600));
+        assert!(status.success(), "{}", output(&dir, &format!("run{i}")));
+    }
+    let s = summary::load(&summary_path(&dir)).expect("a summary");
+    let have = ids(&s);
+    let mut expected = 0;
+    for f in filters {
+        let config = Config::from_parts(Some("1,10"), None, &[f.to_string()]).unwrap();
+        for case in config.cases() {
+            expected += 1;
+            assert!(have.contains(&case.id()), "{} lost: {have:?}", case.id());
+        }
+    }
+    println!("two runs at once: all {expected} cases of both in the summary");
+}
+
+/// The cgroup directory of this process's memory controller, and whether it is v2.
+fn memory_cgroup() -> Result<(PathBuf, bool), String> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Err("not root: cannot create a cgroup".into());
+    }
+    let text = std::fs::read_to_string("/proc/self/cgroup").map_err(|e| e.to_string())?;
+    let (v2, path) = taskmem::cgroup::cgroup_path(&text, "memory")
+        .ok_or("no memory controller in /proc/self/cgroup")?;
+    let root = Path::new("/sys/fs/cgroup");
+    let mount = if !v2 {
+        root.join("memory")
+    } else if root.join("cgroup.controllers").is_file() {
+        root.to_path_buf()
+    } else {
+        root.join("unified")
+    };
+    let own = mount.join(path.trim_start_matches('/'));
+    let file = if v2 {
+        "memory.max"
+    } else {
+        "memory.limit_in_bytes"
+    };
+    if !own.join(file).is_file() && !v2 {
+        return Err(format!("no {} here", own.join(file).display()));
+    }
+    Ok((own, v2))
+}
+
+/// Inside a 200 MiB memory cgroup, `tokio-mt/spawn` at 10K runs and at 1M is skipped before
+/// it starts, naming the cgroup's limit; the 10K result is in the summary.
+fn a_small_cgroup_skips_the_big_case() {
+    let (parent, v2) = match memory_cgroup() {
+        Ok(c) => c,
+        Err(why) => {
+            println!("cgroup test skipped: {why}");
+            return;
+        }
+    };
+    let cg = parent.join(format!("taskmem-test-{}", std::process::id()));
+    if let Err(e) = std::fs::create_dir(&cg) {
+        println!("cgroup test skipped: cannot create {}: {e}", cg.display());
+        return;
+    }
+    let file = if v2 {
+        "memory.max"
+    } else {
+        "memory.limit_in_bytes"
+    };
+    if let Err(e) = std::fs::write(cg.join(file), (200u64 << 20).to_string()) {
+        let _ = std::fs::remove_dir(&cg);
+        println!("cgroup test skipped: cannot write {file}: {e}");
+        return;
+    }
+    let dir = temp_dir("cgroup");
+    let mut cmd = bench(&dir, "cgroup", "10k,1m", "^tokio-mt/spawn/(10000|1000000)$");
+    let procs =
+        std::ffi::CString::new(cg.join("cgroup.procs").to_string_lossy().as_bytes()).expect("path");
+    // SAFETY: between fork and exec only async-signal-safe calls (open, write, close).
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        cmd.pre_exec(move || {
+            let fd = libc::open(procs.as_ptr(), libc::O_WRONLY);
+            if fd < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            let ok = libc::write(fd, b"0".as_ptr().cast(), 1) == 1;
+            libc::close(fd);
+            if ok {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+    let status = cmd
+        .spawn()
+        .map(|mut c| wait(&mut c, Duration::from_secs(600)));
+    let _ = std::fs::remove_dir(&cg);
+    let status = status.expect("bench starts in the cgroup");
+    let text = output(&dir, "cgroup");
+    assert!(status.success(), "{status:?}: {text}");
+    let skip_line = text
+        .lines()
+        .find(|l| l.starts_with("tokio-mt/spawn/1000000: skipped:"))
+        .unwrap_or_else(|| panic!("1M not skipped: {text}"));
+    println!("in a 200 MiB cgroup: {skip_line}");
+    assert!(
+        skip_line.contains("the cgroup allows 200 MiB"),
+        "{skip_line}"
+    );
+    let s = summary::load(&summary_path(&dir)).expect("a summary");
+    assert!(
+        s.pairs
+            .iter()
+            .flat_map(|p| &p.cases)
+            .any(|c| c.id == "tokio-mt/spawn/10000"),
+        "the 10K result is lost"
+    );
+}
+
+fn main() {
+    if std::env::var_os("TASKMEM_RESILIENCE_CHILD").is_some() {
+        child_suite();
+        return;
+    }
+    // `cargo test -- --list` and friends: nothing to list but the one test.
+    if std::env::args().any(|a| a == "--list") {
+        println!("resilience: test");
+        return;
+    }
+    a_small_cgroup_skips_the_big_case();
+    a_killed_run_keeps_its_finished_cases();
+    two_runs_at_once_keep_both();
+    println!("resilience: ok");
+}
