@@ -13,6 +13,10 @@
 //! ```
 //!
 //! A size past the open-files limit (`RLIMIT_NOFILE`) is skipped with the limit named.
+//! After the Rust cases, the peers in other languages (`go/tcp`, `go/http1`, `node/tcp`,
+//! `node/http1`, from `peers/go-conn` and `peers/node-conn`) hold the same connections, read
+//! whole-process ([`taskmem::connections::peers`]); `TASKMEM_CONN_PEERS=0` leaves them out,
+//! and a missing toolchain skips them with one line.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -21,9 +25,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use criterion::Criterion;
+use taskmem::connections::breakdown::ConnBreakdown;
+use taskmem::connections::peers::{self, PeerServer};
 use taskmem::connections::record::{self, Extra};
 use taskmem::connections::{Kind, Server, Skip, kernel, workloads};
-use taskmem::{Memory, Runtime, Strategy, Tasks};
+use taskmem::{Latch, Memory, Runtime, Sample, Strategy, Tasks};
 
 taskmem::use_tracked_jemalloc!();
 
@@ -41,6 +47,7 @@ fn main() {
         c: &mut c,
         filters: &filters,
         extras: &mut extras,
+        parts: BTreeMap::new(),
     };
     for &n in &sizes {
         bench.case(
@@ -58,6 +65,11 @@ fn main() {
         bench.case(Runtime::TokioMultiThread, Kind::Ws, n, workloads::tokio_ws);
         bench.case(Runtime::Smol, Kind::Tcp, n, workloads::smol_tcp);
     }
+    if std::env::var("TASKMEM_CONN_PEERS").as_deref() != Ok("0") {
+        for peer in PeerServer::ALL {
+            peer_cases(peer, &sizes, &filters, &mut extras);
+        }
+    }
     c.final_summary();
     match record::save(extras) {
         Ok(()) => println!(
@@ -72,6 +84,8 @@ struct Bench<'a> {
     c: &'a mut Criterion<Memory>,
     filters: &'a [String],
     extras: &'a mut BTreeMap<String, Extra>,
+    /// The bare task's and the registered socket's runs, by runtime and N.
+    parts: BTreeMap<(&'static str, usize), (Sample, Sample)>,
 }
 
 impl Bench<'_> {
@@ -79,7 +93,7 @@ impl Bench<'_> {
     /// connections, then Criterion's samples through `taskmem::group`.
     fn case<F, S>(&mut self, runtime: Runtime, kind: Kind, n: usize, serve: S)
     where
-        S: Fn(Result<TcpStream, String>) -> F,
+        S: Fn(Result<TcpStream, String>, Latch) -> F,
         F: Future<Output = ()> + Send + 'static,
     {
         let id = format!("{}/{}/{n}", runtime.id(), kind.id());
@@ -99,8 +113,10 @@ impl Bench<'_> {
             }
             Err(e) => fail(&id, &e),
         };
-        let tasks = Tasks::new(runtime, Strategy::Spawn, n);
-        let make = || serve(server.next());
+        // The peak is read once every connection is idle, not merely pending.
+        let ready = Latch::new();
+        let tasks = Tasks::new(runtime, Strategy::Spawn, n).ready_latch(&ready);
+        let make = || serve(server.next(), ready.clone());
         let extra = Extra {
             kernel: at_peak(&id, &tasks, &server, &make),
             open_seconds: match tasks.time_to_peak(&make) {
@@ -108,6 +124,34 @@ impl Bench<'_> {
                 Err(e) => fail(&id, &e.to_string()),
             },
             skipped: None,
+            breakdown: None,
+            peer_runs: Vec::new(),
+        };
+        let (bare, registered) = self.parts(&id, runtime, n);
+        let case = median_run(&id, &tasks, &make);
+        let breakdown = ConnBreakdown::compute(
+            n,
+            &bare,
+            &registered,
+            &case,
+            extra.kernel.as_ref().map(|k| k.per_connection),
+        );
+        println!(
+            "{id}: per connection: resident {:.0} B = task {:.0} + I/O registration {:.0} + \
+             protocol {:.0} + rounding {:.0} + unexplained {:.0}; kernel {}",
+            breakdown.resident,
+            breakdown.task,
+            breakdown.io_registration,
+            breakdown.protocol,
+            breakdown.size_class_rounding,
+            breakdown.unexplained,
+            breakdown
+                .kernel
+                .map_or("not measured".to_string(), |k| format!("{k:.0} B")),
+        );
+        let extra = Extra {
+            breakdown: Some(breakdown),
+            ..extra
         };
         if let Some(k) = &extra.kernel {
             println!(
@@ -120,6 +164,51 @@ impl Bench<'_> {
         group.tasks_named(kind.id(), &tasks, make);
         group.finish();
     }
+}
+
+impl Bench<'_> {
+    /// The bare task's and the registered raw socket's runs on `runtime` at `n` (median of
+    /// three each), for the breakdown.
+    fn parts(&mut self, id: &str, runtime: Runtime, n: usize) -> (Sample, Sample) {
+        if let Some(p) = self.parts.get(&(runtime.id(), n)) {
+            return *p;
+        }
+        let ready = Latch::new();
+        let tasks = Tasks::new(runtime, Strategy::Spawn, n).ready_latch(&ready);
+        let bare = median_run(id, &tasks, || workloads::bare(ready.clone()));
+        let server = match Server::start(Kind::Tcp, n, Path::new(CLIENT)) {
+            Ok(Ok(server)) => server,
+            Ok(Err(Skip(why))) => fail(id, &why),
+            Err(e) => fail(id, &e),
+        };
+        let registered = match runtime {
+            Runtime::Smol => median_run(id, &tasks, || {
+                workloads::smol_registered(server.next(), ready.clone())
+            }),
+            _ => median_run(id, &tasks, || {
+                workloads::tokio_registered(server.next(), ready.clone())
+            }),
+        };
+        self.parts.insert((runtime.id(), n), (bare, registered));
+        (bare, registered)
+    }
+}
+
+/// The median (by requested bytes) of three measured runs, after one unmeasured.
+fn median_run<F>(id: &str, tasks: &Tasks, make: impl Fn() -> F) -> Sample
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let mut runs: Vec<Sample> = (0..4)
+        .map(|_| {
+            tasks
+                .measure(&make)
+                .unwrap_or_else(|e| fail(id, &e.to_string()))
+        })
+        .skip(1)
+        .collect();
+    runs.sort_by_key(|s| s.requested);
+    runs[1]
 }
 
 /// One unmeasured run that checks the peak is what the case says (every exchange done, the
@@ -160,6 +249,90 @@ where
         );
     }
     Some(kernel::share(&before?, &peak?, tasks.n()))
+}
+
+/// Runs to average for a peer's figure (each is a whole process: seconds, not milliseconds).
+const PEER_RUNS: usize = 3;
+
+/// One peer's cases: each kind at each size, [`PEER_RUNS`] runs each.
+fn peer_cases(
+    peer: PeerServer,
+    sizes: &[usize],
+    filters: &[String],
+    extras: &mut BTreeMap<String, Extra>,
+) {
+    let ids: Vec<(Kind, usize, String)> = sizes
+        .iter()
+        .flat_map(|&n| {
+            peer.kinds()
+                .into_iter()
+                .map(move |k| (k, n, format!("{}/{}/{n}", peer.id(), k.id())))
+        })
+        .filter(|(_, _, id)| filters.is_empty() || filters.iter().any(|f| id.contains(f.as_str())))
+        .collect();
+    if ids.is_empty() {
+        return;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let build = taskmem::summary::target_dir()
+        .join("taskmem")
+        .join("conn-peers");
+    let prepared = match peer.prepare(&root.join("peers"), &build) {
+        Ok(p) => p,
+        Err(why) => {
+            println!("taskmem: {}: skipped: {why}", peer.id());
+            for (_, _, id) in ids {
+                let extra = Extra {
+                    skipped: Some(why.clone()),
+                    ..Extra::default()
+                };
+                extras.insert(id, extra);
+            }
+            return;
+        }
+    };
+    for (kind, n, id) in ids {
+        if let Ok((soft, hard)) = kernel::raise_open_files_limit()
+            && n as u64 + 64 > soft
+        {
+            let why = format!(
+                "{n} connections need {} file descriptors; RLIMIT_NOFILE is {soft} (hard \
+                 limit {hard})",
+                n + 64
+            );
+            println!("taskmem: {id}: skipped: {why}");
+            extras.insert(
+                id,
+                Extra {
+                    skipped: Some(why),
+                    ..Extra::default()
+                },
+            );
+            continue;
+        }
+        let mut runs = Vec::new();
+        for _ in 0..PEER_RUNS {
+            match peers::run(&prepared, kind, n, Path::new(CLIENT)) {
+                Ok(run) => runs.push(run),
+                Err(e) => fail(&id, &e),
+            }
+        }
+        let per: Vec<f64> = runs.iter().map(|r| r.per_connection(n)).collect();
+        let mean = per.iter().sum::<f64>() / per.len() as f64;
+        let open = runs.iter().map(|r| r.open_seconds).sum::<f64>() / runs.len() as f64;
+        println!(
+            "{id}: {mean:.0} B RSS per connection (runs {per:.0?}), open in {:.3} s",
+            open
+        );
+        extras.insert(
+            id,
+            Extra {
+                open_seconds: Some(open),
+                peer_runs: runs,
+                ..Extra::default()
+            },
+        );
+    }
 }
 
 fn fail(id: &str, why: &str) -> ! {

@@ -30,7 +30,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
         .map_err(|e| format!("bad address {addr:?}: {e}"))?;
     let kind = Kind::parse(kind).ok_or_else(|| format!("unknown kind {kind:?}"))?;
     let n: usize = n.parse().map_err(|e| format!("bad N {n:?}: {e}"))?;
-    crate::probe::os::raise_open_files_limit().map_err(|e| e.0)?;
+    super::kernel::raise_open_files_limit()?;
     let mut stdin = std::io::stdin().lock();
     let mut byte = [0u8];
     let mut streams = Vec::with_capacity(n);

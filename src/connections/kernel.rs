@@ -18,6 +18,9 @@
 //!
 //! Objects are counted as `active_objs × objsize`: slab pages' free slots and per-CPU caches
 //! are not, so this is the objects' own size, a lower bound of the pages the kernel holds.
+//!
+//! The file reading lives here, not in taskmem's probes: the measuring core reads no files
+//! beyond its own process's counters.
 
 use std::collections::BTreeMap;
 
@@ -35,21 +38,94 @@ pub const SLABS: [(&str, bool); 5] = [
     ("eventpoll_epi", true),
 ];
 
+/// One cache of `/proc/slabinfo`: its name, objects in use and object size in bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Slab {
+    /// The cache's name, e.g. `TCP`.
+    pub name: String,
+    /// `active_objs`.
+    pub active: u64,
+    /// `objsize`, bytes.
+    pub object_size: u64,
+}
+
+/// The caches of `text` (the contents of `/proc/slabinfo`) named in `names`.
+pub fn parse_slabs(text: &str, names: &[&str]) -> Vec<Slab> {
+    text.lines()
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace();
+            let name = fields.next()?;
+            if !names.contains(&name) {
+                return None;
+            }
+            let active = fields.next()?.parse().ok()?;
+            let object_size = fields.nth(1)?.parse().ok()?;
+            Some(Slab {
+                name: name.to_string(),
+                active,
+                object_size,
+            })
+        })
+        .collect()
+}
+
+/// The pages of socket buffers the kernel holds for TCP: `mem` of the `TCP:` line of `text`
+/// (the contents of `/proc/net/sockstat`).
+pub fn parse_tcp_mem_pages(text: &str) -> Option<u64> {
+    text.lines().find(|l| l.starts_with("TCP:")).and_then(|l| {
+        let fields: Vec<&str> = l.split_whitespace().collect();
+        let at = fields.iter().position(|f| *f == "mem")?;
+        fields.get(at + 1)?.parse().ok()
+    })
+}
+
+fn read_file(path: &str) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))
+}
+
+/// `RLIMIT_NOFILE` after raising the soft limit to the hard one: (soft, hard).
+#[allow(clippy::unnecessary_cast)] // rlim_t is u64 on Linux, not everywhere
+pub fn raise_open_files_limit() -> Result<(u64, u64), String> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit read and write the struct we own.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return Err(format!(
+            "getrlimit(RLIMIT_NOFILE): {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    if limit.rlim_cur < limit.rlim_max {
+        let raised = libc::rlimit {
+            rlim_cur: limit.rlim_max,
+            rlim_max: limit.rlim_max,
+        };
+        // SAFETY: as above.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            limit.rlim_cur = limit.rlim_max;
+        }
+    }
+    Ok((limit.rlim_cur as u64, limit.rlim_max as u64))
+}
+
 /// The kernel's counters at one instant.
 #[derive(Debug, Clone)]
 pub struct Reading {
-    slabs: Vec<os::Slab>,
+    slabs: Vec<Slab>,
     tcp_pages: u64,
 }
 
 /// Reads the counters (root only: `/proc/slabinfo` is mode 0400).
 pub fn read() -> Result<Reading, String> {
     let names: Vec<&str> = SLABS.iter().map(|(n, _)| *n).collect();
-    let slabs = os::slabs(&names).map_err(|e| e.0)?;
+    let slabs = parse_slabs(&read_file("/proc/slabinfo")?, &names);
     if slabs.is_empty() {
         return Err("none of the socket slab caches is in /proc/slabinfo".into());
     }
-    let tcp_pages = os::tcp_mem_pages().map_err(|e| e.0)?;
+    let tcp_pages = parse_tcp_mem_pages(&read_file("/proc/net/sockstat")?)
+        .ok_or("no `TCP: ... mem N` line in /proc/net/sockstat")?;
     Ok(Reading { slabs, tcp_pages })
 }
 

@@ -7,12 +7,16 @@
 //! as a user would write them. At the peak every connection is accepted, registered with the
 //! runtime's I/O driver, has had its protocol's exchange (HTTP/1.1: one request and its
 //! response; WebSocket: the handshake) and waits for input. [`kernel`] reads what the
-//! kernel holds for the server's sockets; [`record`] keeps those figures beside the summary.
+//! kernel holds for the server's sockets; [`record`] keeps those figures beside the summary;
+//! [`peers`] runs the same connections against Go and Node.js servers, whole-process.
 
+pub mod breakdown;
 pub mod client;
 pub mod kernel;
+pub mod peers;
 pub mod record;
 mod server;
+#[cfg(feature = "connections")]
 pub mod workloads;
 
 pub use server::{ACCEPT_TIMEOUT, Server, Skip};

@@ -7,7 +7,9 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::breakdown::ConnBreakdown;
 use super::kernel::KernelShare;
+use super::peers::PeerRun;
 use crate::summary;
 
 /// One case's extra figures.
@@ -21,6 +23,12 @@ pub struct Extra {
     pub open_seconds: Option<f64>,
     /// Why the case did not run here.
     pub skipped: Option<String>,
+    /// Where a Rust case's bytes per connection go.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub breakdown: Option<ConnBreakdown>,
+    /// A peer in another language (`go/...`, `node/...`): each run's whole-process figures.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub peer_runs: Vec<PeerRun>,
 }
 
 /// `<target>/taskmem/connections.json`.
@@ -32,10 +40,14 @@ pub fn path() -> PathBuf {
 
 /// Every recorded case, by id (empty if there is no file or it cannot be read).
 pub fn load() -> BTreeMap<String, Extra> {
-    std::fs::read_to_string(path())
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or_default()
+    load_from(&path()).unwrap_or_default()
+}
+
+/// Every case recorded in `file`, by id; one line when it cannot be read.
+pub fn load_from(file: &std::path::Path) -> Result<BTreeMap<String, Extra>, String> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", file.display()))
 }
 
 /// Merges `cases` into the file.

@@ -18,7 +18,6 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::Kind;
-use crate::probe::os;
 
 /// How long one accept, or one request's arrival, may take.
 pub const ACCEPT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -46,7 +45,7 @@ impl Server {
     /// Listens and starts `client` (the `taskmem-conn-client` binary) for rounds of `n`
     /// connections of `kind`. A case past this process's open-files limit is a [`Skip`].
     pub fn start(kind: Kind, n: usize, client: &Path) -> Result<Result<Server, Skip>, String> {
-        let (soft, hard) = os::raise_open_files_limit().map_err(|e| e.0)?;
+        let (soft, hard) = super::kernel::raise_open_files_limit()?;
         let need = n as u64 + FD_MARGIN;
         if need > soft {
             return Ok(Err(Skip(format!(

@@ -3,21 +3,30 @@
 //! service author writes; a bench makes N of them with the public API:
 //!
 //! ```ignore
-//! group.tasks_named("tcp", &tasks, || workloads::tokio_tcp(server.next()));
+//! let ready = taskmem::Latch::new();
+//! let tasks = tasks.ready_latch(&ready);
+//! group.tasks_named("tcp", &tasks, || workloads::tokio_tcp(server.next(), ready.clone()));
 //! ```
 //!
 //! A failed accept becomes a task that panics with its reason on its first poll, so the run
 //! ends with that reason (taskmem reports a task's panic as the run's error).
 //!
-//! HTTP/1.1 and WebSocket connections do their exchange on their first poll: the request is
-//! in the socket before the task exists, and hyper's and tungstenite's state machines read,
-//! answer and flush without yielding when the socket is ready. [`answered`] counts the
-//! exchanges done, so a check at the peak can confirm it (tests/connections.rs does).
+//! Each arrives at a [`Latch`] once idle, so the run reads the peak only when every
+//! connection is (a pending task is not necessarily idle: an HTTP connection is pending
+//! mid-exchange too): raw TCP before its read; WebSocket once the handshake is done; HTTP/1.1
+//! when hyper, having written its response, finds nothing more to read ([`Idle`] watches the
+//! socket for it). The latch's clone is 8 bytes of each connection's state (16 for
+//! HTTP/1.1, with [`Idle`]'s flag): the harness's, counted in the figure. [`answered`]
+//! counts the exchanges done, so a check at the peak can confirm them (the bench and
+//! tests/connections.rs do).
 
 use std::convert::Infallible;
 use std::net::TcpStream;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
 
+use crate::Latch;
 use futures::StreamExt;
 use http_body_util::Full;
 use hyper::body::Bytes;
@@ -34,32 +43,62 @@ pub fn answered() -> usize {
 
 /// Raw TCP on tokio: the stream registered with tokio's I/O driver, its task awaiting a read
 /// into a [`READ_BUFFER`] buffer.
-pub async fn tokio_tcp(accepted: Result<TcpStream, String>) {
+pub async fn tokio_tcp(accepted: Result<TcpStream, String>, ready: Latch) {
     use tokio::io::AsyncReadExt;
     let stream = accepted.unwrap_or_else(|why| panic!("{why}"));
     let mut stream = tokio::net::TcpStream::from_std(stream)
         .unwrap_or_else(|e| panic!("cannot register a connection with tokio: {e}"));
     let mut buf = vec![0u8; READ_BUFFER];
+    ready.arrive();
     let _ = stream.read(&mut buf).await;
 }
 
 /// Raw TCP on smol: the stream registered with async-io's reactor (`smol::net` is async-net),
 /// its task awaiting a read into a [`READ_BUFFER`] buffer.
-pub async fn smol_tcp(accepted: Result<TcpStream, String>) {
+pub async fn smol_tcp(accepted: Result<TcpStream, String>, ready: Latch) {
     use smol::io::AsyncReadExt;
     let stream = accepted.unwrap_or_else(|why| panic!("{why}"));
     let mut stream = smol::net::TcpStream::try_from(stream)
         .unwrap_or_else(|e| panic!("cannot register a connection with async-io: {e}"));
     let mut buf = vec![0u8; READ_BUFFER];
+    ready.arrive();
     let _ = stream.read(&mut buf).await;
+}
+
+/// A raw TCP socket registered with tokio's I/O driver and held, never read: the
+/// registration's share in [`super::breakdown`].
+pub async fn tokio_registered(accepted: Result<TcpStream, String>, ready: Latch) {
+    let stream = accepted.unwrap_or_else(|why| panic!("{why}"));
+    let stream = tokio::net::TcpStream::from_std(stream)
+        .unwrap_or_else(|e| panic!("cannot register a connection with tokio: {e}"));
+    ready.arrive();
+    std::future::pending::<()>().await;
+    drop(stream);
+}
+
+/// A raw TCP socket registered with async-io's reactor and held, never read.
+pub async fn smol_registered(accepted: Result<TcpStream, String>, ready: Latch) {
+    let stream = accepted.unwrap_or_else(|why| panic!("{why}"));
+    let stream = smol::net::TcpStream::try_from(stream)
+        .unwrap_or_else(|e| panic!("cannot register a connection with async-io: {e}"));
+    ready.arrive();
+    std::future::pending::<()>().await;
+    drop(stream);
+}
+
+/// A bare task with the latch: the task's share in [`super::breakdown`].
+pub async fn bare(ready: Latch) {
+    ready.arrive();
+    std::future::pending::<()>().await;
 }
 
 /// HTTP/1.1 on tokio: hyper's server connection (keep-alive, the default), answering `ok` to
 /// each request; after the first one it waits for the next.
-pub async fn tokio_http1(accepted: Result<TcpStream, String>) {
+pub async fn tokio_http1(accepted: Result<TcpStream, String>, ready: Latch) {
     let stream = accepted.unwrap_or_else(|why| panic!("{why}"));
     let stream = tokio::net::TcpStream::from_std(stream)
         .unwrap_or_else(|e| panic!("cannot register a connection with tokio: {e}"));
+    let stream = Idle::new(stream, ready);
     let service = hyper::service::service_fn(|_request| async {
         ANSWERED.fetch_add(1, Ordering::SeqCst);
         Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::from_static(b"ok"))))
@@ -71,7 +110,7 @@ pub async fn tokio_http1(accepted: Result<TcpStream, String>) {
 
 /// WebSocket on tokio: tokio-tungstenite's server handshake, then the connection awaits a
 /// message.
-pub async fn tokio_ws(accepted: Result<TcpStream, String>) {
+pub async fn tokio_ws(accepted: Result<TcpStream, String>, ready: Latch) {
     let stream = accepted.unwrap_or_else(|why| panic!("{why}"));
     let stream = tokio::net::TcpStream::from_std(stream)
         .unwrap_or_else(|e| panic!("cannot register a connection with tokio: {e}"));
@@ -79,5 +118,83 @@ pub async fn tokio_ws(accepted: Result<TcpStream, String>) {
         panic!("WebSocket handshake failed");
     };
     ANSWERED.fetch_add(1, Ordering::SeqCst);
+    ready.arrive();
     let _ = ws.next().await;
+}
+
+/// A socket that arrives at its [`Latch`] the first time a read finds nothing after a write:
+/// a request/response server, having answered, waits for the next request. It forwards
+/// everything else unchanged.
+pub struct Idle<S> {
+    inner: S,
+    ready: Latch,
+    /// 0: nothing written yet; 1: written, not yet idle; 2: arrived.
+    state: u8,
+}
+
+impl<S> Idle<S> {
+    /// Wraps `inner`.
+    pub fn new(inner: S, ready: Latch) -> Idle<S> {
+        Idle {
+            inner,
+            ready,
+            state: 0,
+        }
+    }
+}
+
+impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Idle<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = &mut *self;
+        let out = Pin::new(&mut this.inner).poll_read(cx, buf);
+        if out.is_pending() && this.state == 1 {
+            this.state = 2;
+            this.ready.arrive();
+        }
+        out
+    }
+}
+
+impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Idle<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = &mut *self;
+        let out = Pin::new(&mut this.inner).poll_write(cx, buf);
+        if matches!(out, Poll::Ready(Ok(k)) if k > 0) && this.state == 0 {
+            this.state = 1;
+        }
+        out
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = &mut *self;
+        let out = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        if matches!(out, Poll::Ready(Ok(k)) if k > 0) && this.state == 0 {
+            this.state = 1;
+        }
+        out
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
 }

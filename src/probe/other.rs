@@ -45,29 +45,3 @@ pub fn kernel_release() -> Result<String, ProbeError> {
 pub fn thread_limits() -> Result<Vec<ThreadLimit>, ProbeError> {
     Err(unsupported("thread limits"))
 }
-
-/// One cache of `/proc/slabinfo` (Linux only).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Slab {
-    /// The cache's name.
-    pub name: String,
-    /// Objects in use.
-    pub active: u64,
-    /// Object size, bytes.
-    pub object_size: u64,
-}
-
-/// Slab caches: not available off Linux.
-pub fn slabs(_names: &[&str]) -> Result<Vec<Slab>, ProbeError> {
-    Err(unsupported("/proc/slabinfo"))
-}
-
-/// TCP socket buffer pages: not available off Linux.
-pub fn tcp_mem_pages() -> Result<u64, ProbeError> {
-    Err(unsupported("/proc/net/sockstat"))
-}
-
-/// Raising `RLIMIT_NOFILE`: not implemented off Linux.
-pub fn raise_open_files_limit() -> Result<(u64, u64), ProbeError> {
-    Err(unsupported("RLIMIT_NOFILE"))
-}

@@ -1,6 +1,7 @@
 //! Report sections from the other sources beside the memory summary: the spawn-time bench's
 //! `time.json` (time to all-pending per case, wake-up lateness per pair) and the sweep's
-//! `sweep.json` (whole-process peak RSS per row at each N, the published way). Each section
+//! `sweep.json` (whole-process peak RSS per row at each N, the published way), and the
+//! connection bench's `connections.json` ([`super::connections`]). Each section
 //! appears when its file exists next to the summary; a file that cannot be read is named in
 //! the section's text instead of failing the report.
 
@@ -69,6 +70,18 @@ pub fn add(report: &mut Report, dir: &Path) {
             Ok(t) => time_section(&t),
             Err(e) => Section::new("time", "Time to all-pending and wake-up lateness").text(e),
         });
+    }
+    let connections = dir.join("connections.json");
+    if connections.is_file() {
+        report
+            .sections
+            .push(match crate::connections::record::load_from(&connections) {
+                Ok(c) => {
+                    let summary = crate::summary::load(&dir.join("summary.json")).ok();
+                    super::connections::section(&c, summary.as_ref())
+                }
+                Err(e) => Section::new("connections", super::connections::HEADING).text(e),
+            });
     }
     let sweep = dir.join("sweep.json");
     if sweep.is_file() {
