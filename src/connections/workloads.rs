@@ -14,16 +14,20 @@
 //! Each arrives at a [`Latch`] once idle, so the run reads the peak only when every
 //! connection is (a pending task is not necessarily idle: an HTTP connection is pending
 //! mid-exchange too): raw TCP before its read; WebSocket once the handshake is done; HTTP/1.1
-//! when hyper, having written its response, finds nothing more to read ([`Idle`] watches the
-//! socket for it). The latch's clone is 8 bytes of each connection's state (16 for
-//! HTTP/1.1, with [`Idle`]'s flag): the harness's, counted in the figure. [`answered`]
+//! after the first poll that returns pending once hyper has flushed its response ([`Idle`]
+//! watches the socket's flushes, [`ArriveWhenIdle`] the connection's polls: hyper does not
+//! always poll the socket for the next request in the poll that answered, so "a read found
+//! nothing" is no signal). The latch's clone is 8 bytes of each connection's state (about 32
+//! for HTTP/1.1, with the wrappers' flag and references): the harness's, counted in the
+//! figure. [`answered`]
 //! counts the exchanges done, so a check at the peak can confirm them (the bench and
 //! tests/connections.rs do).
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::TcpStream;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
 use crate::Latch;
@@ -98,14 +102,18 @@ pub async fn tokio_http1(accepted: Result<TcpStream, String>, ready: Latch) {
     let stream = accepted.unwrap_or_else(|why| panic!("{why}"));
     let stream = tokio::net::TcpStream::from_std(stream)
         .unwrap_or_else(|e| panic!("cannot register a connection with tokio: {e}"));
-    let stream = Idle::new(stream, ready);
+    // Pinned with this future: the socket wrapper and the outer wrapper share it by reference.
+    let idle = AtomicBool::new(false);
+    let stream = Idle::new(stream, &idle);
     let service = hyper::service::service_fn(|_request| async {
         ANSWERED.fetch_add(1, Ordering::SeqCst);
         Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::from_static(b"ok"))))
     });
-    let _ = hyper::server::conn::http1::Builder::new()
-        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-        .await;
+    let connection = std::pin::pin!(
+        hyper::server::conn::http1::Builder::new()
+            .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+    );
+    let _ = ArriveWhenIdle::new(connection, &idle, ready).await;
 }
 
 /// WebSocket on tokio: tokio-tungstenite's server handshake, then the connection awaits a
@@ -122,53 +130,44 @@ pub async fn tokio_ws(accepted: Result<TcpStream, String>, ready: Latch) {
     let _ = ws.next().await;
 }
 
-/// A socket that arrives at its [`Latch`] the first time a read finds nothing after a write:
-/// a request/response server, having answered, waits for the next request. It forwards
-/// everything else unchanged.
-pub struct Idle<S> {
+/// A socket that marks `idle` once a write has been flushed: a request/response server,
+/// having answered, waits for the next request. It forwards everything unchanged.
+pub struct Idle<'a, S> {
     inner: S,
-    ready: Latch,
-    /// 0: nothing written yet; 1: written, not yet idle; 2: arrived.
-    state: u8,
+    idle: &'a AtomicBool,
+    written: bool,
 }
 
-impl<S> Idle<S> {
-    /// Wraps `inner`.
-    pub fn new(inner: S, ready: Latch) -> Idle<S> {
+impl<'a, S> Idle<'a, S> {
+    /// Wraps `inner`; `idle` is set once a write has been flushed.
+    pub fn new(inner: S, idle: &'a AtomicBool) -> Idle<'a, S> {
         Idle {
             inner,
-            ready,
-            state: 0,
+            idle,
+            written: false,
         }
     }
 }
 
-impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Idle<S> {
+impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Idle<'_, S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut tokio::io::ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
-        let this = &mut *self;
-        let out = Pin::new(&mut this.inner).poll_read(cx, buf);
-        if out.is_pending() && this.state == 1 {
-            this.state = 2;
-            this.ready.arrive();
-        }
-        out
+        Pin::new(&mut self.inner).poll_read(cx, buf)
     }
 }
 
-impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Idle<S> {
+impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Idle<'_, S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        let this = &mut *self;
-        let out = Pin::new(&mut this.inner).poll_write(cx, buf);
-        if matches!(out, Poll::Ready(Ok(k)) if k > 0) && this.state == 0 {
-            this.state = 1;
+        let out = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if matches!(out, Poll::Ready(Ok(k)) if k > 0) {
+            self.written = true;
         }
         out
     }
@@ -178,10 +177,9 @@ impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Idle<S> {
         cx: &mut Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
-        let this = &mut *self;
-        let out = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
-        if matches!(out, Poll::Ready(Ok(k)) if k > 0) && this.state == 0 {
-            this.state = 1;
+        let out = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        if matches!(out, Poll::Ready(Ok(k)) if k > 0) {
+            self.written = true;
         }
         out
     }
@@ -191,10 +189,48 @@ impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Idle<S> {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
+        let out = Pin::new(&mut self.inner).poll_flush(cx);
+        if matches!(out, Poll::Ready(Ok(()))) && self.written {
+            self.idle.store(true, Ordering::Relaxed);
+        }
+        out
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// Polls `inner`, and arrives at `ready` after the first poll that returns pending with
+/// `idle` set: the task has answered and settled, waiting for input.
+pub struct ArriveWhenIdle<'a, F> {
+    inner: F,
+    idle: &'a AtomicBool,
+    ready: Option<Latch>,
+}
+
+impl<'a, F> ArriveWhenIdle<'a, F> {
+    /// Wraps `inner`.
+    pub fn new(inner: F, idle: &'a AtomicBool, ready: Latch) -> ArriveWhenIdle<'a, F> {
+        ArriveWhenIdle {
+            inner,
+            idle,
+            ready: Some(ready),
+        }
+    }
+}
+
+impl<F: Future + Unpin> Future for ArriveWhenIdle<'_, F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let out = Pin::new(&mut self.inner).poll(cx);
+        if out.is_pending()
+            && self.idle.load(Ordering::Relaxed)
+            && let Some(ready) = self.ready.take()
+        {
+            ready.arrive();
+        }
+        out
     }
 }
