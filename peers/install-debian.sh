@@ -3,8 +3,9 @@
 # newer, as root. Idempotent: what is already there is left alone, and a second run changes
 # nothing.
 #
-#   Go                golang-go                 go/goroutines
-#   Node.js           nodejs                    node/promises
+#   Go                golang-go                 go/goroutines; go/tcp, go/http1 (go-conn, the
+#                                               connection bench's peer)
+#   Node.js           nodejs                    node/promises; node/tcp, node/http1 (node-conn)
 #   Python            python3                   python/asyncio, python/threads
 #   Elixir            elixir (pulls Erlang/OTP) elixir/processes
 #   Java              openjdk-17-jdk-headless   java/threads (javac for both Java peers)

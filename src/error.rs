@@ -34,6 +34,15 @@ pub enum Error {
         /// How long the run waited.
         waited: Duration,
     },
+    /// Not every task arrived at the run's [`Latch`](crate::Latch) within the deadline.
+    NotReady {
+        /// Tasks that arrived.
+        ready: usize,
+        /// Arrivals the run waited for.
+        n: usize,
+        /// How long the run waited.
+        waited: Duration,
+    },
     /// taskmem's counting allocator is not this binary's global allocator.
     NoAllocator,
     /// A probe (jemalloc's statistics, the process's RSS) could not be read.
@@ -63,6 +72,11 @@ impl fmt::Display for Error {
                 f,
                 "only {polled} of {n} spawned tasks were polled within {waited:?}: the runtime \
                  is not running them (a blocked worker thread?)"
+            ),
+            Error::NotReady { ready, n, waited } => write!(
+                f,
+                "only {ready} of {n} tasks arrived at the ready latch within {waited:?}: each \
+                 task must call `Latch::arrive` once it reaches its idle state"
             ),
             Error::NoAllocator => f.write_str(
                 "taskmem's counting allocator is not this binary's global allocator: add \

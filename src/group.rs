@@ -75,13 +75,22 @@ impl Group<'_> {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
+        self.tasks_named(&tasks.label(), tasks, make)
+    }
+
+    /// [`Group::tasks`] under a name of the caller's instead of `<runtime>/<strategy>`: id
+    /// `<group>/<name>/<N>` (e.g. group `tokio-mt`, name `tcp`: `tokio-mt/tcp/10000`).
+    pub fn tasks_named<F, M>(&mut self, name: &str, tasks: &Tasks, make: M) -> &mut Self
+    where
+        M: Fn() -> F,
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
         let Some(group) = self.group.as_mut() else {
             return self;
         };
         group.throughput(Throughput::Elements(tasks.n() as u64));
-        group.bench_function(BenchmarkId::new(tasks.label(), tasks.n()), |b| {
-            tasks.bench(b, &make)
-        });
+        group.bench_function(BenchmarkId::new(name, tasks.n()), |b| tasks.bench(b, &make));
         let calls = tasks.take_runs();
         if calls.is_empty() {
             return self;
@@ -93,7 +102,7 @@ impl Group<'_> {
             .flatten()
             .copied()
             .collect();
-        let id = format!("{}/{}/{}", self.name, tasks.label(), tasks.n());
+        let id = format!("{}/{}/{}", self.name, name, tasks.n());
         let mut case = summary::summarise(&id, tasks.n(), tasks.reported_metric(), &sampled, runs);
         case.runtime = Some(tasks.runtime_kind().id().to_string());
         case.future_size = tasks.future_size();

@@ -44,6 +44,11 @@ pub mod cli;
 #[cfg(feature = "suite")]
 #[doc(hidden)]
 pub mod config;
+// Its records, breakdown and peers build with the suite (the report reads them); the
+// servers under measurement need the `connections` feature.
+#[cfg(any(feature = "suite", feature = "connections"))]
+#[doc(hidden)]
+pub mod connections;
 #[cfg(feature = "suite")]
 #[doc(hidden)]
 pub mod gate;
@@ -96,4 +101,4 @@ pub use group::{Group, group};
 pub use measurement::{Memory, Mode, criterion};
 pub use runtime::{Release, Runtime, Strategy};
 pub use sample::{Metric, Sample};
-pub use tasks::{DEFAULT_TIMEOUT, Tasks};
+pub use tasks::{DEFAULT_TIMEOUT, Latch, Tasks};

@@ -19,6 +19,7 @@
 //! ([`page_path`]), with CSS and SVG inline and nothing fetched from any host.
 
 pub mod chart;
+pub mod connections;
 pub mod html;
 pub mod markdown;
 pub mod memory;

@@ -1,9 +1,11 @@
 //! Report sections from the other sources beside the memory summary: the spawn-time bench's
 //! `time.json` (time to all-pending per case, wake-up lateness per pair) and the sweep's
-//! `sweep.json` (whole-process peak RSS per row at each N, the published way). Each section
+//! `sweep.json` (whole-process peak RSS per row at each N, the published way), and the
+//! connection bench's `connections.json` ([`super::connections`]). Each section
 //! appears when its file exists next to the summary; a file that cannot be read is named in
 //! the section's text instead of failing the report.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::memory::line_style;
@@ -69,6 +71,10 @@ pub struct Sources {
     pub time: Option<Result<TimeSummary, String>>,
     /// `sweep.json`, from `taskmem sweep`.
     pub sweep: Option<Result<Summary, String>>,
+    /// `connections.json`, from `cargo bench --features connections --bench connections`.
+    pub connections: Option<Result<BTreeMap<String, crate::connections::record::Extra>, String>>,
+    /// `summary.json` beside it, for the connection cases' CV (when `connections.json` is there).
+    pub summary: Option<Summary>,
 }
 
 impl Sources {
@@ -76,9 +82,17 @@ impl Sources {
     pub fn load(dir: &Path) -> Sources {
         let time = dir.join("time.json");
         let sweep = dir.join("sweep.json");
+        let connections = dir.join("connections.json");
+        let connections = connections
+            .is_file()
+            .then(|| crate::connections::record::load_from(&connections));
         Sources {
             time: time.is_file().then(|| crate::timing::load(&time)),
             sweep: sweep.is_file().then(|| crate::summary::load(&sweep)),
+            summary: connections
+                .as_ref()
+                .and_then(|_| crate::summary::load(&dir.join("summary.json")).ok()),
+            connections,
         }
     }
 
@@ -97,6 +111,12 @@ pub fn add(report: &mut Report, sources: &Sources) {
             Err(e) => {
                 Section::new("time", "Time to all-pending and wake-up lateness").text(e.clone())
             }
+        });
+    }
+    if let Some(connections) = &sources.connections {
+        report.sections.push(match connections {
+            Ok(c) => super::connections::section(c, sources.summary.as_ref()),
+            Err(e) => Section::new("connections", super::connections::HEADING).text(e.clone()),
         });
     }
     if let Some(sweep) = &sources.sweep {

@@ -88,6 +88,16 @@ impl Latch {
         })
     }
 
+    /// Whether the watchdog gave up on the current run.
+    pub(super) fn timed_out(&self) -> bool {
+        self.timed_out.load(Ordering::Acquire)
+    }
+
+    /// Wakes `waker` when the watchdog gives up (or every task arrives).
+    pub(super) fn register(&self, waker: &std::task::Waker) {
+        self.waker.register(waker);
+    }
+
     /// Whether every task arrived.
     pub(super) fn all_arrived(&self) -> bool {
         self.arrived() >= self.target.load(Ordering::Acquire)

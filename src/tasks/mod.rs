@@ -31,6 +31,7 @@
 mod async_std_rt;
 mod dispatch;
 mod guard;
+mod ready;
 #[cfg(feature = "smol")]
 mod smol_rt;
 mod strategies;
@@ -64,6 +65,7 @@ pub(crate) use dispatch::OnTokio;
 #[allow(unused_imports)]
 pub(crate) use dispatch::{Polled, Spawning};
 use guard::{FirstPoll, STARTED, Seen, Watch, Watchdog};
+pub use ready::Latch;
 
 /// A built runtime, shared by every [`Tasks`] derived from one another.
 enum Executor {
@@ -124,6 +126,7 @@ pub struct Tasks {
     metric: Metric,
     timeout: Duration,
     release: Release,
+    ready: Option<Latch>,
     executor: Arc<OnceLock<Result<Executor, Error>>>,
     future_size: Cell<Option<usize>>,
     runs: std::sync::Mutex<Vec<Vec<Sample>>>,
@@ -154,6 +157,7 @@ impl Tasks {
             metric: Metric::default(),
             timeout: DEFAULT_TIMEOUT,
             release: Release::Cancel,
+            ready: None,
             executor: Arc::new(OnceLock::new()),
             future_size: Cell::new(None),
             runs: std::sync::Mutex::new(Vec::new()),
@@ -178,6 +182,7 @@ impl Tasks {
             metric: self.metric,
             timeout: self.timeout,
             release: self.release,
+            ready: self.ready.clone(),
             executor: Arc::clone(&self.executor),
             future_size: Cell::new(None),
             runs: std::sync::Mutex::new(Vec::new()),
@@ -195,6 +200,17 @@ impl Tasks {
     /// [`Error::NotPolled`] (default [`DEFAULT_TIMEOUT`]).
     pub fn timeout(mut self, timeout: Duration) -> Tasks {
         self.timeout = timeout;
+        self
+    }
+
+    /// Reads the peak only once every task has arrived at `latch` ([`Latch::arrive`]), not as
+    /// soon as every task is pending: for futures that are pending before they reach the
+    /// state you mean to measure (a connection mid-exchange). The wait is bounded by
+    /// [`Tasks::timeout`] from the run's start; past it the run fails with
+    /// [`Error::NotReady`]. With [`Strategy::Sequential`] only the first future runs, so the
+    /// run waits for one arrival; with a bounded strategy, for K.
+    pub fn ready_latch(mut self, latch: &Latch) -> Tasks {
+        self.ready = Some(latch.clone());
         self
     }
 
@@ -439,6 +455,9 @@ impl Tasks {
         }
         guard::begin_run();
         Seen::clear(self.strategy.live_tasks(self.n));
+        // Clears the last run's timeout for every strategy (spawning ones set their target).
+        STARTED.reset(self.strategy.live_tasks(self.n));
+        ready::begin(self.ready.as_ref(), self.ready_target());
         let watchdog = Cell::new(Some(Watchdog::arm(self.timeout)));
         let mut reached = false;
         let mut peak = || {
@@ -449,6 +468,9 @@ impl Tasks {
             // Early completion makes a cancelled run's peak miss those tasks; a run whose tasks
             // complete anyway (`Release::Complete`, the published programs' way) keeps its peak.
             if guard::panicked() || (guard::early() > 0 && self.release == Release::Cancel) {
+                return;
+            }
+            if self.ready.as_ref().is_some_and(|l| !l.complete()) {
                 return;
             }
             guard::peak_read();
@@ -462,6 +484,7 @@ impl Tasks {
         });
         drop(watchdog.take());
         guard::peak_read();
+        ready::begin(None, 0);
         self.flush(executor);
         match result {
             Err(payload) => guard::record_panic(&*payload),
@@ -485,12 +508,29 @@ impl Tasks {
                     waited: self.timeout,
                 });
             }
+            if let Some(latch) = self.ready.as_ref().filter(|l| !l.complete())
+                && (early == 0 || self.release != Release::Cancel)
+            {
+                return Err(Error::NotReady {
+                    ready: latch.arrived(),
+                    n: latch.target(),
+                    waited: self.timeout,
+                });
+            }
             return Err(Error::CompletedEarly {
                 count: early.max(1),
                 n: self.n,
             });
         }
         Ok(())
+    }
+
+    /// The arrivals a run with a [`Latch`] waits for: the tasks that are polled at the peak.
+    fn ready_target(&self) -> usize {
+        match self.strategy {
+            Strategy::Sequential => 1,
+            s => s.live_tasks(self.n),
+        }
     }
 
     /// After a run on async-io (async-std, smol): lets its reactor drop the cancelled timers.

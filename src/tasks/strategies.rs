@@ -27,10 +27,18 @@ pub(super) trait Exec {
     fn unconstrained<F: Future>(f: F) -> impl Future<Output = F::Output>;
 }
 
-/// Polls `fut` once, outside the cooperative budget.
-async fn poll_once<E: Exec, F: Future>(fut: Pin<&mut F>) {
-    let once = E::unconstrained(fut);
-    let _ = futures::poll!(std::pin::pin!(once));
+/// Polls `fut` once, outside the cooperative budget; then, if the run has a
+/// [`Latch`](super::Latch), on until every task has arrived at it (or the watchdog gives up).
+/// True if `fut` completed meanwhile (it must not be polled again).
+async fn poll_once<E: Exec, F: Future>(mut fut: Pin<&mut F>) -> bool {
+    let once = E::unconstrained(fut.as_mut());
+    if futures::poll!(std::pin::pin!(once)).is_ready() {
+        return true;
+    }
+    if super::ready::settled() {
+        return false;
+    }
+    E::unconstrained(super::ready::drive(fut)).await
 }
 
 /// The peak callback of a run: called once, when every task is alive and polled.
@@ -46,9 +54,9 @@ pub(super) fn join_all<E: Exec, F: Future>(
 ) {
     exec.block_on(async {
         let mut all = std::pin::pin!(futures::future::join_all((0..n).map(|_| make())));
-        poll_once::<E, _>(all.as_mut()).await;
+        let done = poll_once::<E, _>(all.as_mut()).await;
         at_peak();
-        if release == Release::Complete {
+        if release == Release::Complete && !done {
             E::unconstrained(all).await;
         }
     })
@@ -69,9 +77,9 @@ pub(super) fn sequential<E: Exec, F: Future>(
                 f.await;
             }
         });
-        poll_once::<E, _>(all.as_mut()).await;
+        let done = poll_once::<E, _>(all.as_mut()).await;
         at_peak();
-        if release == Release::Complete {
+        if release == Release::Complete && !done {
             E::unconstrained(all).await;
         }
     })
@@ -161,6 +169,7 @@ pub(super) async fn spawn_then_cancel<H: Future, C: Future>(
     STARTED.reset(n);
     let handles: Vec<H> = (0..n).map(|_| spawn()).collect();
     STARTED.wait().await;
+    super::ready::wait().await;
     at_peak();
     match release {
         Release::Complete if STARTED.all_arrived() => {
@@ -199,6 +208,7 @@ pub(super) async fn semaphore_spawn<H, C>(
         live.push(spawn(permits.acquire_arc().await));
     }
     STARTED.wait().await;
+    super::ready::wait().await;
     at_peak();
     match release {
         Release::Complete if STARTED.all_arrived() => {

@@ -5,6 +5,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use super::guard::STARTED;
+use super::ready;
 use super::strategies::{AtPeak, Exec};
 use super::{Error, Release};
 
@@ -41,6 +42,7 @@ impl Tokio {
             let handles: Vec<tokio::task::JoinHandle<()>> =
                 (0..n).map(|_| tokio::spawn(make())).collect();
             STARTED.wait().await;
+            ready::wait().await;
             at_peak();
             if release == Release::Cancel || !STARTED.all_arrived() {
                 handles.iter().for_each(|h| h.abort());
@@ -66,6 +68,7 @@ impl Tokio {
             let mut set = tokio::task::JoinSet::new();
             (0..n).for_each(|_| drop(set.spawn(make())));
             STARTED.wait().await;
+            ready::wait().await;
             at_peak();
             if release == Release::Complete && STARTED.all_arrived() {
                 while set.join_next().await.is_some() {}
@@ -101,6 +104,7 @@ impl Tokio {
                 set.spawn(make(permit));
             }
             STARTED.wait().await;
+            ready::wait().await;
             at_peak();
             if release == Release::Cancel || !STARTED.all_arrived() {
                 set.shutdown().await;

@@ -1,0 +1,3 @@
+module taskmem.peers/conn
+
+go 1.19
