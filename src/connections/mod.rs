@@ -3,12 +3,12 @@
 //!
 //! A [`Server`] listens on `127.0.0.1`, starts the client program (`taskmem-conn-client`, in
 //! its own process) and hands accepted sockets to the futures a [`Tasks`](crate::Tasks) run
-//! makes: `workloads` (feature `connections`) has one maker per [`Kind`] and runtime,
-//! written with the public API as a user would write them. At the peak every connection is
-//! accepted, registered with the runtime's I/O driver, has had its protocol's exchange (HTTP/1.1: one request and its
-//! response; WebSocket: the handshake) and waits for input. [`kernel`] reads what the
-//! kernel holds for the server's sockets; [`record`] keeps those figures beside the summary;
-//! [`peers`] runs the same connections against Go and Node.js servers, whole-process.
+//! makes: `workloads` (feature `connections`) has one maker per [`Kind`] and runtime, written
+//! with the public API as a user would write them. At the peak every connection is accepted,
+//! registered with the runtime's I/O driver, has had its protocol's exchange (HTTP/1.1: one
+//! request and its response; WebSocket: the handshake) and waits for input. [`kernel`] reads
+//! what the kernel holds for the server's sockets; [`record`] keeps those figures beside the
+//! summary; [`peers`] runs the same connections against Go and Node.js servers, whole-process.
 
 pub mod breakdown;
 pub mod client;
