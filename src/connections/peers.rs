@@ -63,7 +63,10 @@ impl PeerServer {
         match self {
             PeerServer::Go => {
                 let src = peers_dir.join("go-conn");
-                let out = build_dir.join("go-conn");
+                // Absolute: `go build` runs in the source directory, where a relative output
+                // path would land (and the server would then not be found).
+                let out = std::path::absolute(build_dir.join("go-conn"))
+                    .map_err(|e| format!("cannot resolve {}: {e}", build_dir.display()))?;
                 std::fs::create_dir_all(build_dir)
                     .map_err(|e| format!("cannot create {}: {e}", build_dir.display()))?;
                 let status = Command::new("go")
