@@ -90,7 +90,19 @@ impl Group<'_> {
             return self;
         };
         group.throughput(Throughput::Elements(tasks.n() as u64));
-        group.bench_function(BenchmarkId::new(name, tasks.n()), |b| tasks.bench(b, &make));
+        let id = BenchmarkId::new(name, tasks.n());
+        // Criterion's analysis can panic on figures taskmem makes possible (ten equal samples,
+        // compared with an earlier run of equal ones): one line, and the case is still kept.
+        if let Err(payload) = crate::tasks::guarded(|| {
+            group.bench_function(id, |b| tasks.bench(b, &make));
+        }) {
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            println!("{name}/{}: {}", tasks.n(), explain_report_panic(&message));
+        }
         let calls = tasks.take_runs();
         if calls.is_empty() {
             return self;
@@ -181,4 +193,19 @@ pub(crate) fn print_case(c: &CaseSummary) {
         per("usable"),
         per("rss"),
     );
+}
+
+/// One line on why Criterion's analysis of a case panicked, from its message.
+pub(crate) fn explain_report_panic(message: &str) -> String {
+    if message.contains("index out of bounds: the len is 0") {
+        "Criterion 0.8.2 cannot draw the t-test of two zero-variance samples that are \
+         equal (every run measured the same bytes as the baseline); this case's HTML page \
+         keeps its previous plots, its figures and change estimates are saved"
+            .to_string()
+    } else {
+        format!(
+            "Criterion's analysis failed: {}",
+            message.lines().next().unwrap_or("")
+        )
+    }
 }

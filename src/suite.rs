@@ -44,7 +44,7 @@ thread_local! {
 
 /// While on, a panic on this thread prints nothing; its message is kept for
 /// [`last_panic`], and the suite explains it in one line. Used around Criterion's analysis
-/// and report, which panic on some byte-exact samples (see [`explain_report_panic`]).
+/// and report, which panic on some byte-exact samples (see `group::explain_report_panic`).
 fn quiet_panics(on: bool) {
     static HOOK: std::sync::Once = std::sync::Once::new();
     HOOK.call_once(|| {
@@ -68,21 +68,6 @@ fn quiet_panics(on: bool) {
 
 fn last_panic() -> String {
     LAST_PANIC.with(|l| l.borrow().clone())
-}
-
-/// One line on why Criterion's report panicked, from its message.
-pub fn explain_report_panic(message: &str) -> String {
-    if message.contains("index out of bounds: the len is 0") {
-        "Criterion 0.8.2 cannot draw the t-test of two zero-variance samples that are \
-         equal (every run measured the same bytes as the baseline); this case's HTML page \
-         keeps its previous plots, its figures and change estimates are saved"
-            .to_string()
-    } else {
-        format!(
-            "Criterion's report failed: {}",
-            message.lines().next().unwrap_or("")
-        )
-    }
 }
 
 /// The suite's state over one bench run: its configuration, a driver per runtime, and
@@ -230,7 +215,11 @@ impl Suite {
                     1,
                 );
             }
-            println!("{}: {}", case.id(), explain_report_panic(&message));
+            println!(
+                "{}: {}",
+                case.id(),
+                crate::group::explain_report_panic(&message)
+            );
         }
         if calls.is_empty() {
             // Filtered out by Criterion's command line: nothing ran.

@@ -165,7 +165,7 @@ thread_local! {
 
 /// Runs `f` with panics caught and kept quiet (the default hook would print a message and
 /// a backtrace note per task: one line per task at N = 1M).
-pub(super) fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, Box<dyn std::any::Any + Send>> {
+pub(crate) fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, Box<dyn std::any::Any + Send>> {
     let was = GUARDED.with(|g| g.replace(true));
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
     GUARDED.with(|g| g.set(was));

@@ -64,6 +64,8 @@ pub(crate) use dispatch::OnSmol;
 pub(crate) use dispatch::OnTokio;
 #[allow(unused_imports)]
 pub(crate) use dispatch::{Polled, Spawning};
+/// Runs `f` with panics caught and kept quiet (for Criterion's analysis in `group`).
+pub(crate) use guard::guarded;
 use guard::{FirstPoll, STARTED, Seen, Watch, Watchdog};
 pub use ready::Latch;
 
