@@ -101,7 +101,12 @@ impl Group<'_> {
                 .map(|s| s.to_string())
                 .or_else(|| payload.downcast_ref::<String>().cloned())
                 .unwrap_or_default();
-            println!("{name}/{}: {}", tasks.n(), explain_report_panic(&message));
+            let n = tasks.n();
+            println!(
+                "{}/{name}/{n}: {}",
+                self.name,
+                explain_report_panic(&message)
+            );
         }
         let calls = tasks.take_runs();
         if calls.is_empty() {
