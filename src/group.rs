@@ -96,11 +96,7 @@ impl Group<'_> {
         if let Err(payload) = crate::tasks::guarded(|| {
             group.bench_function(id, |b| tasks.bench(b, &make));
         }) {
-            let message = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_default();
+            let message = crate::tasks::panic_message(&*payload).unwrap_or_default();
             let n = tasks.n();
             println!(
                 "{}/{name}/{n}: {}",

@@ -51,12 +51,7 @@ fn quiet_panics(on: bool) {
         let default = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
             if QUIET_PANICS.with(|q| q.get()) {
-                let message = info
-                    .payload()
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| info.payload().downcast_ref::<String>().cloned())
-                    .unwrap_or_default();
+                let message = crate::tasks::panic_message(info.payload()).unwrap_or_default();
                 LAST_PANIC.with(|l| *l.borrow_mut() = message);
             } else {
                 default(info);

@@ -145,13 +145,18 @@ pub(super) fn take_panic() -> Option<String> {
     PANIC.lock().unwrap_or_else(|p| p.into_inner()).take()
 }
 
-/// Records a caught panic's message (the first of a run wins).
-pub(super) fn record_panic(payload: &(dyn std::any::Any + Send)) {
-    let message = payload
+/// A panic payload's message, when it is a string (what `panic!` with a message carries).
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> Option<String> {
+    payload
         .downcast_ref::<&str>()
         .map(|s| s.to_string())
         .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic with a non-string payload".into());
+}
+
+/// Records a caught panic's message (the first of a run wins).
+pub(super) fn record_panic(payload: &(dyn std::any::Any + Send)) {
+    let message =
+        panic_message(payload).unwrap_or_else(|| "a panic with a non-string payload".into());
     let mut first = PANIC.lock().unwrap_or_else(|p| p.into_inner());
     if first.is_none() {
         *first = Some(message);

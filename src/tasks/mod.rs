@@ -64,9 +64,9 @@ pub(crate) use dispatch::OnSmol;
 pub(crate) use dispatch::OnTokio;
 #[allow(unused_imports)]
 pub(crate) use dispatch::{Polled, Spawning};
-/// Runs `f` with panics caught and kept quiet (for Criterion's analysis in `group`).
-pub(crate) use guard::guarded;
 use guard::{FirstPoll, STARTED, Seen, Watch, Watchdog};
+/// Runs `f` with panics caught and kept quiet (for Criterion's analysis in `group`).
+pub(crate) use guard::{guarded, panic_message};
 pub use ready::Latch;
 
 /// A built runtime, shared by every [`Tasks`] derived from one another.
