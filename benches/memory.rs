@@ -33,8 +33,13 @@ fn matrix(c: &mut Criterion<Memory>, suite: &mut Suite) {
 fn main() {
     let mut suite = Suite::from_env();
     let mut criterion = taskmem::suite::criterion();
-    matrix(&mut criterion, &mut suite);
-    criterion.final_summary();
-    // The summary, the end tables, the report, and the gate (`TASKMEM_COMPARE`).
-    suite.finish();
+    // Several cores: the cases run in child processes of this bench ("jobs", `TASKMEM_JOBS`,
+    // one per core by default), each running `matrix` on the cases no other job has taken;
+    // this process prints their results as they come (taskmem::jobs).
+    if !suite.run_jobs() {
+        matrix(&mut criterion, &mut suite);
+    }
+    // Criterion's final summary, then taskmem's: the end tables, the report, and the gate
+    // (`TASKMEM_COMPARE`).
+    suite.finish(criterion);
 }

@@ -8,6 +8,7 @@
 //! | `TASKMEM_COMPARE` | after the run, compare with `target-baselines/<NAME>.json`; exit 1 on a regression | none |
 //! | `TASKMEM_PAYLOAD` | the payload dimension: `off`, `default` (a reduced set at N = 1K, 10K: [`matrix::default_payload_cases`]), `all` (every default payload on every async pair at `TASKMEM_SIZES`), or a list of payloads (`p1024-inline,p4096-heap`) run on every async pair at `TASKMEM_SIZES` | `default` |
 //! | `TASKMEM_BOUND` | K of the bounded strategies (`buffer_unordered`, `semaphore`); written in their ids (`k1000`) | `1000` |
+//! | `TASKMEM_JOBS` | how many processes run cases at once ([`crate::jobs`]); `1` runs every case in the bench's own process | one per core, fewer when memory is short |
 //!
 //! The command line is Criterion's; taskmem reads its filter (a regex, or an exact id with
 //! `--exact`) to run only the cases Criterion will report, and `--list` to run nothing.
@@ -99,6 +100,15 @@ impl PayloadSet {
     }
 }
 
+/// Parses `TASKMEM_JOBS`: a whole number of processes, at least 1.
+pub fn parse_jobs(text: &str) -> Result<usize, String> {
+    text.trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|&j| j >= 1)
+        .ok_or_else(|| format!("'{text}' is not a number of processes (a whole number, 1 or more)"))
+}
+
 /// Parses `TASKMEM_BOUND`: K, at least 1 (`1000`, `1k`).
 pub fn parse_bound(text: &str) -> Result<usize, String> {
     parse_size(text).map_err(|e| format!("bound K: {e}"))
@@ -145,6 +155,9 @@ pub struct Config {
     pub payload: PayloadSet,
     /// `TASKMEM_BOUND`: K of the bounded strategies.
     pub bound: usize,
+    /// `TASKMEM_JOBS`: processes running cases at once; `None` lets [`crate::jobs::count`]
+    /// choose.
+    pub jobs: Option<usize>,
 }
 
 impl Config {
@@ -160,6 +173,9 @@ impl Config {
             var("TASKMEM_PAYLOAD").as_deref(),
             var("TASKMEM_BOUND").as_deref(),
         )?;
+        if let Some(jobs) = var("TASKMEM_JOBS") {
+            config.jobs = Some(parse_jobs(&jobs).map_err(|e| format!("TASKMEM_JOBS: {e}"))?);
+        }
         if let Some(name) = var("TASKMEM_COMPARE") {
             crate::baseline::check_name(&name).map_err(|e| format!("TASKMEM_COMPARE: {e}"))?;
             let file = crate::baseline::path(Path::new(crate::baseline::DEFAULT_DIR), &name);
@@ -195,6 +211,7 @@ impl Config {
             compare: None,
             payload: PayloadSet::Default,
             bound: DEFAULT_BOUND,
+            jobs: None,
         })
     }
 

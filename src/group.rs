@@ -196,9 +196,15 @@ pub(crate) fn print_case(c: &CaseSummary) {
     );
 }
 
+/// Whether Criterion's analysis panicked on two equal zero-variance samples: every run
+/// measured the same bytes, this time and the last.
+pub(crate) fn is_equal_samples_panic(message: &str) -> bool {
+    message.contains("index out of bounds: the len is 0")
+}
+
 /// One line on why Criterion's analysis of a case panicked, from its message.
 pub(crate) fn explain_report_panic(message: &str) -> String {
-    if message.contains("index out of bounds: the len is 0") {
+    if is_equal_samples_panic(message) {
         "Criterion 0.8.2 cannot draw the t-test of two zero-variance samples that are \
          equal (every run measured the same bytes as the baseline); this case's HTML page \
          keeps its previous plots, its figures and change estimates are saved"

@@ -60,6 +60,9 @@ pub mod heap_profile;
 pub mod interrupt;
 #[cfg(feature = "suite")]
 #[doc(hidden)]
+pub mod jobs;
+#[cfg(feature = "suite")]
+#[doc(hidden)]
 pub mod limits;
 #[cfg(feature = "suite")]
 #[doc(hidden)]

@@ -33,20 +33,35 @@ pub const PEER_TASK_COST_BYTES: u64 = 8 * 1024;
 /// case needs room for its K live tasks only; a payload (the case's, or `extra_payload`
 /// bytes planted per task) adds its bytes to every live task.
 pub fn check_case(case: &Case, extra_payload: Option<usize>) -> Result<(), CaseError> {
-    let n = case.n as u64;
+    if case.strategy == Strategy::Threads {
+        check_threads(case.n as u64)?;
+    }
+    check_memory(case, need(case, extra_payload))
+}
+
+/// What [`check_case`] expects the case to need at its peak: its live tasks at
+/// [`THREAD_COST_BYTES`] or [`TASK_COST_BYTES`] each, plus their payloads.
+pub fn need(case: &Case, extra_payload: Option<usize>) -> u64 {
     let payload = case.payload.map_or(0, |p| match p.place {
         // A dropped payload lives only while its task is created.
         crate::matrix::Place::Dropped => 0,
         _ => p.bytes,
     });
     let per_task = if case.strategy == Strategy::Threads {
-        check_threads(n)?;
         THREAD_COST_BYTES
     } else {
         TASK_COST_BYTES
     } + extra_payload.unwrap_or(0) as u64
         + payload as u64;
-    check_memory(case, (case.live_tasks() as u64).saturating_mul(per_task))
+    (case.live_tasks() as u64).saturating_mul(per_task)
+}
+
+/// The memory a case may take now, by [`check_bytes`]'s rule: half of `MemAvailable`, and
+/// no more than the room the cgroup's memory limit leaves. `None` when `MemAvailable`
+/// cannot be read.
+pub fn memory_room() -> Option<u64> {
+    let half = os::mem_available_bytes().ok()? / 2;
+    Some(cgroup::limit(Controller::Memory).map_or(half, |l| half.min(l.headroom())))
 }
 
 /// Skips when `n` more threads would pass a kernel or resource limit.

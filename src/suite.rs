@@ -74,6 +74,10 @@ pub struct Suite {
     clock: crate::progress::CaseClock,
     /// Where each case goes as soon as it is measured (none when only listing).
     journal: Option<Journal>,
+    /// How many processes run the cases ([`crate::jobs`]): 1 runs them in this one.
+    jobs: usize,
+    /// In a job's process: which cases it takes.
+    claims: Option<crate::jobs::Claims>,
 }
 
 impl Suite {
@@ -85,28 +89,45 @@ impl Suite {
         if let Err(e) = crate::probe::check() {
             exit_with(&e.to_string(), 1);
         }
-        let in_order = Runtime::ALL.into_iter().flat_map(|rt| {
-            let cases = config.cases();
-            cases.into_iter().filter(move |c| c.runtime == rt)
-        });
-        let clock = crate::progress::CaseClock::new(in_order.map(|c| c.n));
+        let claims = crate::jobs::Claims::of_this_process();
+        // One process when it is a job itself, only lists, or reports to cargo-criterion
+        // (which takes one connection).
+        let alone = claims.is_some()
+            || config.list_only
+            || std::env::var_os("CARGO_CRITERION_PORT").is_some();
+        let jobs = if alone {
+            1
+        } else {
+            crate::jobs::count(config.jobs, &config.cases())
+        };
         let journal = (!config.list_only).then(|| {
             crate::interrupt::install();
             Journal::open(&summary::default_path())
         });
-        Suite {
+        let mut suite = Suite {
             config,
             drivers: BTreeMap::new(),
             outcome: Outcome::default(),
-            clock,
+            clock: crate::progress::CaseClock::new([]),
             journal,
-        }
+            jobs,
+            claims,
+        };
+        let in_order = suite.groups().into_iter().flat_map(|(_, cases)| cases);
+        suite.clock = crate::progress::CaseClock::new(in_order.map(|c| c.n));
+        suite
     }
 
-    /// The configured cases, grouped by runtime in report order.
+    /// The configured cases, grouped by runtime: in report order, except that with several
+    /// jobs the OS threads go first (`os/threads/10000` is the longest case, and a long case
+    /// last would leave the other jobs idle).
     pub fn groups(&self) -> Vec<(Runtime, Vec<Case>)> {
         let cases = self.config.cases();
-        Runtime::ALL
+        let mut order = Runtime::ALL.to_vec();
+        if self.jobs > 1 || self.claims.is_some() {
+            order.sort_by_key(|&rt| rt != Runtime::Os);
+        }
+        order
             .into_iter()
             .map(|rt| {
                 (
@@ -128,9 +149,46 @@ impl Suite {
             group.bench_with_input(id, case, |b, _| b.iter_custom(|_| 1));
             return;
         }
+        // In a job: only the cases no other job has taken, each announced to the run.
+        match self.claims.as_ref().map(|c| c.take(&case.id())) {
+            None => self.measure(group, id, case),
+            Some(true) => {
+                crate::jobs::started(&case.id());
+                self.measure(group, id, case);
+                crate::jobs::ended(&case.id());
+            }
+            Some(false) => {}
+        }
+    }
+
+    /// Runs the cases as [`crate::jobs`] when this run has more than one job, and returns
+    /// whether it did; otherwise Criterion runs them in this process through
+    /// [`Suite::bench`].
+    pub fn run_jobs(&mut self) -> bool {
+        if self.jobs < 2 {
+            return false;
+        }
+        let order: Vec<Case> = self.groups().into_iter().flat_map(|(_, c)| c).collect();
+        let summary = summary::default_path();
+        match crate::jobs::run(self.jobs, &order, &summary) {
+            Ok(ended) => {
+                self.outcome.same_bytes += ended.same_bytes;
+                if let Some(code) = ended.exit_code {
+                    if let Some(journal) = &self.journal {
+                        journal.close();
+                    }
+                    std::process::exit(code);
+                }
+            }
+            Err(e) => exit_with(&e, 1),
+        }
+        true
+    }
+
+    fn measure(&mut self, group: &mut BenchmarkGroup<'_, Memory>, id: BenchmarkId, case: &Case) {
         self.clock.start_case(&case.id());
         if crate::interrupt::requested() {
-            stop(self.journal.as_ref());
+            stop(self.journal.as_ref(), self.claims.is_some());
         }
         let driver = match self
             .drivers
@@ -170,6 +228,7 @@ impl Suite {
         let mut silence = crate::quiet_stderr::Silence::default();
         let mut warmed_up = false;
         let journal = self.journal.as_ref();
+        let in_job = self.claims.is_some();
         let bench = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             quiet_panics(true);
             group.bench_with_input(id, case, |b, case| {
@@ -179,7 +238,7 @@ impl Suite {
                     let mut runs = Vec::with_capacity(iters as usize);
                     for _ in 0..iters {
                         if crate::interrupt::requested() {
-                            stop(journal);
+                            stop(journal, in_job);
                         }
                         let s = driver
                             .measure(case, &opts)
@@ -210,11 +269,16 @@ impl Suite {
                     1,
                 );
             }
-            println!(
-                "{}: {}",
-                case.id(),
-                crate::group::explain_report_panic(&message)
-            );
+            if crate::group::is_equal_samples_panic(&message) {
+                // Said once for the run, at its end.
+                self.outcome.same_bytes += 1;
+            } else {
+                println!(
+                    "{}: {}",
+                    case.id(),
+                    crate::group::explain_report_panic(&message)
+                );
+            }
         }
         if calls.is_empty() {
             // Filtered out by Criterion's command line: nothing ran.
@@ -243,12 +307,29 @@ impl Suite {
     /// this merges once more, under the lock, for the other runs' latest cases), the end
     /// tables, the report and the gate. Exits non-zero when a case failed, the gate found a
     /// regression, or the report could not be written.
-    pub fn finish(self) {
+    pub fn finish(self, criterion: Criterion<Memory>) {
         let config = self.config;
+        let outcome = self.outcome;
         let Some(journal) = self.journal else {
             return;
         };
-        let outcome = self.outcome;
+        if self.claims.is_some() {
+            // A job: the run that started it does the rest, once every job has ended.
+            crate::jobs::same_bytes(outcome.same_bytes);
+            journal.close();
+            return;
+        }
+        // Criterion's index of every benchmark (target/criterion/report/index.html).
+        criterion.final_summary();
+        if outcome.same_bytes > 0 {
+            println!(
+                "taskmem: {} case(s) measured the same bytes in every run as last time; \
+                 Criterion 0.8.2 cannot draw the t-test of two equal zero-variance samples, so \
+                 their HTML pages keep the previous plots (their figures and change estimates \
+                 are saved)",
+                outcome.same_bytes
+            );
+        }
         let path = journal.summary_path().to_path_buf();
         let merged = match crate::journal::update(&path, Vec::new(), Vec::new()) {
             Ok(merged) => {
@@ -277,12 +358,16 @@ impl Suite {
     }
 }
 
-/// Ends the run after Ctrl-C: the finished cases are in the summary already.
-fn stop(journal: Option<&Journal>) -> ! {
+/// Ends the run after Ctrl-C: the finished cases are in the summary already. A job ends
+/// without a word: the run that started it says it once, for every job.
+fn stop(journal: Option<&Journal>, in_job: bool) -> ! {
     let Some(journal) = journal else {
         exit_with("interrupted (Ctrl-C)", 130)
     };
     journal.close();
+    if in_job {
+        std::process::exit(130);
+    }
     exit_with(
         &format!(
             "interrupted (Ctrl-C): the {} case(s) this run finished are in {}",
@@ -346,6 +431,9 @@ pub struct Outcome {
     pub skipped: Vec<Skip>,
     /// Cases that failed.
     pub failed: usize,
+    /// Cases whose every run measured the same bytes as the last time, where Criterion's
+    /// analysis cannot draw its t-test (see `group::is_equal_samples_panic`).
+    pub same_bytes: usize,
 }
 
 impl Outcome {

@@ -20,16 +20,17 @@ taskmem::use_tracked_jemalloc!();
 fn child_suite() {
     let mut suite = Suite::from_env();
     let mut criterion = taskmem::suite::criterion();
-    for (runtime, cases) in suite.groups() {
-        let mut group = criterion.benchmark_group(runtime.id());
-        group.sampling_mode(criterion::SamplingMode::Flat);
-        for case in &cases {
-            suite.bench(&mut group, case);
+    if !suite.run_jobs() {
+        for (runtime, cases) in suite.groups() {
+            let mut group = criterion.benchmark_group(runtime.id());
+            group.sampling_mode(criterion::SamplingMode::Flat);
+            for case in &cases {
+                suite.bench(&mut group, case);
+            }
+            group.finish();
         }
-        group.finish();
     }
-    criterion.final_summary();
-    suite.finish();
+    suite.finish(criterion);
 }
 
 fn temp_dir(what: &str) -> PathBuf {
