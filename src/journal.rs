@@ -213,7 +213,9 @@ fn alive(pid: u32) -> bool {
         };
         // SAFETY: signal 0 only checks that the process exists.
         if unsafe { libc::kill(pid, 0) } == 0 {
-            return true;
+            // A zombie exists until its parent waits for it, but its run is over (a job
+            // whose parent was killed waits for init to reap it).
+            return !zombie(pid);
         }
         std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
     }
@@ -222,6 +224,13 @@ fn alive(pid: u32) -> bool {
         let _ = pid;
         true
     }
+}
+
+/// Whether `pid` is a zombie (state `Z` in `/proc/<pid>/stat`; false where there is none).
+#[cfg(unix)]
+fn zombie(pid: libc::pid_t) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|stat| stat.rsplit(") ").next().is_some_and(|s| s.starts_with('Z')))
 }
 
 /// The pid in a journal's file name `.<summary>.journal-<pid>-<k>`, for `summary`'s journals.

@@ -64,8 +64,12 @@ pub enum Mode {
 ///
 /// fn main() {
 ///     // The peak heap growth of building a 1 MiB vector, measured with plain `b.iter`.
-///     let mut c: Criterion<Memory> =
-///         taskmem::criterion().with_measurement(Memory::new(Metric::Allocated));
+///     // Without plots: Criterion 0.8.2 panics drawing the t-test when every sample equals
+///     // the last run's, as exact bytes do on a rerun (`taskmem::group` catches that and
+///     // keeps the plots).
+///     let mut c: Criterion<Memory> = taskmem::criterion()
+///         .with_measurement(Memory::new(Metric::Allocated))
+///         .without_plots();
 ///     c.bench_function("vec-1mib", |b| b.iter(|| vec![1u8; 1 << 20]));
 /// }
 /// ```

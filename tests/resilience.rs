@@ -116,9 +116,19 @@ fn a_killed_run_keeps_its_finished_cases() {
         .unwrap()
         .subsec_nanos();
     std::thread::sleep(Duration::from_millis(u64::from(nanos % 3000)));
+    let jobs = jobs_of(child.id());
     child.kill().expect("SIGKILL");
     let status = child.wait().unwrap();
     assert!(status.code().is_none(), "ended by a signal: {status:?}");
+    // Its jobs die with it (PR_SET_PDEATHSIG).
+    let start_kill = Instant::now();
+    while jobs.iter().any(|&pid| alive(pid)) {
+        assert!(
+            start_kill.elapsed() < Duration::from_secs(10),
+            "jobs {jobs:?} outlived the run"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let text = output(&dir, "killed");
     // The suite prints a case's line just before recording it.
     let finished = text.matches(" per task [").count() + text.matches(": skipped: ").count();
@@ -134,17 +144,142 @@ fn a_killed_run_keeps_its_finished_cases() {
     );
     let (_journal, recovered) = taskmem::journal::Journal::open_with(&path);
     println!("next run: {recovered:?}");
-    assert_eq!(recovered.len(), 1, "{recovered:?}");
-    // Killed between the journal line and the summary update, the journal holds one more,
-    // which the recovery folds in.
+    // One journal per job that recorded a case (the run and every job keep their own).
     assert!(
-        recovered[0].contains(&format!("its {saved} recorded case(s)"))
-            || recovered[0].contains(&format!("its {} recorded case(s)", saved + 1)),
-        "{recovered:?}"
+        (1..=jobs.len().max(1)).contains(&recovered.len()),
+        "{} jobs: {recovered:?}",
+        jobs.len()
+    );
+    let in_journals: usize = recovered
+        .iter()
+        .map(|r| {
+            let count = r.split("its ").nth(1).and_then(|t| t.split(' ').next());
+            count.and_then(|c| c.parse::<usize>().ok()).expect(r)
+        })
+        .sum();
+    // Killed between the journal line and the summary update, a job's journal holds one
+    // more, which the recovery folds in.
+    assert!(
+        (saved..=saved + jobs.len()).contains(&in_journals),
+        "{saved} saved, journals {recovered:?}"
     );
     // Recovered once: the dead run's journal is gone.
     let (_journal, again) = taskmem::journal::Journal::open_with(&path);
     assert!(again.is_empty(), "{again:?}");
+}
+
+/// The processes `pid` started (a run's jobs).
+fn jobs_of(pid: u32) -> Vec<i32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+fn alive(pid: i32) -> bool {
+    // A zombie is dead too: its state in /proc/<pid>/stat is Z.
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|s| s.rsplit(") ").next().is_some_and(|t| !t.starts_with('Z')))
+}
+
+/// Two jobs share the cases: each case is measured once and its lines are printed together
+/// (no other case's lines inside them), and every case is in the summary.
+fn two_jobs_print_each_case_whole() {
+    let dir = temp_dir("jobs");
+    let mut cmd = bench(
+        &dir,
+        "jobs",
+        "1,10,1000",
+        "^(tokio-ct|smol)/(spawn|join_all)/",
+    );
+    cmd.env("TASKMEM_JOBS", "2");
+    let status = wait(
+        &mut cmd.spawn().expect("bench starts"),
+        Duration::from_secs(600),
+    );
+    let text = output(&dir, "jobs");
+    assert!(status.success(), "{status:?}: {text}");
+    let config = Config::from_parts(
+        Some("1,10,1000"),
+        None,
+        &["^(tokio-ct|smol)/(spawn|join_all)/".to_string()],
+    )
+    .unwrap();
+    let cases: Vec<String> = config.cases().iter().map(|c| c.id()).collect();
+    // A case's lines start with its id and end with its "per task [" line.
+    let mut open: Option<&str> = None;
+    let mut whole = 0;
+    for line in text.lines() {
+        let id = cases.iter().find(|id| {
+            line.strip_prefix(id.as_str())
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with(' '))
+        });
+        if let Some(id) = id {
+            assert!(
+                open.is_none_or(|o| o == id),
+                "{id} starts inside {open:?}: {text}"
+            );
+            open = Some(id);
+        }
+        if line.contains(" per task [") {
+            assert!(open.is_some(), "a result outside any case: {line}");
+            open = None;
+            whole += 1;
+        }
+    }
+    assert_eq!(whole, cases.len(), "{text}");
+    assert!(!text.contains("Benchmarking "), "{text}");
+    let have = ids(&summary::load(&summary_path(&dir)).expect("a summary"));
+    for id in &cases {
+        assert_eq!(
+            have.iter().filter(|h| *h == id).count(),
+            1,
+            "{id}: {have:?}"
+        );
+    }
+    println!("two jobs: {whole} cases, each printed whole and measured once");
+}
+
+/// A job killed by the kernel (SIGKILL, as the OOM killer does) ends the run: one line
+/// naming the case it was in and how it ended, exit code 1, the other job stopped, and every
+/// finished case kept.
+fn a_killed_job_ends_the_run_in_one_line() {
+    let dir = temp_dir("killed-job");
+    let mut cmd = bench(&dir, "killed-job", "1,100000", "^tokio-ct/");
+    cmd.env("TASKMEM_JOBS", "2");
+    let mut child = cmd.spawn().expect("bench starts");
+    let path = summary_path(&dir);
+    let start = Instant::now();
+    while summary::load(&path).map_or(0, |s| ids(&s).len()) < 1 {
+        assert!(
+            start.elapsed() < Duration::from_secs(300),
+            "no case in 300 s"
+        );
+        assert!(child.try_wait().unwrap().is_none(), "the bench ended early");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let jobs = jobs_of(child.id());
+    assert_eq!(jobs.len(), 2, "two jobs: {jobs:?}");
+    // SAFETY: kill sends a signal to a process this test started (by way of the bench).
+    unsafe { libc::kill(jobs[0], libc::SIGKILL) };
+    let status = wait(&mut child, Duration::from_secs(60));
+    let text = output(&dir, "killed-job");
+    assert_eq!(status.code(), Some(1), "{text}");
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("the job running it was killed by signal 9"))
+        .collect();
+    println!("a job killed: {lines:?}");
+    assert_eq!(lines.len(), 1, "{text}");
+    assert!(lines[0].starts_with("taskmem: tokio-ct/"), "{text}");
+    assert!(!text.contains("panicked"), "{text}");
+    assert!(
+        jobs.iter().all(|&pid| !alive(pid)),
+        "a job outlived the run"
+    );
+    let saved = ids(&summary::load(&path).expect("a summary")).len();
+    assert!(saved >= 1, "{text}");
 }
 
 /// Two filtered runs at once: both sets of cases end up in the summary.
@@ -287,5 +422,7 @@ fn main() {
     a_small_cgroup_skips_the_big_case();
     a_killed_run_keeps_its_finished_cases();
     two_runs_at_once_keep_both();
+    two_jobs_print_each_case_whole();
+    a_killed_job_ends_the_run_in_one_line();
     println!("resilience: ok");
 }
