@@ -10,6 +10,15 @@ use super::strategies::{AtPeak, Exec, semaphore_spawn, spawn_then_cancel};
 /// async-std's global executor.
 pub(super) struct AsyncStd;
 
+/// Starts cancelling a task: the first poll of `JoinHandle::cancel` marks it cancelled and
+/// schedules it; dropping the rest of that future detaches it, and the executor drops the
+/// task's future when it runs it (a dropped async-std `JoinHandle` only detaches).
+fn start_cancel<T>(handle: async_std::task::JoinHandle<T>) {
+    let cancel = std::pin::pin!(handle.cancel());
+    let mut cx = std::task::Context::from_waker(futures::task::noop_waker_ref());
+    let _ = cancel.poll(&mut cx);
+}
+
 impl AsyncStd {
     /// `async_std::task::spawn` N tasks from `make`, keep the handles, await (or cancel) them.
     pub(super) fn spawn<F: Future<Output = ()> + Send + 'static>(
@@ -24,7 +33,7 @@ impl AsyncStd {
             release,
             at_peak,
             || async_std::task::spawn(make()),
-            async_std::task::JoinHandle::cancel,
+            start_cancel,
         ));
     }
 
@@ -43,7 +52,7 @@ impl AsyncStd {
             release,
             at_peak,
             |permit| async_std::task::spawn(make(permit)),
-            async_std::task::JoinHandle::cancel,
+            start_cancel,
         ));
     }
 

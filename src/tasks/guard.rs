@@ -43,6 +43,15 @@ pub(super) static STARTED: Latch = Latch {
     waker: AtomicWaker::new(),
 };
 
+/// Counts the spawned tasks of the current run whose future has been dropped ([`FirstPoll`]'s
+/// `Drop`): a release that cancels every task without awaiting each one waits on it.
+pub(super) static DROPPED: Latch = Latch {
+    arrived: AtomicUsize::new(0),
+    target: AtomicUsize::new(usize::MAX),
+    timed_out: AtomicBool::new(false),
+    waker: AtomicWaker::new(),
+};
+
 impl Latch {
     pub(super) fn reset(&self, target: usize) {
         self.arrived.store(0, Ordering::SeqCst);
@@ -258,14 +267,26 @@ impl Seen {
 }
 
 /// A spawned task: the caller's future, unchanged in size. Its output is dropped inside the
-/// task. Its first poll (by its waker's address, see [`Seen`]) arrives at [`STARTED`].
+/// task. Its first poll (by its waker's address, see [`Seen`]) arrives at [`STARTED`]; once
+/// the future is dropped, it arrives at [`DROPPED`].
 pub(super) struct FirstPoll<F> {
-    inner: F,
+    inner: std::mem::ManuallyDrop<F>,
 }
 
 impl<F> FirstPoll<F> {
     pub(super) fn new(inner: F) -> Self {
-        FirstPoll { inner }
+        FirstPoll {
+            inner: std::mem::ManuallyDrop::new(inner),
+        }
+    }
+}
+
+impl<F> Drop for FirstPoll<F> {
+    fn drop(&mut self) {
+        // SAFETY: `inner` is dropped here once, in place (it may be pinned), and never used
+        // again.
+        unsafe { std::mem::ManuallyDrop::drop(&mut self.inner) };
+        DROPPED.arrive();
     }
 }
 
@@ -274,7 +295,7 @@ impl<F: Future> Future for FirstPoll<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         // SAFETY: `inner` is structurally pinned (never moved out).
-        let inner = unsafe { self.map_unchecked_mut(|w| &mut w.inner) };
+        let inner = unsafe { self.map_unchecked_mut(|w| &mut *w.inner) };
         let result = guarded(|| inner.poll(cx));
         let first = Seen::first(cx.waker().data() as usize);
         let out = match result {

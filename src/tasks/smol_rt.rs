@@ -23,7 +23,7 @@ impl Smol {
             release,
             at_peak,
             || smol::spawn(make()),
-            smol::Task::cancel,
+            drop,
         ));
     }
 
@@ -42,7 +42,7 @@ impl Smol {
             release,
             at_peak,
             |permit| smol::spawn(make(permit)),
-            smol::Task::cancel,
+            drop,
         ));
     }
 

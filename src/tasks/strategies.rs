@@ -16,7 +16,7 @@ use futures::stream::FuturesUnordered;
 
 use super::Release;
 #[cfg(any(feature = "smol", feature = "async-std"))]
-use super::guard::STARTED;
+use super::guard::{DROPPED, STARTED};
 
 /// An async runtime as the generic strategies see it.
 pub(super) trait Exec {
@@ -158,15 +158,21 @@ impl<F: Future, P> Future for WithPermit<F, P> {
 
 /// Spawns N tasks with `spawn`, waits until each has been polled once, calls `at_peak`, then
 /// cancels every task with `cancel` or awaits each in turn.
+///
+/// `cancel` only starts a task's cancellation (the executor's threads drop its future); the
+/// run then waits until every future is dropped ([`DROPPED`]). Awaiting each cancellation in
+/// a `join_all` instead allocated a future and a node per task and took longer than the
+/// spawning did (async-std at 1M: 380 ms against 340 ms to spawn).
 #[cfg(any(feature = "smol", feature = "async-std"))]
-pub(super) async fn spawn_then_cancel<H: Future, C: Future>(
+pub(super) async fn spawn_then_cancel<H: Future>(
     n: usize,
     release: Release,
     at_peak: AtPeak<'_>,
     spawn: impl Fn() -> H,
-    cancel: impl Fn(H) -> C,
+    cancel: impl Fn(H),
 ) {
     STARTED.reset(n);
+    DROPPED.reset(n);
     let handles: Vec<H> = (0..n).map(|_| spawn()).collect();
     STARTED.wait().await;
     super::ready::wait().await;
@@ -179,7 +185,8 @@ pub(super) async fn spawn_then_cancel<H: Future, C: Future>(
             }
         }
         _ => {
-            futures::future::join_all(handles.into_iter().map(cancel)).await;
+            handles.into_iter().for_each(cancel);
+            DROPPED.wait().await;
         }
     }
 }
@@ -188,22 +195,22 @@ pub(super) async fn spawn_then_cancel<H: Future, C: Future>(
 /// first min(N, K) are spawned at once and awaited to their first poll; then they are
 /// cancelled, or the other N - K pass through K at a time.
 #[cfg(any(feature = "smol", feature = "async-std"))]
-pub(super) async fn semaphore_spawn<H, C>(
+pub(super) async fn semaphore_spawn<H>(
     n: usize,
     k: usize,
     release: Release,
     at_peak: AtPeak<'_>,
     spawn: impl Fn(async_lock::SemaphoreGuardArc) -> H,
-    cancel: impl Fn(H) -> C,
+    cancel: impl Fn(H),
 ) where
     H: Future + Unpin,
-    C: Future,
 {
     use futures::FutureExt;
     let permits = std::sync::Arc::new(async_lock::Semaphore::new(k));
     let mut live: FuturesUnordered<H> = FuturesUnordered::new();
     let first = n.min(k);
     STARTED.reset(first);
+    DROPPED.reset(first);
     for _ in 0..first {
         live.push(spawn(permits.acquire_arc().await));
     }
@@ -220,7 +227,8 @@ pub(super) async fn semaphore_spawn<H, C>(
             while live.next().await.is_some() {}
         }
         _ => {
-            futures::future::join_all(live.into_iter().map(cancel)).await;
+            live.into_iter().for_each(cancel);
+            DROPPED.wait().await;
         }
     }
 }
