@@ -205,7 +205,7 @@ impl Journal {
 }
 
 /// Whether process `pid` is alive (on non-Unix: assumed alive, nothing is recovered).
-fn alive(pid: u32) -> bool {
+pub(crate) fn alive(pid: u32) -> bool {
     #[cfg(unix)]
     {
         let Ok(pid) = libc::pid_t::try_from(pid) else {

@@ -149,15 +149,16 @@ impl Suite {
             group.bench_with_input(id, case, |b, _| b.iter_custom(|_| 1));
             return;
         }
-        // In a job: only the cases no other job has taken, each announced to the run.
-        match self.claims.as_ref().map(|c| c.take(&case.id())) {
+        // In a job: only the pairs no other job has taken, each case announced to the run.
+        match self.claims.as_ref().map(|c| c.take(case)) {
             None => self.measure(group, id, case),
-            Some(true) => {
+            Some(Ok(true)) => {
                 crate::jobs::started(&case.id());
                 self.measure(group, id, case);
                 crate::jobs::ended(&case.id());
             }
-            Some(false) => {}
+            Some(Ok(false)) => {}
+            Some(Err(e)) => exit_with(&e, 1),
         }
     }
 
@@ -173,6 +174,7 @@ impl Suite {
         match crate::jobs::run(self.jobs, &order, &summary) {
             Ok(ended) => {
                 self.outcome.same_bytes += ended.same_bytes;
+                self.outcome.failed += ended.failed;
                 if let Some(code) = ended.exit_code {
                     if let Some(journal) = &self.journal {
                         journal.close();
@@ -315,7 +317,7 @@ impl Suite {
         };
         if self.claims.is_some() {
             // A job: the run that started it does the rest, once every job has ended.
-            crate::jobs::same_bytes(outcome.same_bytes);
+            crate::jobs::outcome(outcome.same_bytes, outcome.failed);
             journal.close();
             return;
         }

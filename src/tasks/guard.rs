@@ -5,7 +5,9 @@
 //!   [`STARTED`] latch, which the driver awaits before the peak is read. It is a newtype, so
 //!   it adds no byte to the task: which tasks have been polled is kept beside them, in a
 //!   table of the tasks' waker addresses ([`Seen`]) that is allocated and touched before a
-//!   measurement starts, so that no counter sees it grow.
+//!   measurement starts, so that no counter sees it grow. When its future is dropped it
+//!   arrives at [`DROPPED`], which a release that cancels every task at once awaits
+//!   (async-std, smol).
 //! - [`Watch`] wraps each *unspawned* future (`join_all`, sequential, `FuturesUnordered`,
 //!   `buffer_unordered`): a newtype, so it adds no byte; the driver polls them itself.
 //! - Both count futures that complete before the peak ([`take_early`]) and catch a panic in
@@ -26,8 +28,9 @@ use std::time::{Duration, Instant};
 
 use futures::task::AtomicWaker;
 
-/// Counts the spawned tasks that have been polled once, and wakes the waiter when all have
-/// (or when the watchdog gives up).
+/// Counts tasks that reached a point (polled once: [`STARTED`]; future dropped:
+/// [`DROPPED`]), and wakes the waiter when all have (or, for [`STARTED`], when the watchdog
+/// gives up).
 pub(super) struct Latch {
     arrived: AtomicUsize,
     target: AtomicUsize,
@@ -283,10 +286,17 @@ impl<F> FirstPoll<F> {
 
 impl<F> Drop for FirstPoll<F> {
     fn drop(&mut self) {
+        /// Arrives at [`DROPPED`] when dropped: after the future, even if its `Drop` panics.
+        struct Arrive;
+        impl Drop for Arrive {
+            fn drop(&mut self) {
+                DROPPED.arrive();
+            }
+        }
+        let _arrive = Arrive;
         // SAFETY: `inner` is dropped here once, in place (it may be pinned), and never used
         // again.
         unsafe { std::mem::ManuallyDrop::drop(&mut self.inner) };
-        DROPPED.arrive();
     }
 }
 
