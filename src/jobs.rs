@@ -22,7 +22,7 @@
 //! This process prints each job's output a case at a time: the lines of one case (Criterion's,
 //! then taskmem's) when the case ends, so two cases never mix. On a terminal a line before
 //! each case says where the run is ([`crate::progress::CaseClock`]); Criterion's
-//! "Benchmarking <id>" lines are left out, since two jobs' would interleave. Every job
+//! `Benchmarking <id>` lines are left out, since two jobs' would interleave. Every job
 //! records its cases in the summary as it goes ([`crate::journal`]); the end tables, the
 //! report and the gate come once, here, when all have ended.
 //!
