@@ -78,6 +78,10 @@ pub struct Suite {
     jobs: usize,
     /// In a job's process: which cases it takes.
     claims: Option<crate::jobs::Claims>,
+    /// The configured cases in the order they run, grouped by runtime: report order, except
+    /// that with several jobs the OS threads go first (`os/threads/10000` is the longest
+    /// case, and a long case last would leave the other jobs idle).
+    order: Vec<Case>,
 }
 
 impl Suite {
@@ -95,48 +99,45 @@ impl Suite {
         let alone = claims.is_some()
             || config.list_only
             || std::env::var_os("CARGO_CRITERION_PORT").is_some();
+        let mut order = config.cases();
         let jobs = if alone {
             1
         } else {
-            crate::jobs::count(config.jobs, &config.cases())
+            crate::jobs::count(config.jobs, &order)
         };
+        let mut runtimes = Runtime::ALL.to_vec();
+        if jobs > 1 || claims.is_some() {
+            runtimes.sort_by_key(|&rt| rt != Runtime::Os);
+        }
+        // Stable: within a runtime the cases keep their report order.
+        order.sort_by_key(|c| runtimes.iter().position(|&rt| rt == c.runtime));
         let journal = (!config.list_only).then(|| {
             crate::interrupt::install();
             Journal::open(&summary::default_path())
         });
-        let mut suite = Suite {
+        Suite {
             config,
             drivers: BTreeMap::new(),
             outcome: Outcome::default(),
-            clock: crate::progress::CaseClock::new([]),
+            clock: crate::progress::CaseClock::new(order.iter().map(|c| c.n)),
             journal,
             jobs,
             claims,
-        };
-        let in_order = suite.groups().into_iter().flat_map(|(_, cases)| cases);
-        suite.clock = crate::progress::CaseClock::new(in_order.map(|c| c.n));
-        suite
+            order,
+        }
     }
 
-    /// The configured cases, grouped by runtime: in report order, except that with several
-    /// jobs the OS threads go first (`os/threads/10000` is the longest case, and a long case
-    /// last would leave the other jobs idle).
+    /// The configured cases grouped by runtime, in the order they run: report order, except
+    /// that with several jobs the OS threads go first.
     pub fn groups(&self) -> Vec<(Runtime, Vec<Case>)> {
-        let cases = self.config.cases();
-        let mut order = Runtime::ALL.to_vec();
-        if self.jobs > 1 || self.claims.is_some() {
-            order.sort_by_key(|&rt| rt != Runtime::Os);
+        let mut groups: Vec<(Runtime, Vec<Case>)> = Vec::new();
+        for &case in &self.order {
+            match groups.last_mut() {
+                Some((rt, cases)) if *rt == case.runtime => cases.push(case),
+                _ => groups.push((case.runtime, vec![case])),
+            }
         }
-        order
-            .into_iter()
-            .map(|rt| {
-                (
-                    rt,
-                    cases.iter().copied().filter(|c| c.runtime == rt).collect(),
-                )
-            })
-            .filter(|(_, mine): &(Runtime, Vec<Case>)| !mine.is_empty())
-            .collect()
+        groups
     }
 
     /// Benchmarks one case in `group` (its runtime's): Criterion id
@@ -169,9 +170,8 @@ impl Suite {
         if self.jobs < 2 {
             return false;
         }
-        let order: Vec<Case> = self.groups().into_iter().flat_map(|(_, c)| c).collect();
         let summary = summary::default_path();
-        match crate::jobs::run(self.jobs, &order, &summary) {
+        match crate::jobs::run(self.jobs, &self.order, &summary) {
             Ok(ended) => {
                 self.outcome.same_bytes += ended.same_bytes;
                 self.outcome.failed += ended.failed;

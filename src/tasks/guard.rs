@@ -39,23 +39,23 @@ pub(super) struct Latch {
 }
 
 /// The latch of the current run (runs are serialised by [`super::exclusive`]).
-pub(super) static STARTED: Latch = Latch {
-    arrived: AtomicUsize::new(0),
-    target: AtomicUsize::new(usize::MAX),
-    timed_out: AtomicBool::new(false),
-    waker: AtomicWaker::new(),
-};
+pub(super) static STARTED: Latch = Latch::new();
 
 /// Counts the spawned tasks of the current run whose future has been dropped ([`FirstPoll`]'s
 /// `Drop`): a release that cancels every task without awaiting each one waits on it.
-pub(super) static DROPPED: Latch = Latch {
-    arrived: AtomicUsize::new(0),
-    target: AtomicUsize::new(usize::MAX),
-    timed_out: AtomicBool::new(false),
-    waker: AtomicWaker::new(),
-};
+pub(super) static DROPPED: Latch = Latch::new();
 
 impl Latch {
+    /// A latch nobody has arrived at, with no target until [`Latch::reset`].
+    const fn new() -> Latch {
+        Latch {
+            arrived: AtomicUsize::new(0),
+            target: AtomicUsize::new(usize::MAX),
+            timed_out: AtomicBool::new(false),
+            waker: AtomicWaker::new(),
+        }
+    }
+
     pub(super) fn reset(&self, target: usize) {
         self.arrived.store(0, Ordering::SeqCst);
         self.timed_out.store(false, Ordering::SeqCst);
