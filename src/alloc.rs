@@ -243,6 +243,12 @@ pub fn installed() -> bool {
     INSTALLED.load(Relaxed)
 }
 
+/// Whether [`TrackedJemalloc`] has served an allocation in this process, without
+/// allocating to find out (unlike [`installed`]).
+pub(crate) fn serving() -> bool {
+    INSTALLED.load(Relaxed)
+}
+
 /// The live byte counters now.
 pub fn counters() -> Counters {
     let mut sum = Counters {

@@ -69,6 +69,13 @@ pub(super) fn flush_thread_cache() {
     let _ = call_void("thread.tcache.flush");
 }
 
+/// `thread.tcache.enabled` of the calling thread.
+pub(super) fn set_thread_cache(on: bool) -> Result<(), ProbeError> {
+    // SAFETY: thread.tcache.enabled is a bool.
+    unsafe { tikv_jemalloc_ctl::raw::write::<bool>(b"thread.tcache.enabled\0", on) }
+        .map_err(|e| err("thread.tcache.enabled", e))
+}
+
 pub(super) fn cache_oblivious() -> Result<bool, ProbeError> {
     // SAFETY: opt.cache_oblivious is a bool.
     unsafe { tikv_jemalloc_ctl::raw::read::<bool>(b"opt.cache_oblivious\0") }

@@ -320,6 +320,8 @@ impl<F: Future> Future for FirstPoll<F> {
             }
         };
         if first {
+            // The global executors of async-std and smol have no thread-start hook.
+            crate::probe::runtime_thread();
             STARTED.arrive();
         }
         out

@@ -16,6 +16,7 @@ impl Tokio {
     pub(super) fn current_thread() -> Result<Self, Error> {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
+            .on_thread_start(crate::probe::runtime_thread)
             .build()
             .map(Tokio)
             .map_err(|e| Error::Runtime(format!("cannot build tokio's runtime: {e}")))
@@ -24,6 +25,7 @@ impl Tokio {
     pub(super) fn multi_thread() -> Result<Self, Error> {
         tokio::runtime::Builder::new_multi_thread()
             .enable_all()
+            .on_thread_start(crate::probe::runtime_thread)
             .build()
             .map(Tokio)
             .map_err(|e| Error::Runtime(format!("cannot build tokio's runtime: {e}")))
