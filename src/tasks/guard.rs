@@ -360,9 +360,19 @@ impl<F: Future> Future for Watch<F> {
     }
 }
 
+/// What an armed deadline bounds.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// From a run's start to its peak: past the deadline the wait for first polls ends.
+    Start,
+    /// From the peak to the end of a cancelling release: past the deadline nothing can free
+    /// the tasks, so the process ends.
+    Release,
+}
+
 /// The deadline of the current wait, shared with the watchdog thread.
 struct Deadline {
-    armed: Mutex<Option<(u64, Instant, Duration)>>,
+    armed: Mutex<Option<(u64, Instant, Duration, Phase)>>,
     changed: Condvar,
 }
 
@@ -390,11 +400,22 @@ impl Watchdog {
         });
     }
 
-    /// Arms a deadline of `timeout` from now.
+    /// Arms a deadline of `timeout` from now for the wait up to the peak.
     pub(super) fn arm(timeout: Duration) -> Watchdog {
+        Watchdog::arm_for(timeout, Phase::Start)
+    }
+
+    /// Arms a deadline of `timeout` from now for a cancelling release: the tasks must all be
+    /// dropped by then, or the process ends with one line (a future whose `Drop` blocks
+    /// would otherwise hang the run).
+    pub(super) fn arm_release(timeout: Duration) -> Watchdog {
+        Watchdog::arm_for(timeout, Phase::Release)
+    }
+
+    fn arm_for(timeout: Duration, phase: Phase) -> Watchdog {
         let generation = GENERATION.fetch_add(1, Ordering::SeqCst) as u64;
         let mut armed = DEADLINE.armed.lock().unwrap_or_else(|p| p.into_inner());
-        *armed = Some((generation, Instant::now() + timeout, timeout));
+        *armed = Some((generation, Instant::now() + timeout, timeout, phase));
         DEADLINE.changed.notify_all();
         Watchdog(generation)
     }
@@ -403,7 +424,7 @@ impl Watchdog {
 impl Drop for Watchdog {
     fn drop(&mut self) {
         let mut armed = DEADLINE.armed.lock().unwrap_or_else(|p| p.into_inner());
-        if armed.is_some_and(|(g, _, _)| g == self.0) {
+        if armed.is_some_and(|(g, _, _, _)| g == self.0) {
             *armed = None;
         }
         DEADLINE.changed.notify_all();
@@ -413,7 +434,7 @@ impl Drop for Watchdog {
 fn watch() {
     let mut armed = DEADLINE.armed.lock().unwrap_or_else(|p| p.into_inner());
     loop {
-        let Some((generation, deadline, timeout)) = *armed else {
+        let Some((generation, deadline, timeout, phase)) = *armed else {
             armed = DEADLINE
                 .changed
                 .wait(armed)
@@ -429,22 +450,27 @@ fn watch() {
                 .0;
             continue;
         }
+        if phase == Phase::Release {
+            exit_with(&format!(
+                "taskmem: the tasks were cancelled after the peak and are not all dropped after \
+                 {timeout:?} (a future whose drop blocks?); ending the process"
+            ));
+        }
         // Past the deadline: end the wait. If the same deadline is still armed after as
         // long again, a poll is blocking the thread that would notice.
         STARTED.give_up();
         let hard = deadline + timeout;
         loop {
             let now = Instant::now();
-            if armed.is_none_or(|(g, _, _)| g != generation) {
+            if armed.is_none_or(|(g, _, _, _)| g != generation) {
                 break;
             }
             if now >= hard {
-                eprintln!(
+                exit_with(&format!(
                     "taskmem: a task's poll has not returned for {:?} (a blocking call inside \
                      an async task?); ending the process",
                     timeout * 2
-                );
-                std::process::exit(1);
+                ));
             }
             armed = DEADLINE
                 .changed
@@ -453,4 +479,13 @@ fn watch() {
                 .0;
         }
     }
+}
+
+/// Ends the process with `line` on stderr and exit code 1. Written to the stderr handle
+/// itself, not through `eprintln!`: the test harness's output capture, which threads inherit
+/// from the thread that spawned them, would keep the line in a buffer the exit discards.
+fn exit_with(line: &str) -> ! {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
+    std::process::exit(1);
 }

@@ -199,7 +199,10 @@ impl Tasks {
     }
 
     /// How long a run waits for every spawned task's first poll before it fails with
-    /// [`Error::NotPolled`] (default [`DEFAULT_TIMEOUT`]).
+    /// [`Error::NotPolled`] (default [`DEFAULT_TIMEOUT`]). It also bounds the release after
+    /// the peak with [`Release::Cancel`]: tasks not all dropped by then (a future whose `Drop`
+    /// blocks) end the process with one line on stderr and exit code 1, since nothing could
+    /// free them and the next run would measure them too.
     pub fn timeout(mut self, timeout: Duration) -> Tasks {
         self.timeout = timeout;
         self
@@ -478,6 +481,10 @@ impl Tasks {
             guard::peak_read();
             at_peak();
             reached = true;
+            if self.release == Release::Cancel {
+                // The release is bounded too: a future whose drop blocks would hang the run.
+                watchdog.set(Some(Watchdog::arm_release(self.timeout)));
+            }
         };
         on_start();
         let result = guard::guarded(|| {

@@ -308,3 +308,67 @@ fn future_size_is_the_size_as_held() {
     spawned.measure(make).unwrap();
     assert_eq!(spawned.future_size(), Some(plain));
 }
+
+/// A future that never completes and whose `Drop` never returns.
+struct StuckInDrop;
+
+impl std::future::Future for StuckInDrop {
+    type Output = ();
+    fn poll(self: std::pin::Pin<&mut Self>, _: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        std::task::Poll::Pending
+    }
+}
+
+impl Drop for StuckInDrop {
+    fn drop(&mut self) {
+        std::thread::sleep(Duration::from_secs(3600));
+    }
+}
+
+/// The release after the peak is bounded by `Tasks::timeout`: tasks that cannot be dropped
+/// end the process with one line and exit code 1, not a hang. The run is in a child process
+/// (this binary, re-run on the ignored test below).
+#[test]
+fn a_release_whose_drop_blocks_ends_the_process_in_one_line() {
+    use std::process::{Command, Stdio};
+    let start = std::time::Instant::now();
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--ignored",
+            "--exact",
+            "api::release_stuck_in_drop",
+            "--test-threads=1",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Without the bound the child would hang for an hour: kill it and fail instead.
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("the release was not bounded: the run still hangs after 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with(
+            "taskmem: the tasks were cancelled after the peak and are not all dropped after 300ms"
+        ),
+        "{stderr}"
+    );
+}
+
+/// Run by the test above: its process must end inside the measurement.
+#[test]
+#[ignore = "run by a_release_whose_drop_blocks_ends_the_process_in_one_line"]
+fn release_stuck_in_drop() {
+    let result = Tasks::new(Runtime::TokioMultiThread, Strategy::Spawn, 4)
+        .timeout(Duration::from_millis(300))
+        .measure(|| StuckInDrop);
+    panic!("the run returned: {result:?}");
+}
