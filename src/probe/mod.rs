@@ -137,18 +137,35 @@ pub fn large_pad_bytes() -> Result<u64, ProbeError> {
 /// pinning the rest of its slab's pages. The next run fills those pages, already resident, without
 /// growing `stats.resident`, and the shortfall grows from run to run (tokio-mt/joinset at 10K,
 /// 64-byte payload: 35 % low after 40 runs on one runtime). [`settle`] can flush only the calling
-/// thread's cache, so the workers go without. The main thread and threads a run creates keep
-/// theirs: one is flushed before each run, the others end with it.
-pub fn runtime_thread() {
-    thread_local! {
-        static DONE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-    }
-    if DONE.get() || !crate::alloc::serving() {
+/// thread's cache, so the workers go without. The thread that runs the measurements keeps its
+/// cache ([`measuring_thread`]; it is flushed before each run), and so do threads a run creates
+/// (they end with it).
+pub(crate) fn runtime_thread() {
+    if THREAD_CACHE.get() != UNDECIDED || !crate::alloc::serving() {
         return;
     }
-    DONE.set(true);
+    THREAD_CACHE.set(OFF);
     // Cannot fail with taskmem's allocator: the mallctl exists in every jemalloc build.
     let _ = jemalloc::set_thread_cache(false);
+}
+
+/// Marks the calling thread as the one that runs measurements: it keeps its jemalloc cache
+/// ([`settle`] flushes it before every run), even where it polls tasks itself (tokio's
+/// current-thread runtime), so that [`runtime_thread`] leaves it alone.
+pub(crate) fn measuring_thread() {
+    if THREAD_CACHE.get() == UNDECIDED {
+        THREAD_CACHE.set(KEPT);
+    }
+}
+
+const UNDECIDED: u8 = 0;
+const KEPT: u8 = 1;
+const OFF: u8 = 2;
+
+thread_local! {
+    /// What this thread's jemalloc cache is: [`UNDECIDED`] (as jemalloc made it), [`KEPT`]
+    /// (a measuring thread's) or [`OFF`] (a runtime worker's). No allocation, no destructor.
+    static THREAD_CACHE: std::cell::Cell<u8> = const { std::cell::Cell::new(UNDECIDED) };
 }
 
 /// jemalloc's `opt.dirty_decay_ms`, to show whether [`crate::alloc::MALLOC_CONF`] took effect.

@@ -459,6 +459,9 @@ impl Tasks {
             )));
         }
         guard::begin_run();
+        // This thread may poll the tasks itself (tokio's current-thread runtime, block_on):
+        // it keeps its jemalloc cache, which the settle flushes (probe::runtime_thread).
+        crate::probe::measuring_thread();
         Seen::clear(self.strategy.live_tasks(self.n));
         // Clears the last run's timeout for every strategy (spawning ones set their target).
         STARTED.reset(self.strategy.live_tasks(self.n));

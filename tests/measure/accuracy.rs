@@ -170,7 +170,7 @@ fn tokio_sequential_allocates_size_of_sleep_per_task() {
 /// that the last run freed, pinning part-used slabs that the next run filled without growing
 /// `stats.resident`: on one tokio-mt runtime, joinset at 10K with a 64-byte inline payload
 /// read 13 % low by the 10th run and 35 % low by the 40th. taskmem turns the workers' caches
-/// off (`taskmem::probe::runtime_thread`); every run must now find at least the bytes it
+/// off (taskmem's `probe::runtime_thread`); every run must now find at least the bytes it
 /// allocated in jemalloc's size classes.
 fn check_no_drift(id: &str) {
     let _serial = serial();
