@@ -7,7 +7,7 @@
 //!   table of the tasks' waker addresses ([`Seen`]) that is allocated and touched before a
 //!   measurement starts, so that no counter sees it grow. When its future is dropped it
 //!   arrives at [`DROPPED`], which a release that cancels every task at once awaits
-//!   (async-std, smol).
+//!   (async-std, smol, tokio's `JoinSet`).
 //! - [`Watch`] wraps each *unspawned* future (`join_all`, sequential, `FuturesUnordered`,
 //!   `buffer_unordered`): a newtype, so it adds no byte; the driver polls them itself.
 //! - Both count futures that complete before the peak ([`take_early`]) and catch a panic in
@@ -16,7 +16,9 @@
 //! - [`Watchdog`]: while a run waits for its tasks' first polls, a deadline; past it the
 //!   wait ends with the count of tasks that were polled. A poll that never returns (a
 //!   blocking call inside a task) cannot be interrupted: past twice the deadline the process
-//!   ends with one line naming it.
+//!   ends with one line naming it. A cancelling release has a deadline too: tasks not all
+//!   dropped by then (a drop that blocks, a poll that never returns) end the process the
+//!   same way.
 
 use std::cell::Cell;
 use std::future::Future;
@@ -452,8 +454,8 @@ fn watch() {
         }
         if phase == Phase::Release {
             exit_with(&format!(
-                "taskmem: the tasks were cancelled after the peak and are not all dropped after \
-                 {timeout:?} (a future whose drop blocks?); ending the process"
+                "taskmem: the tasks were cancelled and are not all dropped after {timeout:?} (a \
+                 future whose drop blocks, or a poll that never returns?); ending the process"
             ));
         }
         // Past the deadline: end the wait. If the same deadline is still armed after as

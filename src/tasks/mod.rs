@@ -148,6 +148,10 @@ impl fmt::Debug for Tasks {
 /// How long [`Tasks`] waits, by default, for every spawned task's first poll.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// The shortest bound on a cancelling release ([`Tasks::timeout`] when longer): a short
+/// timeout for the first polls must not end a large run whose release is merely slow.
+const RELEASE_FLOOR: Duration = Duration::from_secs(5);
+
 impl Tasks {
     /// `n` tasks created with `strategy` on `runtime`, measured in the default metric
     /// ([`Metric::Resident`]).
@@ -199,9 +203,10 @@ impl Tasks {
     }
 
     /// How long a run waits for every spawned task's first poll before it fails with
-    /// [`Error::NotPolled`] (default [`DEFAULT_TIMEOUT`]). It also bounds the release after
-    /// the peak with [`Release::Cancel`]: tasks not all dropped by then (a future whose `Drop`
-    /// blocks) end the process with one line on stderr and exit code 1, since nothing could
+    /// [`Error::NotPolled`] (default [`DEFAULT_TIMEOUT`]). It also bounds a cancelling
+    /// release ([`Release::Cancel`], or any run whose tasks were not all polled), with a floor
+    /// of 5 s: tasks not all dropped by then (a future whose `Drop` blocks, a poll that never
+    /// returns) end the process with one line on stderr and exit code 1, since nothing could
     /// free them and the next run would measure them too.
     pub fn timeout(mut self, timeout: Duration) -> Tasks {
         self.timeout = timeout;
@@ -470,6 +475,11 @@ impl Tasks {
         let mut reached = false;
         let mut peak = || {
             drop(watchdog.take());
+            if self.release == Release::Cancel || !STARTED.all_arrived() {
+                // The tasks are cancelled from here on: a release that cannot finish (a drop
+                // that blocks, a poll that never returns) ends the process instead of hanging.
+                watchdog.set(Some(Watchdog::arm_release(self.timeout.max(RELEASE_FLOOR))));
+            }
             if !STARTED.all_arrived() && self.strategy.spawns() {
                 return;
             }
@@ -484,10 +494,6 @@ impl Tasks {
             guard::peak_read();
             at_peak();
             reached = true;
-            if self.release == Release::Cancel {
-                // The release is bounded too: a future whose drop blocks would hang the run.
-                watchdog.set(Some(Watchdog::arm_release(self.timeout)));
-            }
         };
         on_start();
         let result = guard::guarded(|| {
