@@ -94,3 +94,13 @@ impl From<crate::probe::ProbeError> for Error {
         Error::Probe(e.0)
     }
 }
+
+/// Prints `taskmem: <message>` on stderr and ends the process with `code`. Written to the
+/// stderr handle itself, not through `eprintln!`: a test harness's output capture (which
+/// threads inherit from the thread that spawned them) would keep the line in a buffer that
+/// the exit discards.
+pub fn exit_with(message: &str, code: i32) -> ! {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "taskmem: {message}");
+    std::process::exit(code)
+}

@@ -40,6 +40,7 @@ use std::time::Duration;
 use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::{Criterion, Throughput};
 
+use crate::error::exit_with;
 use crate::probe::{self, Snapshot};
 use crate::sample::{Metric, Sample, quiesce};
 
@@ -134,14 +135,10 @@ fn snapshot_or_exit() -> Snapshot {
     static CHECKED: OnceLock<()> = OnceLock::new();
     CHECKED.get_or_init(|| {
         if let Err(e) = probe::check() {
-            eprintln!("taskmem: {e}");
-            std::process::exit(1);
+            exit_with(&e.to_string(), 1);
         }
     });
-    probe::snapshot().unwrap_or_else(|e| {
-        eprintln!("taskmem: {e}");
-        std::process::exit(1);
-    })
+    probe::snapshot().unwrap_or_else(|e| exit_with(&e.to_string(), 1))
 }
 
 impl Measurement for Memory {
@@ -153,8 +150,7 @@ impl Measurement for Memory {
     fn start(&self) -> Snapshot {
         quiesce();
         if let Err(e) = probe::settle() {
-            eprintln!("taskmem: {e}");
-            std::process::exit(1);
+            exit_with(&e.to_string(), 1);
         }
         let before = snapshot_or_exit();
         crate::alloc::track_peak();

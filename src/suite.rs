@@ -31,11 +31,7 @@ use crate::sample::Sample;
 use crate::summary::{self, CaseSummary, Skip};
 use crate::workload::{CaseError, Driver, RunOptions};
 
-/// Prints `taskmem: <message>` and exits with `code`.
-pub fn exit_with(message: &str, code: i32) -> ! {
-    eprintln!("taskmem: {message}");
-    std::process::exit(code)
-}
+pub use crate::error::exit_with;
 
 thread_local! {
     static QUIET_PANICS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };

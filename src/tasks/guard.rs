@@ -30,6 +30,8 @@ use std::time::{Duration, Instant};
 
 use futures::task::AtomicWaker;
 
+use crate::error::exit_with;
+
 /// Counts tasks that reached a point (polled once: [`STARTED`]; future dropped:
 /// [`DROPPED`]), and wakes the waiter when all have (or, for [`STARTED`], when the watchdog
 /// gives up).
@@ -453,10 +455,13 @@ fn watch() {
             continue;
         }
         if phase == Phase::Release {
-            exit_with(&format!(
-                "taskmem: the tasks were cancelled and are not all dropped after {timeout:?} (a \
-                 future whose drop blocks, or a poll that never returns?); ending the process"
-            ));
+            exit_with(
+                &format!(
+                    "the tasks were cancelled and are not all dropped after {timeout:?} (a \
+                     future whose drop blocks, or a poll that never returns?); ending the process"
+                ),
+                1,
+            );
         }
         // Past the deadline: end the wait. If the same deadline is still armed after as
         // long again, a poll is blocking the thread that would notice.
@@ -468,11 +473,14 @@ fn watch() {
                 break;
             }
             if now >= hard {
-                exit_with(&format!(
-                    "taskmem: a task's poll has not returned for {:?} (a blocking call inside \
-                     an async task?); ending the process",
-                    timeout * 2
-                ));
+                exit_with(
+                    &format!(
+                        "a task's poll has not returned for {:?} (a blocking call inside an \
+                         async task?); ending the process",
+                        timeout * 2
+                    ),
+                    1,
+                );
             }
             armed = DEADLINE
                 .changed
@@ -481,13 +489,4 @@ fn watch() {
                 .0;
         }
     }
-}
-
-/// Ends the process with `line` on stderr and exit code 1. Written to the stderr handle
-/// itself, not through `eprintln!`: the test harness's output capture, which threads inherit
-/// from the thread that spawned them, would keep the line in a buffer the exit discards.
-fn exit_with(line: &str) -> ! {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "{line}");
-    std::process::exit(1);
 }

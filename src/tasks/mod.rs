@@ -406,8 +406,7 @@ impl Tasks {
                         runs.push(s);
                     }
                     Err(e) => {
-                        eprintln!("taskmem: {}/{}: {e}", self.label(), self.n);
-                        std::process::exit(1);
+                        crate::error::exit_with(&format!("{}/{}: {e}", self.label(), self.n), 1)
                     }
                 }
             }
