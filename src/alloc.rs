@@ -236,11 +236,11 @@ pub struct Counters {
 
 /// Whether [`TrackedJemalloc`] is this binary's global allocator (it has served an allocation).
 pub fn installed() -> bool {
-    if !INSTALLED.load(Relaxed) {
+    if !serving() {
         // One allocation decides it: it goes through the wrapper if the wrapper is installed.
         drop(std::hint::black_box(Box::new(0u64)));
     }
-    INSTALLED.load(Relaxed)
+    serving()
 }
 
 /// Whether [`TrackedJemalloc`] has served an allocation in this process, without

@@ -172,8 +172,8 @@ pub fn run(jobs: usize, order: &[Case], summary: &Path) -> Result<Ended, String>
     std::fs::create_dir(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let _remove = RemoveOnDrop(dir.clone());
     let mut running = start(jobs, &dir)?;
-    let mut ended = relay(&mut running, order);
-    reap(&mut running, &mut ended, summary)?;
+    let mut ended = relay(&mut running.jobs, &running.lines, order);
+    reap(&mut running.jobs, &mut ended, summary)?;
     if ended.exit_code.is_none() && ended.finished < order.len() {
         eprintln!(
             "taskmem: {} of {} case(s) were run by no job",
@@ -196,7 +196,7 @@ impl Drop for RemoveOnDrop {
 
 /// Starts the jobs: this bench again, with the same arguments, each line of its output sent
 /// to this process.
-fn start(jobs: usize, dir: &Path) -> Result<(Vec<Job>, mpsc::Receiver<Line>), String> {
+fn start(jobs: usize, dir: &Path) -> Result<Running, String> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot find this bench: {e}"))?;
     let mut args: Vec<OsString> = std::env::args_os().skip(1).collect();
     // Criterion colours its lines only on a terminal; the jobs write to pipes. Any colour
@@ -237,13 +237,21 @@ fn start(jobs: usize, dir: &Path) -> Result<(Vec<Job>, mpsc::Receiver<Line>), St
             status: None,
         });
     }
-    Ok((running, rx))
+    Ok(Running {
+        jobs: running,
+        lines: rx,
+    })
+}
+
+/// The jobs started, and the lines of their output as they come.
+struct Running {
+    jobs: Vec<Job>,
+    lines: mpsc::Receiver<Line>,
 }
 
 /// Prints the jobs' output a case at a time until every job has closed its output; stops
 /// them all (once) when one fails or on Ctrl-C.
-fn relay(jobs: &mut (Vec<Job>, mpsc::Receiver<Line>), order: &[Case]) -> Ended {
-    let (running, rx) = jobs;
+fn relay(running: &mut [Job], rx: &mpsc::Receiver<Line>, order: &[Case]) -> Ended {
     let mut clock = CaseClock::new(order.iter().map(|c| c.n));
     let mut ended = Ended::default();
     let mut stopping = false;
@@ -298,12 +306,8 @@ fn relay(jobs: &mut (Vec<Job>, mpsc::Receiver<Line>), order: &[Case]) -> Ended {
 
 /// Waits for every job and decides the run's exit code: a job's failure before Ctrl-C's
 /// 130. A job that ended inside a case, or was killed, is named in one line.
-fn reap(
-    jobs: &mut (Vec<Job>, mpsc::Receiver<Line>),
-    ended: &mut Ended,
-    summary: &Path,
-) -> Result<(), String> {
-    for (k, job) in jobs.0.iter_mut().enumerate() {
+fn reap(jobs: &mut [Job], ended: &mut Ended, summary: &Path) -> Result<(), String> {
+    for (k, job) in jobs.iter_mut().enumerate() {
         let status = match job.status {
             Some(s) => s,
             None => job
