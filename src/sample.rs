@@ -1,14 +1,14 @@
 //! One measured run of a case: every counter read just before the tasks are created and again
 //! at the peak, and the growth between the two.
 //!
-//! From the settle to the peak jemalloc returns freed pages at once (decay 0); after the peak
-//! reading, the release keeps them and returns them in one purge when the run ends
-//! ([`probe::hold_freed_pages`]): the same readings, without a TLB shootdown per emptied slab.
-//!
-//! Before each run jemalloc is settled ([`probe::settle`]: this thread's cache flushed, every
-//! arena purged), so each run starts from the same resident level. The peak reading is taken
-//! inside the run, where its driver says every task is alive and polled once (see
-//! [`crate::Tasks`]).
+//! A run starts with [`probe::start_run`], and jemalloc holds the pages freed from then on
+//! (decay -1) instead of returning each as it empties: the release of 1M tasks then costs one
+//! purge, not an `madvise` and a TLB shootdown per emptied slab. [`measure`] starts from
+//! fresh pages and returns the held ones when the run ends; [`measure_reusing`] starts from
+//! the pages the run before it freed and keeps this run's for the next, which saves a page
+//! fault per page. The readings leave held pages out (see [`probe`]), so the resident and
+//! allocated bytes are the same either way. The peak reading is taken inside the run, where
+//! its driver says every task is alive and polled once (see [`crate::Tasks`]).
 
 use crate::error::Error;
 use crate::probe::{self, Snapshot};
@@ -33,15 +33,16 @@ use std::time::{Duration, Instant};
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Metric {
-    /// Growth of jemalloc's `stats.resident`: the pages jemalloc made resident for the tasks,
-    /// metadata included, in whole pages and size classes. The default.
+    /// Growth of jemalloc's `stats.resident`, its unused dirty pages left out: the pages
+    /// jemalloc made resident for the tasks, metadata included, in whole pages and size
+    /// classes. The default.
     #[default]
     Resident,
     /// Growth of the exact live heap bytes requested by all threads (taskmem's counting
     /// wrapper around jemalloc). Not page-granular; misses thread stacks.
     Allocated,
-    /// Growth of the process's resident set size (`/proc/self/statm`): counts OS thread
-    /// stacks and TLS, which jemalloc never sees.
+    /// Growth of the process's resident set size (`/proc/self/statm`), jemalloc's unused
+    /// dirty pages left out: counts OS thread stacks and TLS, which jemalloc never sees.
     Rss,
 }
 
@@ -79,7 +80,7 @@ impl fmt::Display for Metric {
 /// when a counter shrank).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Sample {
-    /// jemalloc `stats.resident` growth.
+    /// Growth of jemalloc's `stats.resident`, its unused dirty pages left out.
     pub resident: i64,
     /// Exact requested live bytes growth.
     pub requested: i64,
@@ -88,7 +89,7 @@ pub struct Sample {
     /// Growth of the count of live allocations in jemalloc's large size classes (each
     /// padded by [`crate::probe::large_pad_bytes`] in resident memory).
     pub large: i64,
-    /// Process RSS growth.
+    /// Process RSS growth, jemalloc's unused dirty pages left out.
     pub rss: i64,
 }
 
@@ -182,28 +183,37 @@ pub fn exclusive() -> MutexGuard<'static, ()> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Measures one run: settles the allocator, reads every counter, then calls `run` with the
-/// closure to call at its peak (which quiesces the heap and reads every counter again), and
-/// returns the growth between the two readings. `run` must call it exactly once, with every
-/// task alive; a run that never calls it is an error. The caller holds [`exclusive`].
+/// Measures one run from fresh pages: returns every page jemalloc holds free to the OS, reads
+/// every counter, then calls `run` with the closure to call at its peak (which quiesces the
+/// heap and reads every counter again), and returns the growth between the two readings.
+/// `run` must call it exactly once, with every task alive; a run that never calls it is an
+/// error. The caller holds [`exclusive`]. The pages the run frees are returned to the OS in
+/// one purge when it ends.
 pub fn measure(run: impl FnOnce(&mut dyn FnMut()) -> Result<(), Error>) -> Result<Sample, Error> {
+    probe::return_freed_pages()?;
+    let sample = measure_reusing(run);
+    probe::return_freed_pages()?;
+    sample
+}
+
+/// [`measure`], reusing the pages the run before it freed when they are still held
+/// ([`probe::start_run`]), and holding the pages this run frees for the next one: the same
+/// resident and allocated bytes, without a page fault per page. See [`crate::Tasks::reuse_pages`]
+/// for what RSS then reads.
+pub fn measure_reusing(
+    run: impl FnOnce(&mut dyn FnMut()) -> Result<(), Error>,
+) -> Result<Sample, Error> {
     if !crate::alloc::installed() {
         return Err(Error::NoAllocator);
     }
     quiesce();
-    probe::settle()?;
+    probe::start_run()?;
     let before = probe::snapshot()?;
     let mut peak: Option<Result<Snapshot, probe::ProbeError>> = None;
     let ran = run(&mut || {
         quiesce();
-        peak = Some(probe::snapshot().and_then(|s| {
-            // The release that follows keeps its freed pages until the run returns.
-            probe::hold_freed_pages()?;
-            Ok(s)
-        }));
+        peak = Some(probe::snapshot());
     });
-    // The pages the release freed go back to the OS now, in one purge per arena.
-    probe::return_freed_pages()?;
     ran?;
     let peak = peak.ok_or_else(|| Error::Probe("the run never reached its peak".into()))??;
     Ok(Sample::between(&before, &peak))

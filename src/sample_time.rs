@@ -12,10 +12,11 @@
 //! all-pending from the last `cargo bench --bench spawn_time` (`target/taskmem/time.json`):
 //! the floor of a sample is creating the tasks, then freeing them. That bench runs on
 //! jemalloc's default options, which keep freed pages for 10 s, so its runs reuse the last
-//! run's pages; a measured run starts from a purge (every page it needs is faulted in anew,
-//! which is what makes its resident growth true). So the table also has the time to
-//! all-pending in this binary, on the memory suite's allocator, timed right after the
-//! samples: the same creation with fresh pages.
+//! run's pages, as the memory suite's runs do after the first of each case (a case with a
+//! payload, and OS threads, start every run from fresh pages: see `Tasks::reuse_pages`).
+//! The table also has the time to all-pending in this binary, on the memory suite's
+//! allocator, from pages returned to the OS first: what every page fault of a run from fresh
+//! pages costs.
 
 use std::time::Duration;
 
@@ -87,6 +88,10 @@ fn time_case(
         println!("{}: skipped: {e}", case.id());
         return None;
     }
+    // As the memory suite does at the start of each case.
+    if let Err(e) = crate::probe::return_freed_pages() {
+        exit_with(&e.to_string(), 1);
+    }
     let mut runs: Vec<f64> = Vec::new();
     let mut silence = crate::quiet_stderr::Silence::default();
     let id = BenchmarkId::new(case.pair().function_id(), case.n);
@@ -115,6 +120,9 @@ fn time_case(
     let fresh: Vec<f64> = (0..sample_size)
         .map(|_| {
             let _guard = crate::workload::exclusive();
+            if let Err(e) = crate::probe::return_freed_pages() {
+                exit_with(&e.to_string(), 1);
+            }
             match driver.time_to_peak(case, &opts, &mut || {}) {
                 Ok(d) => d.as_secs_f64(),
                 Err(e) => exit_with(&format!("{}: {e}", case.id()), 1),
@@ -132,8 +140,8 @@ fn time_case(
 pub struct Timed {
     /// Wall time of one sample of the memory suite (one measured run).
     pub per_sample: Stats,
-    /// Time to all-pending on the memory suite's allocator, which returns freed pages at
-    /// once: creation with fresh pages, as in a measured run.
+    /// Time to all-pending on the memory suite's allocator, from pages returned to the OS
+    /// first: creation with fresh pages, as in a measured run that does not reuse pages.
     pub fresh_pages: Stats,
 }
 

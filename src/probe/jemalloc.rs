@@ -60,6 +60,16 @@ pub(super) fn set_decay_ms(ms: isize) -> Result<(), ProbeError> {
     Ok(())
 }
 
+/// `stats.arenas.<all>.pdirty`: pages jemalloc holds unused but not yet returned to the OS
+/// (counted in `stats.resident`). Read after [`resident`], which advances the epoch.
+pub(super) fn dirty_pages() -> Result<u64, ProbeError> {
+    let name = format!("stats.arenas.{ARENAS_ALL}.pdirty\0");
+    // SAFETY: stats.arenas.<i>.pdirty is a size_t.
+    unsafe { tikv_jemalloc_ctl::raw::read::<usize>(name.as_bytes()) }
+        .map(|v| v as u64)
+        .map_err(|e| err("stats.arenas.pdirty", e))
+}
+
 pub(super) fn purge_all_arenas() -> Result<(), ProbeError> {
     call_void(&format!("arena.{ARENAS_ALL}.purge"))
 }

@@ -199,3 +199,66 @@ fn repeated_tokio_mt_joinset_runs_do_not_drift() {
 fn repeated_tokio_mt_spawn_runs_do_not_drift() {
     check_no_drift("tokio-mt/spawn/10000");
 }
+
+/// The process's minor page faults so far.
+fn minor_faults() -> i64 {
+    // SAFETY: getrusage fills the struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    assert_eq!(unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) }, 0);
+    usage.ru_minflt
+}
+
+/// A run after another reuses the pages that run freed (taskmem's `probe::start_run`): it must
+/// read the same resident and RSS bytes as a run from fresh pages, with far fewer page faults.
+/// Without leaving the held pages out of the readings, a reusing run reads almost nothing.
+fn check_reuse(id: &str) {
+    let _serial = serial();
+    let case: Case = id.parse().unwrap();
+    let driver = Driver::new(case.runtime).unwrap();
+    let run = || {
+        let faults = minor_faults();
+        let s = workload::measure(&driver, &case, &RunOptions::default()).expect("case runs");
+        (s, minor_faults() - faults)
+    };
+    // The first run also grows what the runtime keeps (its queues, jemalloc's metadata).
+    run();
+    let (mut fresh, mut reused) = (Vec::new(), Vec::new());
+    for _ in 0..5 {
+        taskmem::probe::return_freed_pages().unwrap();
+        fresh.push(run());
+        reused.push(run());
+    }
+    let median = |runs: &[(taskmem::Sample, i64)], f: &dyn Fn(&(taskmem::Sample, i64)) -> i64| {
+        let mut v: Vec<i64> = runs.iter().map(f).collect();
+        v.sort();
+        v[v.len() / 2] as f64
+    };
+    for (name, f) in [
+        (
+            "resident",
+            &(|r: &(taskmem::Sample, i64)| r.0.resident) as &dyn Fn(&_) -> i64,
+        ),
+        ("rss", &|r: &(taskmem::Sample, i64)| r.0.rss),
+    ] {
+        let (a, b) = (median(&fresh, f), median(&reused, f));
+        assert!(
+            (b - a).abs() <= a * 0.01,
+            "{id}: {name} read {a} B from fresh pages and {b} B reusing them"
+        );
+    }
+    let (a, b) = (median(&fresh, &|r| r.1), median(&reused, &|r| r.1));
+    assert!(
+        b * 2.0 < a,
+        "{id}: {b} page faults reusing pages against {a} from fresh ones"
+    );
+}
+
+#[test]
+fn runs_that_reuse_freed_pages_read_the_same_bytes_on_tokio_mt() {
+    check_reuse("tokio-mt/spawn/100000");
+}
+
+#[test]
+fn runs_that_reuse_freed_pages_read_the_same_bytes_on_smol() {
+    check_reuse("smol/spawn/100000");
+}
