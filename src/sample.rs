@@ -1,12 +1,13 @@
 //! One measured run of a case: every counter read just before the tasks are created and again
 //! at the peak, and the growth between the two.
 //!
-//! A run starts with [`probe::start_run`], and jemalloc holds the pages freed from then on
-//! (decay -1) instead of returning each as it empties: the release of 1M tasks then costs one
-//! purge, not an `madvise` and a TLB shootdown per emptied slab. [`measure`] starts from
-//! fresh pages and returns the held ones when the run ends; [`measure_reusing`] starts from
-//! the pages the run before it freed and keeps this run's for the next, which saves a page
-//! fault per page. The readings leave held pages out (see [`probe`]), so the resident and
+//! [`measure`] starts from fresh pages: jemalloc is settled ([`probe::settle`]: this thread's
+//! cache flushed, every arena purged), returns pages freed before the peak at once (decay 0),
+//! and from the peak reading holds the pages the release frees, returning them in one purge
+//! when the run ends ([`probe::hold_freed_pages`]): the same readings, without a TLB
+//! shootdown per emptied slab. [`measure_reusing`] starts from the pages the run before it
+//! freed ([`probe::start_run`]) and holds every page it frees for the next run, which saves a
+//! page fault per page. The readings leave held pages out (see [`probe`]), so the resident and
 //! allocated bytes are the same either way. The peak reading is taken inside the run, where
 //! its driver says every task is alive and polled once (see [`crate::Tasks`]).
 
@@ -183,37 +184,55 @@ pub fn exclusive() -> MutexGuard<'static, ()> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Measures one run from fresh pages: returns every page jemalloc holds free to the OS, reads
-/// every counter, then calls `run` with the closure to call at its peak (which quiesces the
-/// heap and reads every counter again), and returns the growth between the two readings.
-/// `run` must call it exactly once, with every task alive; a run that never calls it is an
-/// error. The caller holds [`exclusive`]. The pages the run frees are returned to the OS in
-/// one purge when it ends.
+/// Measures one run from fresh pages: returns every page jemalloc holds free to the OS
+/// ([`probe::settle`]), reads every counter, then calls `run` with the closure to call at its
+/// peak (which quiesces the heap and reads every counter again), and returns the growth
+/// between the two readings. `run` must call it exactly once, with every task alive; a run
+/// that never calls it is an error. The caller holds [`exclusive`]. Pages freed before the
+/// peak go back to the OS at once (decay 0); those freed by the release are held and returned
+/// in one purge when the run ends ([`probe::hold_freed_pages`]).
 pub fn measure(run: impl FnOnce(&mut dyn FnMut()) -> Result<(), Error>) -> Result<Sample, Error> {
-    probe::return_freed_pages()?;
-    let sample = measure_reusing(run);
-    probe::return_freed_pages()?;
-    sample
+    measure_with(false, run)
 }
 
 /// [`measure`], reusing the pages the run before it freed when they are still held
-/// ([`probe::start_run`]), and holding the pages this run frees for the next one: the same
-/// resident and allocated bytes, without a page fault per page. See [`crate::Tasks::reuse_pages`]
-/// for what RSS then reads.
+/// ([`probe::start_run`]), and holding every page this run frees, from its start, for the next
+/// one: the same resident and allocated bytes, without a page fault per page. See
+/// [`crate::Tasks::reuse_pages`] for what RSS then reads.
 pub fn measure_reusing(
+    run: impl FnOnce(&mut dyn FnMut()) -> Result<(), Error>,
+) -> Result<Sample, Error> {
+    measure_with(true, run)
+}
+
+fn measure_with(
+    reuse: bool,
     run: impl FnOnce(&mut dyn FnMut()) -> Result<(), Error>,
 ) -> Result<Sample, Error> {
     if !crate::alloc::installed() {
         return Err(Error::NoAllocator);
     }
     quiesce();
-    probe::start_run()?;
+    if reuse {
+        probe::start_run()?;
+    } else {
+        probe::settle()?;
+    }
     let before = probe::snapshot()?;
     let mut peak: Option<Result<Snapshot, probe::ProbeError>> = None;
     let ran = run(&mut || {
         quiesce();
-        peak = Some(probe::snapshot());
+        peak = Some(probe::snapshot().and_then(|s| {
+            // The release that follows keeps its freed pages (until the run ends, or for
+            // the next run to reuse).
+            probe::hold_freed_pages()?;
+            Ok(s)
+        }));
     });
+    if !reuse {
+        // The pages the release freed go back to the OS now, in one purge per arena.
+        probe::return_freed_pages()?;
+    }
     ran?;
     let peak = peak.ok_or_else(|| Error::Probe("the run never reached its peak".into()))??;
     Ok(Sample::between(&before, &peak))
