@@ -5,7 +5,7 @@
 //!
 //! | metric | what it counts | stacks | unit |
 //! |---|---|---|---|
-//! | `resident` (default) | growth of jemalloc `stats.resident` | no | bytes, page-granular |
+//! | `resident` (default) | growth of jemalloc `stats.resident`, its unused dirty pages left out | no | bytes, page-granular |
 //! | `allocated` | growth of live heap bytes requested, all threads, exact | no | bytes |
 //! | `rss` | growth of process RSS (`/proc/self/statm`) | yes | bytes, page-granular |
 //!

@@ -7,9 +7,11 @@
 //! when the run ends ([`probe::hold_freed_pages`]): the same readings, without a TLB
 //! shootdown per emptied slab. [`measure_reusing`] starts from the pages the run before it
 //! freed ([`probe::start_run`]) and holds every page it frees for the next run, which saves a
-//! page fault per page. The readings leave held pages out (see [`probe`]), so the resident and
-//! allocated bytes are the same either way. The peak reading is taken inside the run, where
-//! its driver says every task is alive and polled once (see [`crate::Tasks`]).
+//! page fault per page. The readings leave held pages out of `resident`, and a reusing run
+//! counts the held pages it took up in its RSS growth (see [`probe`]), so the resident and
+//! allocated bytes are the same either way (RSS: see [`crate::Tasks::reuse_pages`]). The peak
+//! reading is taken inside the run, where its driver says every task is alive and polled
+//! once (see [`crate::Tasks`]).
 
 use crate::error::Error;
 use crate::probe::{self, Snapshot};
@@ -42,8 +44,9 @@ pub enum Metric {
     /// Growth of the exact live heap bytes requested by all threads (taskmem's counting
     /// wrapper around jemalloc). Not page-granular; misses thread stacks.
     Allocated,
-    /// Growth of the process's resident set size (`/proc/self/statm`), jemalloc's unused
-    /// dirty pages left out: counts OS thread stacks and TLS, which jemalloc never sees.
+    /// Growth of the process's resident set size (`/proc/self/statm`), with the held pages a
+    /// run on reused pages took up: counts OS thread stacks and TLS, which jemalloc never
+    /// sees.
     Rss,
 }
 
@@ -90,7 +93,8 @@ pub struct Sample {
     /// Growth of the count of live allocations in jemalloc's large size classes (each
     /// padded by [`crate::probe::large_pad_bytes`] in resident memory).
     pub large: i64,
-    /// Process RSS growth, jemalloc's unused dirty pages left out.
+    /// Process RSS growth. In a run on reused pages ([`measure_reusing`]) the held pages it
+    /// took up count too: they were resident before it.
     pub rss: i64,
 }
 
@@ -184,6 +188,15 @@ pub fn exclusive() -> MutexGuard<'static, ()> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// Returns the pages that runs left held to the OS ([`probe::return_freed_pages`]), as a new
+/// workload starts, or ends the process with one line: a workload that started on another's
+/// held pages would keep more memory than its own peak.
+pub(crate) fn return_held_pages_or_exit() {
+    if let Err(e) = probe::return_freed_pages() {
+        crate::error::exit_with(&e.to_string(), 1);
+    }
+}
+
 /// Measures one run from fresh pages: returns every page jemalloc holds free to the OS
 /// ([`probe::settle`]), reads every counter, then calls `run` with the closure to call at its
 /// peak (which quiesces the heap and reads every counter again), and returns the growth
@@ -223,17 +236,26 @@ fn measure_with(
     let ran = run(&mut || {
         quiesce();
         peak = Some(probe::snapshot().and_then(|s| {
-            // The release that follows keeps its freed pages (until the run ends, or for
-            // the next run to reuse).
-            probe::hold_freed_pages()?;
+            if !reuse {
+                // The release that follows keeps its freed pages until the run ends.
+                probe::hold_freed_pages()?;
+            }
             Ok(s)
         }));
     });
-    if !reuse {
-        // The pages the release freed go back to the OS now, in one purge per arena.
-        probe::return_freed_pages()?;
-    }
+    // The pages the release freed go back to the OS now, in one purge per arena.
+    let returned = if reuse {
+        Ok(())
+    } else {
+        probe::return_freed_pages()
+    };
     ran?;
+    returned?;
     let peak = peak.ok_or_else(|| Error::Probe("the run never reached its peak".into()))??;
-    Ok(Sample::between(&before, &peak))
+    let mut sample = Sample::between(&before, &peak);
+    if reuse {
+        // Held pages the run took up were resident before it: they count as its growth.
+        sample.rss -= peak.dirty as i64 - before.dirty as i64;
+    }
+    Ok(sample)
 }

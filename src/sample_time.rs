@@ -3,8 +3,9 @@
 //! [`main`] is the whole `sample_time` bench binary (`cargo bench --bench sample_time`). Per
 //! case of the memory suite's configuration (`TASKMEM_SIZES`, `TASKMEM_PAYLOAD`, Criterion's
 //! filter, the same ids) Criterion times, with its ordinary wall-clock measurement, exactly
-//! what one sample of the memory suite does: a whole measured run (settle, read, create the N
-//! tasks, reach the peak, read, release, return the freed pages). Settings as the memory
+//! what one sample of the memory suite does: a whole measured run (read, create the N tasks,
+//! reach the peak, read, release; from fresh pages or on the pages the run before freed, as
+//! the suite runs the case). Settings as the memory
 //! suite's: 10 samples of one run each. Criterion writes under
 //! `<criterion home>/sample_time/`.
 //!
@@ -89,9 +90,7 @@ fn time_case(
         return None;
     }
     // As the memory suite does at the start of each case.
-    if let Err(e) = crate::probe::return_freed_pages() {
-        exit_with(&e.to_string(), 1);
-    }
+    crate::sample::return_held_pages_or_exit();
     let mut runs: Vec<f64> = Vec::new();
     let mut silence = crate::quiet_stderr::Silence::default();
     let id = BenchmarkId::new(case.pair().function_id(), case.n);
@@ -120,9 +119,7 @@ fn time_case(
     let fresh: Vec<f64> = (0..sample_size)
         .map(|_| {
             let _guard = crate::workload::exclusive();
-            if let Err(e) = crate::probe::return_freed_pages() {
-                exit_with(&e.to_string(), 1);
-            }
+            crate::sample::return_held_pages_or_exit();
             match driver.time_to_peak(case, &opts, &mut || {}) {
                 Ok(d) => d.as_secs_f64(),
                 Err(e) => exit_with(&format!("{}: {e}", case.id()), 1),

@@ -187,9 +187,7 @@ impl Suite {
         self.clock.start_case(&case.id());
         // The runs of one case reuse each other's freed pages (crate::probe::start_run); the
         // last case's go back to the OS first, so that a case holds no more than its own.
-        if let Err(e) = crate::probe::return_freed_pages() {
-            exit_with(&e.to_string(), 1);
-        }
+        crate::sample::return_held_pages_or_exit();
         if crate::interrupt::requested() {
             stop(self.journal.as_ref(), self.claims.is_some());
         }

@@ -60,14 +60,17 @@ pub(super) fn set_decay_ms(ms: isize) -> Result<(), ProbeError> {
     Ok(())
 }
 
-/// `stats.arenas.<all>.pdirty`: pages jemalloc holds unused but not yet returned to the OS
-/// (counted in `stats.resident`). Read after [`resident`], which advances the epoch.
-pub(super) fn dirty_pages() -> Result<u64, ProbeError> {
+/// `stats.arenas.<all>.pdirty` in bytes (jemalloc's own page size, `arenas.page`): pages
+/// jemalloc holds unused but not yet returned to the OS, counted in `stats.resident`. Read
+/// after [`resident`], which advances the epoch.
+pub(super) fn dirty_bytes() -> Result<u64, ProbeError> {
     let name = format!("stats.arenas.{ARENAS_ALL}.pdirty\0");
-    // SAFETY: stats.arenas.<i>.pdirty is a size_t.
-    unsafe { tikv_jemalloc_ctl::raw::read::<usize>(name.as_bytes()) }
-        .map(|v| v as u64)
-        .map_err(|e| err("stats.arenas.pdirty", e))
+    // SAFETY: stats.arenas.<i>.pdirty and arenas.page are size_t.
+    let pages = unsafe { tikv_jemalloc_ctl::raw::read::<usize>(name.as_bytes()) }
+        .map_err(|e| err("stats.arenas.pdirty", e))?;
+    let page = unsafe { tikv_jemalloc_ctl::raw::read::<usize>(b"arenas.page\0") }
+        .map_err(|e| err("arenas.page", e))?;
+    Ok((pages * page) as u64)
 }
 
 pub(super) fn purge_all_arenas() -> Result<(), ProbeError> {

@@ -6,17 +6,18 @@
 //!   (`stats.arenas.<all>.pdirty`): the bytes in physically resident pages that back live
 //!   allocations, and jemalloc's metadata. Page-granular and an upper bound: extents are
 //!   counted whole, in size classes.
+//! - `dirty`: those unused dirty pages, in bytes.
 //! - `requested` / `usable`: the exact live heap bytes counted by
 //!   [`TrackedJemalloc`](crate::alloc::TrackedJemalloc), as requested and as rounded to
 //!   jemalloc's size classes.
-//! - `rss`: the process's resident set size from `/proc/self/statm` (Linux), less the same
-//!   dirty pages; it also counts what jemalloc never sees: OS thread stacks, thread-local
-//!   storage, the binary's own pages.
+//! - `rss`: the process's resident set size from `/proc/self/statm` (Linux), which also counts
+//!   what jemalloc never sees: OS thread stacks, thread-local storage, the binary's own pages.
 //!
-//! Dirty pages are left out of both because a run may reuse the pages that the run before
-//! it freed ([`start_run`]): they are resident before the run and after it, so they would
-//! hide the bytes they come to back. Whether a run starts from returned pages or from held
-//! ones, the readings are the same.
+//! Dirty pages are left out of `resident` because a run may reuse the pages that the run
+//! before it freed ([`start_run`]): they are resident before the run and after it, so they
+//! would hide the bytes they come to back. Whether a run starts from returned pages or from
+//! held ones, `resident` reads the same. A run on held pages takes the dirty pages it used
+//! out of its RSS growth too ([`crate::sample::measure_reusing`]).
 //!
 //! [`settle`] brings jemalloc to a known state: it flushes the calling thread's cache and
 //! returns every arena's unused pages to the OS. Reads need jemalloc's `epoch` advanced
@@ -57,13 +58,15 @@ pub struct ThreadLimit {
 pub struct Snapshot {
     /// jemalloc `stats.resident`, less its unused dirty pages.
     pub resident: u64,
+    /// jemalloc's unused dirty pages (`stats.arenas.<all>.pdirty`), in bytes.
+    pub dirty: u64,
     /// Live bytes requested from the global allocator (exact, all threads).
     pub requested: i64,
     /// Live bytes in jemalloc's size classes (exact, all threads).
     pub usable: i64,
     /// Live allocations in jemalloc's large size classes (exact, all threads).
     pub large: i64,
-    /// Process resident set size (`/proc/self/statm`), less jemalloc's unused dirty pages.
+    /// Process resident set size (`/proc/self/statm`).
     pub rss: u64,
 }
 
@@ -86,20 +89,28 @@ pub fn check() -> Result<(), ProbeError> {
 pub fn snapshot() -> Result<Snapshot, ProbeError> {
     let counters = crate::alloc::counters();
     let resident = jemalloc::resident()?;
-    let dirty = jemalloc::dirty_pages()? * os::page_size();
+    let dirty = jemalloc::dirty_bytes()?;
+    let resident = resident.checked_sub(dirty).ok_or_else(|| {
+        ProbeError(format!(
+            "jemalloc counts {dirty} B of dirty pages in {resident} B of resident ones"
+        ))
+    })?;
     Ok(Snapshot {
-        resident: resident.saturating_sub(dirty),
+        resident,
+        dirty,
         requested: counters.requested,
         usable: counters.usable,
         large: counters.large,
-        rss: os::rss_bytes()?.saturating_sub(dirty),
+        rss: os::rss_bytes()?,
     })
 }
 
 /// Flushes this thread's jemalloc cache and returns every arena's unused dirty pages to the OS,
 /// with freed pages returned at once again from here on (ending [`hold_freed_pages`]).
 pub fn settle() -> Result<(), ProbeError> {
-    return_freed_pages()?;
+    // Decay 0 whatever the flag says, so that a failed change cannot leave pages held.
+    jemalloc::set_decay_ms(0)?;
+    HOLDING.store(false, std::sync::atomic::Ordering::Relaxed);
     jemalloc::flush_thread_cache();
     jemalloc::purge_all_arenas()
 }
@@ -110,17 +121,18 @@ pub fn settle() -> Result<(), ProbeError> {
 ///
 /// So the first run after a [`settle`] (or [`return_freed_pages`]) faults every page it
 /// needs in anew, and each run after it reuses the pages the run before it freed: the same
-/// readings ([`snapshot`] leaves held pages out), without a page fault per page and an
+/// resident bytes ([`snapshot`] leaves held pages out), without a page fault per page and an
 /// `madvise` and TLB shootdown per emptied extent (`async-std/join_all` at 1M on two cores:
 /// 0.54-0.57 s per run from fresh pages, 0.30-0.34 s reusing them). Return the held pages
 /// with [`return_freed_pages`] when the runs of one workload are over.
 pub fn start_run() -> Result<(), ProbeError> {
-    if !HOLDING.load(std::sync::atomic::Ordering::Relaxed) {
+    if HOLDING.load(std::sync::atomic::Ordering::Relaxed) {
+        jemalloc::flush_thread_cache();
+        Ok(())
+    } else {
         settle()?;
-        hold_freed_pages()?;
+        hold_freed_pages()
     }
-    jemalloc::flush_thread_cache();
-    Ok(())
 }
 
 static HOLDING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -131,16 +143,18 @@ static HOLDING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::n
 /// time, each an `madvise` and a TLB shootdown on every core running the process; one purge
 /// of the coalesced extents costs a fraction of that, and a next run reuses them at no cost.
 pub fn hold_freed_pages() -> Result<(), ProbeError> {
+    jemalloc::set_decay_ms(-1)?;
     HOLDING.store(true, std::sync::atomic::Ordering::Relaxed);
-    jemalloc::set_decay_ms(-1)
+    Ok(())
 }
 
 /// Ends [`hold_freed_pages`]: decay back to 0 on every arena (as
 /// [`crate::alloc::MALLOC_CONF`] sets it), which returns the held pages now, in one purge per
 /// arena. Nothing to do when no hold is on.
 pub fn return_freed_pages() -> Result<(), ProbeError> {
-    if HOLDING.swap(false, std::sync::atomic::Ordering::Relaxed) {
+    if HOLDING.load(std::sync::atomic::Ordering::Relaxed) {
         jemalloc::set_decay_ms(0)?;
+        HOLDING.store(false, std::sync::atomic::Ordering::Relaxed);
     }
     Ok(())
 }

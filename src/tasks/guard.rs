@@ -7,7 +7,7 @@
 //!   table of the tasks' waker addresses ([`Seen`]) that is allocated and touched before a
 //!   measurement starts, so that no counter sees it grow. When its future is dropped it
 //!   arrives at [`DROPPED`], which a release that cancels every task at once awaits
-//!   (async-std, smol, tokio's `JoinSet`).
+//!   (async-std, smol, tokio's `spawn` and `JoinSet`).
 //! - [`Watch`] wraps each *unspawned* future (`join_all`, sequential, `FuturesUnordered`,
 //!   `buffer_unordered`): a newtype, so it adds no byte; the driver polls them itself.
 //! - Both count futures that complete before the peak ([`take_early`]) and catch a panic in

@@ -142,6 +142,7 @@ impl fmt::Debug for Tasks {
             .field("strategy", &self.strategy)
             .field("n", &self.n)
             .field("metric", &self.metric)
+            .field("reuse_pages", &self.reuse_pages)
             .finish_non_exhaustive()
     }
 }
@@ -429,9 +430,7 @@ impl Tasks {
             // A new benchmark: the pages an earlier workload's runs left held go back to the
             // OS, and this one's runs reuse each other's (Tasks::reuse_pages).
             let _guard = sample::exclusive();
-            if let Err(e) = crate::probe::return_freed_pages() {
-                crate::error::exit_with(&format!("{}/{}: {e}", self.label(), self.n), 1)
-            }
+            sample::return_held_pages_or_exit();
         }
         b.iter_custom(|iters| {
             let mut total = 0u64;
@@ -504,7 +503,7 @@ impl Tasks {
         }
         guard::begin_run();
         // This thread may poll the tasks itself (tokio's current-thread runtime, block_on):
-        // it keeps its jemalloc cache, which the settle flushes (probe::runtime_thread).
+        // it keeps its jemalloc cache, which is flushed before each run (probe::runtime_thread).
         crate::probe::measuring_thread();
         Seen::clear(self.strategy.live_tasks(self.n));
         // Clears the last run's timeout for every strategy (spawning ones set their target).

@@ -31,7 +31,8 @@ impl Tokio {
             .map_err(|e| Error::Runtime(format!("cannot build tokio's runtime: {e}")))
     }
 
-    /// `tokio::spawn` N tasks from `make`, keep the handles, await (or abort) them.
+    /// `tokio::spawn` N tasks from `make`, keep the handles; abort them and wait until every
+    /// future is dropped, or await each.
     pub(super) fn spawn<F: Future<Output = ()> + Send + 'static>(
         &self,
         n: usize,

@@ -162,12 +162,11 @@ impl Driver {
         };
         let strategy = strategy(case)
             .ok_or_else(|| CaseError::Failed(format!("{} has no bound", case.id())))?;
-        // Runs reuse the pages the run before them freed (Tasks::reuse_pages), except with
-        // a payload: a payload's pages that a run leaves untouched would read as resident in
-        // RSS (a 16,385-byte one: 23.6 KiB per task instead of 19.7). Threads (no Tasks
-        // here) start from fresh pages too: each new thread's jemalloc cache is a zeroed
-        // allocation, free of page faults on fresh pages and a memset that makes every page
-        // resident on reused ones (45 KiB of RSS per thread at 10K instead of 25).
+        // Runs reuse the pages the run before them freed, except with a payload, whose RSS
+        // would then read more (Tasks::reuse_pages says why). Threads (no Tasks here) start
+        // from fresh pages too: each new thread's jemalloc cache is a zeroed allocation, free
+        // of page faults on fresh pages and a memset that makes every page resident on reused
+        // ones (45 KiB of RSS per thread at 10K instead of 25).
         let reuse = case.payload.is_none() && opts.payload.is_none();
         Ok(Some(
             base.with_strategy(strategy)
@@ -191,7 +190,8 @@ impl Driver {
         }
     }
 
-    /// Runs the case once and measures it (see [`crate::sample::measure`]).
+    /// Runs the case once and measures it (see [`crate::sample::measure`]; the cases without
+    /// a payload reuse the pages the run before freed, [`crate::sample::measure_reusing`]).
     pub fn measure(&self, case: &Case, opts: &RunOptions) -> Result<Sample, CaseError> {
         match self.tasks(case, opts)? {
             None => {

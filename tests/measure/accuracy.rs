@@ -7,9 +7,12 @@
 
 use crate::serial;
 
+use std::time::Duration;
+
 use taskmem::matrix::Case;
 use taskmem::sample::Metric;
 use taskmem::workload::{self, Driver, RunOptions};
+use taskmem::{Runtime, Sample, Strategy, Tasks};
 
 const PAYLOAD: usize = 1024;
 
@@ -208,57 +211,64 @@ fn minor_faults() -> i64 {
     usage.ru_minflt
 }
 
-/// A run after another reuses the pages that run freed (taskmem's `probe::start_run`): it must
-/// read the same resident and RSS bytes as a run from fresh pages, with far fewer page faults.
+/// A run on the pages the run before it freed (`Tasks::reuse_pages(true)`) must read the same
+/// resident and RSS bytes as a run from fresh pages (the default), with far fewer page faults.
 /// Without leaving the held pages out of the readings, a reusing run reads almost nothing.
-fn check_reuse(id: &str) {
+fn check_reuse<F, M>(runtime: Runtime, make: M)
+where
+    M: Fn() -> F,
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
     let _serial = serial();
-    let case: Case = id.parse().unwrap();
-    let driver = Driver::new(case.runtime).unwrap();
-    let run = || {
+    let fresh = Tasks::new(runtime, Strategy::Spawn, 100_000);
+    let reusing = fresh.with_n(100_000).reuse_pages(true);
+    let run = |tasks: &Tasks| {
         let faults = minor_faults();
-        let s = workload::measure(&driver, &case, &RunOptions::default()).expect("case runs");
+        let s = tasks.measure(&make).expect("the tasks run");
         (s, minor_faults() - faults)
     };
     // The first run also grows what the runtime keeps (its queues, jemalloc's metadata).
-    run();
-    let (mut fresh, mut reused) = (Vec::new(), Vec::new());
+    run(&fresh);
+    let (mut from_fresh, mut reused) = (Vec::new(), Vec::new());
     for _ in 0..5 {
-        taskmem::probe::return_freed_pages().unwrap();
-        fresh.push(run());
-        reused.push(run());
+        from_fresh.push(run(&fresh));
+        // The first reusing run after a fresh one starts from fresh pages; the next reuses.
+        run(&reusing);
+        reused.push(run(&reusing));
     }
-    let median = |runs: &[(taskmem::Sample, i64)], f: &dyn Fn(&(taskmem::Sample, i64)) -> i64| {
+    type Run = (Sample, i64);
+    let median = |runs: &[Run], f: fn(&Run) -> i64| {
         let mut v: Vec<i64> = runs.iter().map(f).collect();
         v.sort();
         v[v.len() / 2] as f64
     };
-    for (name, f) in [
-        (
-            "resident",
-            &(|r: &(taskmem::Sample, i64)| r.0.resident) as &dyn Fn(&_) -> i64,
-        ),
-        ("rss", &|r: &(taskmem::Sample, i64)| r.0.rss),
-    ] {
-        let (a, b) = (median(&fresh, f), median(&reused, f));
+    let resident: fn(&Run) -> i64 = |r| r.0.resident;
+    let rss: fn(&Run) -> i64 = |r| r.0.rss;
+    let metrics = [("resident", resident), ("rss", rss)];
+    for (name, f) in metrics {
+        let (a, b) = (median(&from_fresh, f), median(&reused, f));
         assert!(
             (b - a).abs() <= a * 0.01,
-            "{id}: {name} read {a} B from fresh pages and {b} B reusing them"
+            "{runtime}: {name} read {a} B from fresh pages and {b} B reusing them"
         );
     }
-    let (a, b) = (median(&fresh, &|r| r.1), median(&reused, &|r| r.1));
+    let (a, b) = (median(&from_fresh, |r| r.1), median(&reused, |r| r.1));
     assert!(
         b * 2.0 < a,
-        "{id}: {b} page faults reusing pages against {a} from fresh ones"
+        "{runtime}: {b} page faults reusing pages against {a} from fresh ones"
     );
 }
 
 #[test]
 fn runs_that_reuse_freed_pages_read_the_same_bytes_on_tokio_mt() {
-    check_reuse("tokio-mt/spawn/100000");
+    check_reuse(Runtime::TokioMultiThread, || async {
+        tokio::time::sleep(Duration::from_secs(10)).await
+    });
 }
 
 #[test]
 fn runs_that_reuse_freed_pages_read_the_same_bytes_on_smol() {
-    check_reuse("smol/spawn/100000");
+    check_reuse(Runtime::Smol, || async {
+        smol::Timer::after(Duration::from_secs(10)).await;
+    });
 }
