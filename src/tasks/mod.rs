@@ -283,7 +283,13 @@ impl Tasks {
     /// The samples of every run made by [`Tasks::bench`] so far, one `Vec` per Criterion
     /// call (warm-up first, then one per sample), and forgets them.
     pub fn take_runs(&self) -> Vec<Vec<Sample>> {
-        std::mem::take(&mut *self.runs.lock().unwrap_or_else(|p| p.into_inner()))
+        std::mem::take(&mut *self.kept_runs())
+    }
+
+    /// The runs [`Tasks::bench`] kept; a panic elsewhere while they were locked does not lose
+    /// them.
+    fn kept_runs(&self) -> std::sync::MutexGuard<'_, Vec<Vec<Sample>>> {
+        self.runs.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn executor(&self) -> Result<&Executor, Error> {
@@ -421,11 +427,7 @@ impl Tasks {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let first_call = self
-            .runs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .is_empty();
+        let first_call = self.kept_runs().is_empty();
         if first_call && self.reuse_pages {
             // A new benchmark: the pages an earlier workload's runs left held go back to the
             // OS, and this one's runs reuse each other's (Tasks::reuse_pages).
@@ -449,10 +451,7 @@ impl Tasks {
                     }
                 }
             }
-            self.runs
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(runs);
+            self.kept_runs().push(runs);
             total
         });
     }

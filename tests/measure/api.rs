@@ -326,8 +326,8 @@ impl Drop for StuckInDrop {
 }
 
 /// The release after the peak is bounded by `Tasks::timeout` (at least 5 s): tasks that
-/// cannot be dropped end the process with one line and exit code 1, not a hang. The run is in a child process
-/// (this binary, re-run on the ignored test below).
+/// cannot be dropped end the process with one line and exit code 1, not a hang. The run is in
+/// a child process (this binary, re-run on the ignored test below).
 #[test]
 fn a_release_whose_drop_blocks_ends_the_process_in_one_line() {
     use std::process::{Command, Stdio};
