@@ -19,27 +19,31 @@ const PAYLOAD: usize = 1024;
 /// Pairs of runs (without payload, with payload), after one warm-up pair.
 const PAIRS: usize = 7;
 
-/// The median over interleaved pairs of the payload run's growth minus the plain run's, per
-/// metric: pairing cancels slow drift in the allocator's state between runs.
-fn median_difference(
+/// The median over interleaved pairs of the payload run's growth minus the plain run's, for
+/// each metric of [`Metric::ALL`] (in that order): pairing cancels slow drift in the
+/// allocator's state between runs. Every run reads all three metrics, so one set of pairs
+/// serves them all.
+fn median_differences(
     driver: &Driver,
     case: &Case,
     plain: &RunOptions,
     loaded: &RunOptions,
-    metric: Metric,
-) -> f64 {
+) -> [f64; Metric::ALL.len()] {
     let run = |opts: &RunOptions| workload::measure(driver, case, opts).expect("case runs");
     run(plain);
     run(loaded);
-    let mut diffs: Vec<f64> = (0..PAIRS)
-        .map(|_| {
-            let a = run(plain).value(metric).unwrap().bytes as f64;
-            let b = run(loaded).value(metric).unwrap().bytes as f64;
-            b - a
-        })
-        .collect();
-    diffs.sort_by(f64::total_cmp);
-    diffs[PAIRS / 2]
+    let pairs: Vec<_> = (0..PAIRS).map(|_| (run(plain), run(loaded))).collect();
+    Metric::ALL.map(|metric| {
+        let mut diffs: Vec<f64> = pairs
+            .iter()
+            .map(|(a, b)| {
+                let bytes = |s: &Sample| s.value(metric).unwrap().bytes as f64;
+                bytes(b) - bytes(a)
+            })
+            .collect();
+        diffs.sort_by(f64::total_cmp);
+        diffs[PAIRS / 2]
+    })
 }
 
 fn check(case: &str) {
@@ -59,8 +63,9 @@ fn check_with(case: &str, payload: usize, loose: &[(Metric, f64)]) {
         payload: Some(payload),
         ..RunOptions::default()
     };
-    for metric in Metric::ALL {
-        let per_task = median_difference(&driver, &case, &plain, &loaded, metric) / case.n as f64;
+    let differences = median_differences(&driver, &case, &plain, &loaded);
+    for (metric, difference) in Metric::ALL.into_iter().zip(differences) {
+        let per_task = difference / case.n as f64;
         let error = (per_task - payload as f64).abs() / payload as f64;
         let bound = loose
             .iter()
