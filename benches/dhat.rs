@@ -4,9 +4,9 @@
 //! Run with:
 //!
 //! ```text
-//! cargo bench --bench dhat                         # N = 1, 10K, 100K
-//! cargo bench --bench dhat -- tokio-mt/spawn       # a slice, by Criterion-style filter
-//! TASKMEM_SIZES=1m cargo bench --bench dhat -- join_all
+//! cargo bench --features dhat --bench dhat                    # N = 1, 10K, 100K
+//! cargo bench --features dhat --bench dhat -- tokio-mt/spawn  # a slice, Criterion-style filter
+//! TASKMEM_SIZES=1m cargo bench --features dhat --bench dhat -- join_all
 //! ```
 
 #[global_allocator]

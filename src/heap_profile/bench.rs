@@ -1,5 +1,5 @@
-//! The `cargo bench --bench dhat` binary: its `main`, where it writes the profiles and the
-//! summary, and what it prints per case and per pair.
+//! The `cargo bench --features dhat --bench dhat` binary: its `main`, where it writes the
+//! profiles and the summary, and what it prints per case and per pair.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;

@@ -1,8 +1,8 @@
 //! dhat heap profiles of the memory suite's cases, beside jemalloc's figures.
 //!
-//! [`main`] is the whole `cargo bench --bench dhat` binary. For every case of the matrix
-//! (default N = 1, 10K and 100K; `TASKMEM_SIZES` chooses others, 1M included), it makes one
-//! unprofiled warm-up run, then one run under a [`dhat::Profiler`], reads dhat's
+//! [`main`] is the whole `cargo bench --features dhat --bench dhat` binary. For every case of
+//! the matrix (default N = 1, 10K and 100K; `TASKMEM_SIZES` chooses others, 1M included), it
+//! makes one unprofiled warm-up run, then one run under a [`dhat::Profiler`], reads dhat's
 //! [`dhat::HeapStats`] just before the tasks are created and again at the peak (every task
 //! alive and polled once, the heap quiet: see [`crate::workload`]), and prints per task:
 //! the allocations (live blocks at the peak minus before, / N) and the requested bytes (live
@@ -52,7 +52,8 @@
 //! dhat takes a backtrace at every allocation, so a profiled run is several times slower
 //! than the unprofiled warm-up (both times are printed per case): 1M runs only on request.
 //! The viewer shows function names; for file and line too, build the bench with line tables:
-//! `CARGO_PROFILE_BENCH_DEBUG=line-tables-only cargo bench --bench dhat` (a full rebuild).
+//! `CARGO_PROFILE_BENCH_DEBUG=line-tables-only cargo bench --features dhat --bench dhat` (a full
+//! rebuild).
 //!
 //! # Files
 //!

@@ -87,6 +87,35 @@ fn invalid_filter_regex_is_one_line_and_exit_2() {
     assert_one_line_error(&out, 2, "not a valid regular expression");
 }
 
+/// regex is built without its default features: Perl classes (`\d`, `\w`, `\b`) must still
+/// parse (its feature "unicode-perl"), in filters as in Criterion's own.
+#[test]
+fn filters_take_perl_classes() {
+    let out = taskmem(
+        &[
+            "cases",
+            "--sizes",
+            "1,10k",
+            "--filter",
+            r"^\w+-mt/spawn/\d+$",
+        ],
+        &[],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let listed: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        listed,
+        ["tokio-mt/spawn/1", "tokio-mt/spawn/10000"],
+        "{stdout}"
+    );
+}
+
 #[test]
 fn threads_past_pid_max_are_skipped_with_the_limit_named() {
     let out = taskmem(&["measure", "os/threads/1000000"], &[]);
