@@ -89,6 +89,11 @@ impl Tokio {
             at_peak();
             if release == Release::Complete && STARTED.all_arrived() {
                 while set.join_next().await.is_some() {}
+            } else if STARTED.all_arrived() {
+                // Dropped from a task of the runtime, as `spawn` aborts its handles: each
+                // cancelled task goes to that worker's own queue.
+                let _ = tokio::spawn(async move { drop(set) }).await;
+                DROPPED.wait().await;
             } else {
                 drop(set);
                 DROPPED.wait().await;
