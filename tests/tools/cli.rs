@@ -87,20 +87,12 @@ fn invalid_filter_regex_is_one_line_and_exit_2() {
     assert_one_line_error(&out, 2, "not a valid regular expression");
 }
 
-/// regex is built without its default features: Perl classes (`\d`, `\w`, `\b`) must still
-/// parse (its feature "unicode-perl"), in filters as in Criterion's own.
+/// regex is built without its default features: Perl classes (`\d`, `\w`, `\b`, its feature
+/// "unicode-perl") and case-insensitive matching (`(?i)`, "unicode-case") must still parse.
 #[test]
-fn filters_take_perl_classes() {
-    let out = taskmem(
-        &[
-            "cases",
-            "--sizes",
-            "1,10k",
-            "--filter",
-            r"^\w+-mt/spawn/\d+$",
-        ],
-        &[],
-    );
+fn filters_take_perl_classes_and_case_insensitive_matching() {
+    let filter = r"(?i)^\w+-MT/\bspawn\b/\d+$";
+    let out = taskmem(&["cases", "--sizes", "1,10k", "--filter", filter], &[]);
     assert_eq!(
         out.status.code(),
         Some(0),
