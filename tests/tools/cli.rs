@@ -3,6 +3,8 @@
 
 use std::process::{Command, Output};
 
+use crate::common;
+
 fn taskmem(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_taskmem"));
     cmd.args(args)
@@ -93,13 +95,7 @@ fn invalid_filter_regex_is_one_line_and_exit_2() {
 fn filters_take_perl_classes_and_case_insensitive_matching() {
     let filter = r"(?i)^\w+-MT/\bspawn\b/\d+$";
     let out = taskmem(&["cases", "--sizes", "1,10k", "--filter", filter], &[]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = common::succeeded(&out);
     let listed: Vec<&str> = stdout.lines().collect();
     assert_eq!(
         listed,
@@ -136,13 +132,7 @@ fn cases_lists_the_matrix_with_skips_and_missing_pairs() {
 #[test]
 fn measure_prints_every_counter() {
     let out = taskmem(&["measure", "tokio-ct/join_all/10k", "--runs", "1"], &[]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = common::succeeded(&out);
     assert!(
         stdout.starts_with("tokio-ct/join_all/10000 run 1: "),
         "{stdout}"
@@ -207,13 +197,7 @@ fn measure_runs_a_payload_case() {
         &["measure", "smol/spawn/p1024-dropped/1k", "--runs", "1"],
         &[],
     );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = common::succeeded(&out);
     assert!(
         stdout.starts_with("smol/spawn/p1024-dropped/1000 run 1: "),
         "{stdout}"

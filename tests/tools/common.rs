@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
+use std::process::Output;
 
 use taskmem::matrix::{self, Case, Strategy};
 use taskmem::sample::{Metric, Sample};
@@ -209,4 +210,16 @@ pub fn write_summary(dir: &Path, s: &Summary) -> PathBuf {
     let file = dir.join("summary.json");
     std::fs::write(&file, serde_json::to_vec_pretty(s).expect("encode")).expect("write");
     file
+}
+
+/// Asserts that a command exited with 0 (its stderr in the message if not) and returns its
+/// stdout.
+pub fn succeeded(out: &Output) -> String {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }

@@ -191,13 +191,7 @@ fn svg_writes_each_chart_and_the_page_goes_where_asked() {
         "--out",
         s(&page),
     ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = common::succeeded(&out);
     // One headline chart per N (1 and 10K), the three charts of the matrix and the bounded
     // pairs' own.
     let ids = [
@@ -239,12 +233,7 @@ fn the_default_page_goes_next_to_criterions_report() {
     std::fs::create_dir_all(target.join("taskmem")).unwrap();
     let summary = common::write_summary(&target.join("taskmem"), &common::summary());
     let out = taskmem(&["report", "--summary", s(&summary)]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::succeeded(&out);
     let page = target.join("criterion").join("taskmem").join("index.html");
     assert!(page.is_file());
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -261,12 +250,7 @@ fn a_sweep_beside_the_summary_puts_its_other_languages_in_the_headline_table() {
     let summary = common::write_summary(&dir, &common::summary());
     common::write_sweep(&dir, &common::sweep_summary());
     let out = taskmem(&["report", "--summary", s(&summary), "--markdown"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::succeeded(&out);
     let md = String::from_utf8(out.stdout).unwrap();
     let head = md
         .find("**Memory at the peak (jemalloc resident), ordered as the chart at N = 10K**")
@@ -312,12 +296,7 @@ fn a_corrupt_sweep_is_named_on_the_page_and_the_page_still_written() {
     std::fs::write(dir.join("sweep.json"), "{\"format\": 1, \"pairs\": [tru").unwrap();
     let page = dir.join("page.html");
     let out = taskmem(&["report", "--summary", s(&summary), "--out", s(&page)]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::succeeded(&out);
     let html = std::fs::read_to_string(&page).unwrap();
     assert!(
         html.contains("sweep.json is not a taskmem summary"),
