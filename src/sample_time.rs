@@ -5,9 +5,8 @@
 //! filter, the same ids) Criterion times, with its ordinary wall-clock measurement, exactly
 //! what one sample of the memory suite does: a whole measured run (read, create the N tasks,
 //! reach the peak, read, release; from fresh pages or on the pages the run before freed, as
-//! the suite runs the case). Settings as the memory
-//! suite's: 10 samples of one run each. Criterion writes under
-//! `<criterion home>/sample_time/`.
+//! the suite runs the case). Settings as the memory suite's: 10 samples of one run each.
+//! Criterion writes under `<criterion home>/sample_time/`.
 //!
 //! At the end a markdown table sets each case's median time per sample beside its time to
 //! all-pending from the last `cargo bench --bench spawn_time` (`target/taskmem/time.json`):
