@@ -44,6 +44,9 @@ pub mod cli;
 #[cfg(feature = "suite")]
 #[doc(hidden)]
 pub mod config;
+#[cfg(feature = "suite")]
+#[doc(hidden)]
+pub mod cores;
 // Its records, breakdown and peers build with the suite (the report reads them); the
 // servers under measurement need the `connections` feature.
 #[cfg(any(feature = "suite", feature = "connections"))]

@@ -17,6 +17,12 @@
 //! The table also has the time to all-pending in this binary, on the memory suite's
 //! allocator, from pages returned to the OS first: what every page fault of a run from fresh
 //! pages costs.
+//!
+//! Its last column is the cores' round trip ([`crate::cores`]) read around the floor's case
+//! and around this case: on a virtual machine the host can move the two CPUs apart between
+//! the two benches, or during either, and tokio-mt's spawned cases then take up to 2x longer.
+//! A ratio taken across round trips more than 2x apart is marked `*`, and a line under the
+//! table says how far the round trip moved.
 
 use std::time::Duration;
 
@@ -71,7 +77,8 @@ pub fn main() {
     }
     criterion.final_summary();
     if !timed.is_empty() {
-        print!("{}", table(&timed));
+        let floors = crate::timing::load(&crate::timing::default_path()).ok();
+        print!("{}", table(&timed, floors.as_ref()));
     }
 }
 
@@ -90,6 +97,7 @@ fn time_case(
     }
     // As the memory suite does at the start of each case.
     crate::sample::return_held_pages_or_exit();
+    let before = crate::cores::round_trip();
     let mut runs: Vec<f64> = Vec::new();
     let mut silence = crate::quiet_stderr::Silence::default();
     let id = BenchmarkId::new(case.pair().function_id(), case.n);
@@ -128,6 +136,7 @@ fn time_case(
     Some(Timed {
         per_sample: Stats::of(&runs[runs.len().saturating_sub(sample_size)..]),
         fresh_pages: Stats::of(&fresh),
+        round_trip_ns: crate::cores::readings([before, crate::cores::round_trip()]),
     })
 }
 
@@ -139,28 +148,45 @@ pub struct Timed {
     /// Time to all-pending on the memory suite's allocator, from pages returned to the OS
     /// first: creation with fresh pages, as in a measured run that does not reuse pages.
     pub fresh_pages: Stats,
+    /// One cache line's round trip between two CPUs (ns), read before the case's runs and
+    /// after them ([`crate::cores`]).
+    pub round_trip_ns: Vec<f64>,
 }
 
 /// The markdown table: median time per sample beside the time to all-pending from
-/// `target/taskmem/time.json` (when it has the case), and beside the time to all-pending
-/// with fresh pages.
-pub fn table(timed: &[(String, Timed)]) -> String {
-    let floors = crate::timing::load(&crate::timing::default_path()).ok();
+/// `floors` (`target/taskmem/time.json`, when it has the case), and beside the time to all-pending
+/// with fresh pages; each with the cores' round trip its runs were taken at. A line under
+/// the table says when the round trip moved by more than 2x over the readings.
+pub fn table(timed: &[(String, Timed)], floors: Option<&crate::timing::TimeSummary>) -> String {
     let mut out = String::from(
-        "\n| case | per sample, memory suite | time to all-pending (spawn_time) | ratio | all-pending, fresh pages | ratio |\n|---|---|---|---|---|---|\n",
+        "\n| case | per sample, memory suite | time to all-pending (spawn_time) | ratio | all-pending, fresh pages | ratio | cores' round trip: spawn_time / here |\n|---|---|---|---|---|---|---|\n",
     );
+    let mut all_readings: Vec<f64> = Vec::new();
     for (id, t) in timed {
         let stats = &t.per_sample;
-        let floor = floors
-            .as_ref()
-            .and_then(|f| f.cases.iter().find(|c| &c.id == id))
-            .map(|c| c.seconds.median);
-        let (floor_text, ratio) = match floor {
-            Some(f) if f > 0.0 => (seconds(f), format!("{:.1}", stats.median / f)),
+        let floor = floors.and_then(|f| f.cases.iter().find(|c| &c.id == id));
+        let (floor_text, ratio, floor_trips) = match floor {
+            Some(f) if f.seconds.median > 0.0 => (
+                seconds(f.seconds.median),
+                format!("{:.1}", stats.median / f.seconds.median),
+                f.round_trip_ns.as_slice(),
+            ),
             _ => (
                 "(run `cargo bench --bench spawn_time`)".to_string(),
                 "".to_string(),
+                &[][..],
             ),
+        };
+        // A ratio across two states of the machine is marked (see the line under the table).
+        let row: Vec<f64> = floor_trips
+            .iter()
+            .chain(&t.round_trip_ns)
+            .copied()
+            .collect();
+        let ratio = if !ratio.is_empty() && moved(&row) {
+            format!("{ratio}*")
+        } else {
+            ratio
         };
         let fresh = t.fresh_pages.median;
         let fresh_ratio = if fresh > 0.0 {
@@ -169,12 +195,33 @@ pub fn table(timed: &[(String, Timed)]) -> String {
             String::new()
         };
         out.push_str(&format!(
-            "| {id} | {} | {floor_text} | {ratio} | {} | {fresh_ratio} |\n",
+            "| {id} | {} | {floor_text} | {ratio} | {} | {fresh_ratio} | {} / {} |\n",
             seconds(stats.median),
-            seconds(fresh)
+            seconds(fresh),
+            crate::cores::span(floor_trips),
+            crate::cores::span(&t.round_trip_ns),
+        ));
+        all_readings.extend_from_slice(floor_trips);
+        all_readings.extend_from_slice(&t.round_trip_ns);
+    }
+    if moved(&all_readings) {
+        let lo = all_readings.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = all_readings.iter().copied().fold(0.0, f64::max);
+        out.push_str(&format!(
+            "\nThe cores' round trip moved from {lo:.0} to {hi:.0} ns across these readings (on a \
+             virtual machine, the host placing the CPUs apart): cases whose threads pass cache \
+             lines per task, tokio-mt's above all, run slower at the high figure. A ratio marked \
+             * compares runs whose round trips differ by more than 2x.\n"
         ));
     }
     out
+}
+
+/// Whether the round trip read more than 2x apart.
+fn moved(readings: &[f64]) -> bool {
+    let lo = readings.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = readings.iter().copied().fold(0.0, f64::max);
+    hi > 2.0 * lo
 }
 
 fn seconds(s: f64) -> String {
@@ -182,5 +229,53 @@ fn seconds(s: f64) -> String {
         format!("{s:.2} s")
     } else {
         format!("{:.0} ms", s * 1e3)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::matrix::Strategy;
+
+    fn timed(per_sample: f64, round_trip_ns: Vec<f64>) -> Timed {
+        Timed {
+            per_sample: Stats::of(&[per_sample]),
+            fresh_pages: Stats::of(&[per_sample]),
+            round_trip_ns,
+        }
+    }
+
+    #[test]
+    fn a_ratio_across_two_states_of_the_cores_is_marked_and_explained() {
+        let case = Case::new(Runtime::TokioMt, Strategy::Spawn, 1_000_000);
+        let mut floor = crate::timing::SpawnTime::of(&case, &[(Duration::from_millis(200), 1)]);
+        floor.round_trip_ns = vec![61.0, 63.0];
+        let floors = crate::timing::merge(None, vec![floor], Vec::new(), Vec::new());
+        let id = case.id();
+
+        let same = table(
+            &[(id.clone(), timed(0.36, vec![60.0, 64.0]))],
+            Some(&floors),
+        );
+        assert!(same.contains("| 1.8 |"), "{same}");
+        assert!(same.contains("| 61-63 ns / 60-64 ns |"), "{same}");
+        assert!(!same.contains("moved"), "{same}");
+
+        let apart = table(&[(id, timed(0.72, vec![61.0, 334.0]))], Some(&floors));
+        assert!(apart.contains("| 3.6* |"), "{apart}");
+        assert!(
+            apart.contains("The cores' round trip moved from 61 to 334 ns"),
+            "{apart}"
+        );
+    }
+
+    #[test]
+    fn a_case_without_a_floor_says_how_to_get_one() {
+        let t = table(
+            &[("smol/spawn/10000".into(), timed(0.01, Vec::new()))],
+            None,
+        );
+        assert!(t.contains("(run `cargo bench --bench spawn_time`)"), "{t}");
+        assert!(t.contains("| - / - |"), "{t}");
     }
 }

@@ -12,7 +12,9 @@
 //!
 //! Criterion writes under `<criterion home>/spawn_time/` (`target/criterion/spawn_time/`),
 //! so the memory suite's history under the same ids is not mixed with times; taskmem writes
-//! `target/taskmem/time.json` and prints ns per task, tasks per second and lateness.
+//! `target/taskmem/time.json` and prints ns per task, tasks per second and lateness. Around
+//! each case it reads the cores' round trip ([`crate::cores`]) and keeps it with the case's
+//! times: the state of the machine they were taken in.
 //!
 //! Settings: 10 samples, flat sampling, 100 ms warm-up and 300 ms measurement per case (a
 //! 1M case makes one run per sample regardless, and Criterion warns that it could not finish
@@ -167,12 +169,13 @@ pub fn run(
             match time_case(&mut group, &driver, case, config.sample_size) {
                 Ok(t) => {
                     println!(
-                        "{:<40} {} per task, {} tasks/s (time to all-pending, median of {} samples; cv {:.1}%)",
+                        "{:<40} {} per task, {} tasks/s (time to all-pending, median of {} samples; cv {:.1}%; cores' round trip {})",
                         "",
                         format_ns(t.ns_per_task),
                         format_rate(t.tasks_per_second),
                         config.sample_size,
-                        t.seconds.cv_percent
+                        t.seconds.cv_percent,
+                        crate::cores::span(&t.round_trip_ns)
                     );
                     outcome.cases.push(t);
                 }
@@ -239,6 +242,7 @@ fn time_case(
         let _guard = crate::workload::exclusive();
         driver.time_to_peak(case, &opts, &mut || {})
     };
+    let before = crate::cores::round_trip();
     once()?;
     let mut calls: Vec<(Duration, u64)> = Vec::new();
     group.throughput(Throughput::Elements(case.n as u64));
@@ -263,7 +267,9 @@ fn time_case(
         return Err(CaseError::Failed("Criterion ran no measurement".into()));
     }
     let samples = &calls[calls.len().saturating_sub(sample_size)..];
-    Ok(SpawnTime::of(case, samples))
+    let mut time = SpawnTime::of(case, samples);
+    time.round_trip_ns = crate::cores::readings([before, crate::cores::round_trip()]);
+    Ok(time)
 }
 
 /// Nanoseconds in the report's units (`97.4 ns`, `1.25 ms`).
