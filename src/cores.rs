@@ -1,5 +1,5 @@
 //! How long a cache line takes to go from one CPU to another and back: the time benches
-//! read it before and after each case, because it is not a constant of the machine.
+//! read it around each sample, because it is not a constant of the machine.
 //!
 //! [`round_trip`] pins two threads to the first two CPUs this thread may run on and passes
 //! one cache line between them (each waits for the other's write, then writes), as a
@@ -147,7 +147,7 @@ pub fn span(readings: &[f64]) -> String {
 
 /// The readings that were taken; the reason for a missing one goes to stderr once per
 /// process (it is the same for every case).
-pub fn readings(taken: [Result<f64, String>; 2]) -> Vec<f64> {
+pub fn readings(taken: impl IntoIterator<Item = Result<f64, String>>) -> Vec<f64> {
     static SAID: std::sync::Once = std::sync::Once::new();
     taken
         .into_iter()

@@ -18,8 +18,8 @@
 //! allocator, from pages returned to the OS first: what every page fault of a run from fresh
 //! pages costs.
 //!
-//! Its last column is the cores' round trip ([`crate::cores`]) read around the floor's case
-//! and around this case: on a virtual machine the host can move the two CPUs apart between
+//! Its last column is the cores' round trip ([`crate::cores`]) read around the floor's samples
+//! and around this case's: on a virtual machine the host can move the two CPUs apart between
 //! the two benches, or during either, and tokio-mt's spawned cases then take up to 2x longer.
 //! A ratio taken across round trips more than 2x apart is marked `*`, and a line under the
 //! table says how far the round trip moved.
@@ -97,7 +97,8 @@ fn time_case(
     }
     // As the memory suite does at the start of each case.
     crate::sample::return_held_pages_or_exit();
-    let before = crate::cores::round_trip();
+    // The cores' round trip before the case and after each sample (outside its time).
+    let mut trips = vec![crate::cores::round_trip()];
     let mut runs: Vec<f64> = Vec::new();
     let mut silence = crate::quiet_stderr::Silence::default();
     let id = BenchmarkId::new(case.pair().function_id(), case.n);
@@ -112,6 +113,7 @@ fn time_case(
             }
             let elapsed = start.elapsed();
             runs.push(elapsed.as_secs_f64() / iters.max(1) as f64);
+            trips.push(crate::cores::round_trip());
             elapsed
         });
         // Criterion's "Unable to complete 10 samples" (one run per sample, as designed).
@@ -136,7 +138,7 @@ fn time_case(
     Some(Timed {
         per_sample: Stats::of(&runs[runs.len().saturating_sub(sample_size)..]),
         fresh_pages: Stats::of(&fresh),
-        round_trip_ns: crate::cores::readings([before, crate::cores::round_trip()]),
+        round_trip_ns: crate::cores::readings(trips),
     })
 }
 
@@ -149,7 +151,7 @@ pub struct Timed {
     /// first: creation with fresh pages, as in a measured run that does not reuse pages.
     pub fresh_pages: Stats,
     /// One cache line's round trip between two CPUs (ns), read before the case's runs and
-    /// after them ([`crate::cores`]).
+    /// after each sample ([`crate::cores`]).
     pub round_trip_ns: Vec<f64>,
 }
 

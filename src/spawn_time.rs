@@ -12,9 +12,10 @@
 //!
 //! Criterion writes under `<criterion home>/spawn_time/` (`target/criterion/spawn_time/`),
 //! so the memory suite's history under the same ids is not mixed with times; taskmem writes
-//! `target/taskmem/time.json` and prints ns per task, tasks per second and lateness. Around
-//! each case it reads the cores' round trip ([`crate::cores`]) and keeps it with the case's
-//! times: the state of the machine they were taken in.
+//! `target/taskmem/time.json` and prints ns per task, tasks per second and lateness. Before
+//! each case and after each of its samples it reads the cores' round trip
+//! ([`crate::cores`]) and keeps the readings with the case's times: the state of the machine
+//! they were taken in.
 //!
 //! Settings: 10 samples, flat sampling, 100 ms warm-up and 300 ms measurement per case (a
 //! 1M case makes one run per sample regardless, and Criterion warns that it could not finish
@@ -242,7 +243,8 @@ fn time_case(
         let _guard = crate::workload::exclusive();
         driver.time_to_peak(case, &opts, &mut || {})
     };
-    let before = crate::cores::round_trip();
+    // The cores' round trip before the case and after each sample (outside its time).
+    let mut trips = vec![crate::cores::round_trip()];
     once()?;
     let mut calls: Vec<(Duration, u64)> = Vec::new();
     group.throughput(Throughput::Elements(case.n as u64));
@@ -259,6 +261,7 @@ fn time_case(
                     }
                 }
                 calls.push((total, iters));
+                trips.push(crate::cores::round_trip());
                 total
             })
         },
@@ -268,7 +271,7 @@ fn time_case(
     }
     let samples = &calls[calls.len().saturating_sub(sample_size)..];
     let mut time = SpawnTime::of(case, samples);
-    time.round_trip_ns = crate::cores::readings([before, crate::cores::round_trip()]);
+    time.round_trip_ns = crate::cores::readings(trips);
     Ok(time)
 }
 
