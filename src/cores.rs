@@ -132,16 +132,24 @@ fn pin(cpu: usize) -> Result<(), String> {
     Ok(())
 }
 
+/// The lowest and highest reading, if any.
+pub fn bounds(readings: &[f64]) -> Option<(f64, f64)> {
+    let lo = readings.iter().copied().reduce(f64::min)?;
+    let hi = readings.iter().copied().reduce(f64::max)?;
+    Some((lo, hi))
+}
+
+/// Whether the readings are more than 2x apart: taken in two states of the machine.
+pub fn moved(readings: &[f64]) -> bool {
+    bounds(readings).is_some_and(|(lo, hi)| hi > 2.0 * lo)
+}
+
 /// Readings as a span: `52-330 ns`, `71 ns`, or `-` for none.
 pub fn span(readings: &[f64]) -> String {
-    let lo = readings.iter().copied().fold(f64::INFINITY, f64::min);
-    let hi = readings.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    if readings.is_empty() {
-        "-".to_string()
-    } else if hi.round() == lo.round() {
-        format!("{lo:.0} ns")
-    } else {
-        format!("{lo:.0}-{hi:.0} ns")
+    match bounds(readings) {
+        None => "-".to_string(),
+        Some((lo, hi)) if hi.round() == lo.round() => format!("{lo:.0} ns"),
+        Some((lo, hi)) => format!("{lo:.0}-{hi:.0} ns"),
     }
 }
 
@@ -198,6 +206,9 @@ mod tests {
         assert_eq!(span(&[]), "-");
         assert_eq!(span(&[71.2, 70.9]), "71 ns");
         assert_eq!(span(&[330.4, 52.0]), "52-330 ns");
+        assert!(moved(&[61.0, 63.0, 130.0]));
+        assert!(!moved(&[61.0, 63.0, 120.0]));
+        assert!(!moved(&[]));
         let kept = readings([Ok(52.0), Err("not measured: why".into())]);
         assert_eq!(kept, vec![52.0]);
     }

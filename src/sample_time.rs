@@ -185,7 +185,7 @@ pub fn table(timed: &[(String, Timed)], floors: Option<&crate::timing::TimeSumma
             .chain(&t.round_trip_ns)
             .copied()
             .collect();
-        let ratio = if !ratio.is_empty() && moved(&row) {
+        let ratio = if !ratio.is_empty() && crate::cores::moved(&row) {
             format!("{ratio}*")
         } else {
             ratio
@@ -206,9 +206,9 @@ pub fn table(timed: &[(String, Timed)], floors: Option<&crate::timing::TimeSumma
         all_readings.extend_from_slice(floor_trips);
         all_readings.extend_from_slice(&t.round_trip_ns);
     }
-    if moved(&all_readings) {
-        let lo = all_readings.iter().copied().fold(f64::INFINITY, f64::min);
-        let hi = all_readings.iter().copied().fold(0.0, f64::max);
+    if let Some((lo, hi)) =
+        crate::cores::bounds(&all_readings).filter(|_| crate::cores::moved(&all_readings))
+    {
         out.push_str(&format!(
             "\nThe cores' round trip moved from {lo:.0} to {hi:.0} ns across these readings (on a \
              virtual machine, the host placing the CPUs apart): cases whose threads pass cache \
@@ -217,13 +217,6 @@ pub fn table(timed: &[(String, Timed)], floors: Option<&crate::timing::TimeSumma
         ));
     }
     out
-}
-
-/// Whether the round trip read more than 2x apart.
-fn moved(readings: &[f64]) -> bool {
-    let lo = readings.iter().copied().fold(f64::INFINITY, f64::min);
-    let hi = readings.iter().copied().fold(0.0, f64::max);
-    hi > 2.0 * lo
 }
 
 fn seconds(s: f64) -> String {
