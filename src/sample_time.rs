@@ -97,7 +97,8 @@ fn time_case(
     }
     // As the memory suite does at the start of each case.
     crate::sample::return_held_pages_or_exit();
-    // The cores' round trip before the case and after each sample (outside its time).
+    // The cores' round trip before the case and after each of Criterion's calls (its
+    // warm-up's too), outside the time each call returns.
     let mut trips = vec![crate::cores::round_trip()];
     let mut runs: Vec<f64> = Vec::new();
     let mut silence = crate::quiet_stderr::Silence::default();
@@ -125,20 +126,24 @@ fn time_case(
     if runs.is_empty() {
         return None;
     }
+    let mut fresh_trips = Vec::new();
     let fresh: Vec<f64> = (0..sample_size)
         .map(|_| {
             let _guard = crate::workload::exclusive();
             crate::sample::return_held_pages_or_exit();
-            match driver.time_to_peak(case, &opts, &mut || {}) {
+            let time = match driver.time_to_peak(case, &opts, &mut || {}) {
                 Ok(d) => d.as_secs_f64(),
                 Err(e) => exit_with(&format!("{}: {e}", case.id()), 1),
-            }
+            };
+            fresh_trips.push(crate::cores::round_trip());
+            time
         })
         .collect();
     Some(Timed {
         per_sample: Stats::of(&runs[runs.len().saturating_sub(sample_size)..]),
         fresh_pages: Stats::of(&fresh),
         round_trip_ns: crate::cores::readings(trips),
+        fresh_round_trip_ns: crate::cores::readings(fresh_trips),
     })
 }
 
@@ -153,17 +158,29 @@ pub struct Timed {
     /// One cache line's round trip between two CPUs (ns), read before the case's runs and
     /// after each sample ([`crate::cores`]).
     pub round_trip_ns: Vec<f64>,
+    /// The same, read after each run from fresh pages.
+    pub fresh_round_trip_ns: Vec<f64>,
 }
 
 /// The markdown table: median time per sample beside the time to all-pending from
-/// `floors` (`target/taskmem/time.json`, when it has the case), and beside the time to all-pending
-/// with fresh pages; each with the cores' round trip its runs were taken at. A line under
-/// the table says when the round trip moved by more than 2x over the readings.
+/// `floors` (`target/taskmem/time.json`, when it has the case), and beside the time to
+/// all-pending with fresh pages; then the cores' round trip each of the three was taken at.
+/// A ratio of two times taken at median round trips more than 2x apart is marked `*`, and
+/// a line under the table says what that means.
 pub fn table(timed: &[(String, Timed)], floors: Option<&crate::timing::TimeSummary>) -> String {
+    use crate::cores::{apart, span};
     let mut out = String::from(
-        "\n| case | per sample, memory suite | time to all-pending (spawn_time) | ratio | all-pending, fresh pages | ratio | cores' round trip: spawn_time / here |\n|---|---|---|---|---|---|---|\n",
+        "\n| case | per sample, memory suite | time to all-pending (spawn_time) | ratio | all-pending, fresh pages | ratio | cores' round trip: spawn_time / samples / fresh pages |\n|---|---|---|---|---|---|---|\n",
     );
-    let mut all_readings: Vec<f64> = Vec::new();
+    let mut marked = false;
+    let mut mark = |ratio: String, one: &[f64], other: &[f64]| {
+        if !ratio.is_empty() && apart(one, other) {
+            marked = true;
+            format!("{ratio}*")
+        } else {
+            ratio
+        }
+    };
     for (id, t) in timed {
         let stats = &t.per_sample;
         let floor = floors.and_then(|f| f.cases.iter().find(|c| &c.id == id));
@@ -175,46 +192,34 @@ pub fn table(timed: &[(String, Timed)], floors: Option<&crate::timing::TimeSumma
             ),
             _ => (
                 "(run `cargo bench --bench spawn_time`)".to_string(),
-                "".to_string(),
+                String::new(),
                 &[][..],
             ),
         };
-        // A ratio across two states of the machine is marked (see the line under the table).
-        let row: Vec<f64> = floor_trips
-            .iter()
-            .chain(&t.round_trip_ns)
-            .copied()
-            .collect();
-        let ratio = if !ratio.is_empty() && crate::cores::moved(&row) {
-            format!("{ratio}*")
-        } else {
-            ratio
-        };
+        let ratio = mark(ratio, floor_trips, &t.round_trip_ns);
         let fresh = t.fresh_pages.median;
         let fresh_ratio = if fresh > 0.0 {
             format!("{:.1}", stats.median / fresh)
         } else {
             String::new()
         };
+        let fresh_ratio = mark(fresh_ratio, &t.round_trip_ns, &t.fresh_round_trip_ns);
         out.push_str(&format!(
-            "| {id} | {} | {floor_text} | {ratio} | {} | {fresh_ratio} | {} / {} |\n",
+            "| {id} | {} | {floor_text} | {ratio} | {} | {fresh_ratio} | {} / {} / {} |\n",
             seconds(stats.median),
             seconds(fresh),
-            crate::cores::span(floor_trips),
-            crate::cores::span(&t.round_trip_ns),
+            span(floor_trips),
+            span(&t.round_trip_ns),
+            span(&t.fresh_round_trip_ns),
         ));
-        all_readings.extend_from_slice(floor_trips);
-        all_readings.extend_from_slice(&t.round_trip_ns);
     }
-    if let Some((lo, hi)) =
-        crate::cores::bounds(&all_readings).filter(|_| crate::cores::moved(&all_readings))
-    {
-        out.push_str(&format!(
-            "\nThe cores' round trip moved from {lo:.0} to {hi:.0} ns across these readings (on a \
-             virtual machine, the host placing the CPUs apart): cases whose threads pass cache \
-             lines per task, tokio-mt's above all, run slower at the high figure. A ratio marked \
-             * compares runs whose round trips differ by more than 2x.\n"
-        ));
+    if marked {
+        out.push_str(
+            "\n*: the two times were taken at median round trips more than 2x apart, in two \
+             states of the machine (on a virtual machine, for one, where the host put the \
+             vCPUs); cases whose threads pass cache lines per task, tokio-mt's above all, run \
+             slower at a higher round trip.\n",
+        );
     }
     out
 }
@@ -236,6 +241,7 @@ mod tests {
         Timed {
             per_sample: Stats::of(&[per_sample]),
             fresh_pages: Stats::of(&[per_sample]),
+            fresh_round_trip_ns: round_trip_ns.clone(),
             round_trip_ns,
         }
     }
@@ -248,18 +254,29 @@ mod tests {
         let floors = crate::timing::merge(None, vec![floor], Vec::new(), Vec::new());
         let id = case.id();
 
+        // One slow reading among the samples' is not another state.
         let same = table(
-            &[(id.clone(), timed(0.36, vec![60.0, 64.0]))],
+            &[(id.clone(), timed(0.36, vec![60.0, 64.0, 330.0]))],
             Some(&floors),
         );
         assert!(same.contains("| 1.8 |"), "{same}");
-        assert!(same.contains("| 61-63 ns / 60-64 ns |"), "{same}");
-        assert!(!same.contains("moved"), "{same}");
+        assert!(
+            same.contains("| 61-63 ns / 60-330 ns / 60-330 ns |"),
+            "{same}"
+        );
+        assert!(!same.contains('*'), "{same}");
 
-        let apart = table(&[(id, timed(0.72, vec![61.0, 334.0]))], Some(&floors));
+        let apart = table(
+            &[(id, timed(0.72, vec![61.0, 334.0, 330.0]))],
+            Some(&floors),
+        );
         assert!(apart.contains("| 3.6* |"), "{apart}");
         assert!(
-            apart.contains("The cores' round trip moved from 61 to 334 ns"),
+            apart.contains("| 1.0 |"),
+            "fresh runs at the samples' state: {apart}"
+        );
+        assert!(
+            apart.contains("\n*: the two times were taken at median round trips more than 2x"),
             "{apart}"
         );
     }
@@ -271,6 +288,6 @@ mod tests {
             None,
         );
         assert!(t.contains("(run `cargo bench --bench spawn_time`)"), "{t}");
-        assert!(t.contains("| - / - |"), "{t}");
+        assert!(t.contains("| - / - / - |"), "{t}");
     }
 }

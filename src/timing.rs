@@ -257,3 +257,19 @@ pub fn merge(
     });
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_case_written_before_the_round_trip_was_read_still_loads() {
+        let json = r#"{"id": "smol/spawn/1000", "n": 1000, "runs": 10,
+            "seconds": {"median": 0.001, "mean": 0.001, "cv_percent": 1.0, "min": 0.001, "max": 0.001},
+            "ns_per_task": 1000.0, "tasks_per_second": 1000000.0}"#;
+        let case: SpawnTime = serde_json::from_str(json).expect("an older case loads");
+        assert!(case.round_trip_ns.is_empty());
+        let written = serde_json::to_string(&case).expect("encodes");
+        assert!(!written.contains("round_trip_ns"), "{written}");
+    }
+}
