@@ -18,11 +18,13 @@
 //! allocator, from pages returned to the OS first: what every page fault of a run from fresh
 //! pages costs.
 //!
-//! Its last column is the cores' round trip ([`crate::cores`]) read around the floor's samples
-//! and around this case's: on a virtual machine the host can move the two CPUs apart between
-//! the two benches, or during either, and tokio-mt's spawned cases then take up to 2x longer.
-//! A ratio taken across round trips more than 2x apart is marked `*`, and a line under the
-//! table says how far the round trip moved.
+//! Its last column is the cores' round trip ([`crate::cores`]) each of the three times was
+//! taken at: `spawn_time`'s readings, and this bench's, read before each case, after each
+//! of Criterion's calls (its warm-up's too) and after each run from fresh pages, outside the
+//! times. On a virtual machine the host can place the vCPUs differently between the two
+//! benches or during either, and cases whose threads pass cache lines per task (tokio-mt's)
+//! then run slower. A ratio of two times taken at median round trips more than 2x apart is
+//! marked `*`, and a line under the table says what the mark means.
 
 use std::time::Duration;
 

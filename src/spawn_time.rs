@@ -12,10 +12,10 @@
 //!
 //! Criterion writes under `<criterion home>/spawn_time/` (`target/criterion/spawn_time/`),
 //! so the memory suite's history under the same ids is not mixed with times; taskmem writes
-//! `target/taskmem/time.json` and prints ns per task, tasks per second and lateness. Before
-//! each case and after each of its samples it reads the cores' round trip
-//! ([`crate::cores`]) and keeps the readings with the case's times: the state of the machine
-//! they were taken in.
+//! `target/taskmem/time.json` and prints ns per task, tasks per second and lateness. It reads
+//! the cores' round trip ([`crate::cores`]) before and after each case, and after each of
+//! Criterion's calls of 50 ms or more (the 1M cases' samples), and keeps the readings with
+//! the case's times: the state of the machine they were taken in.
 //!
 //! Settings: 10 samples, flat sampling, 100 ms warm-up and 300 ms measurement per case (a
 //! 1M case makes one run per sample regardless, and Criterion warns that it could not finish

@@ -140,10 +140,10 @@ pub struct SpawnTime {
     pub ns_per_task: f64,
     /// Tasks created per second (N over the median time).
     pub tasks_per_second: f64,
-    /// One cache line's round trip between two CPUs, in ns, read before the case and after
-    /// each of its samples ([`crate::cores`]): the state of the machine the times were taken
-    /// in.
-    /// Empty where it could not be measured, or in a file written before it was read.
+    /// One cache line's round trip between two CPUs, in ns ([`crate::cores`]), read before
+    /// and after the case and after each of its long samples (see [`crate::spawn_time`]): the
+    /// state of the machine the times were taken in. Empty where it could not be measured,
+    /// or in a file written before it was read.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub round_trip_ns: Vec<f64>,
 }
