@@ -34,11 +34,11 @@ struct Shared {
 }
 
 /// One cache line's round trip between the first two CPUs the calling thread may run on,
-/// in nanoseconds: the median of [`BATCHES`] batches of [`ROUND_TRIPS`] round trips, after a
-/// warm-up batch, in two threads of its own (the caller's CPUs are left as they were). An
-/// error, in one line, when it cannot be measured: fewer than two allowed CPUs, a thread
-/// the OS will not start or pin, or a reading longer than [`GIVE_UP`]. It returns within
-/// [`WAIT`] whatever the threads do.
+/// in nanoseconds: the median of `BATCHES` (5) batches of `ROUND_TRIPS` (2,000) round trips,
+/// after a warm-up batch, in two threads of its own (the caller's CPUs are left as they
+/// were). An error, in one line, when it cannot be measured: fewer than two allowed CPUs, a
+/// thread the OS will not start or pin, or a reading longer than `GIVE_UP` (200 ms). It
+/// returns within `WAIT` (2 s) whatever the threads do.
 pub fn round_trip() -> Result<f64, String> {
     let cpus = allowed_cpus()?;
     let [a, b] = match cpus[..] {
