@@ -15,6 +15,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use crate::summary::Stats;
+
 /// Round trips per batch.
 const ROUND_TRIPS: u64 = 2_000;
 /// Batches after the warm-up batch; the reading is the median of their means.
@@ -188,39 +190,26 @@ fn pin(_cpu: usize) -> Result<(), String> {
     Err("not measured: pinning threads to CPUs is implemented for Linux only".into())
 }
 
-/// The lowest and highest reading, if any.
-pub fn bounds(readings: &[f64]) -> Option<(f64, f64)> {
-    let lo = readings.iter().copied().reduce(f64::min)?;
-    let hi = readings.iter().copied().reduce(f64::max)?;
-    Some((lo, hi))
-}
-
-/// The median reading, if any.
-pub fn median(readings: &[f64]) -> Option<f64> {
-    let mut sorted = readings.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    match sorted.len() {
-        0 => None,
-        n if n % 2 == 1 => Some(sorted[n / 2]),
-        n => Some((sorted[n / 2 - 1] + sorted[n / 2]) / 2.0),
-    }
-}
-
 /// Whether two sets of readings were taken in two states of the machine: their medians
 /// more than 2x apart. `false` when either has none.
 pub fn apart(one: &[f64], other: &[f64]) -> bool {
-    match (median(one), median(other)) {
-        (Some(x), Some(y)) => x.max(y) > 2.0 * x.min(y),
-        _ => false,
+    if one.is_empty() || other.is_empty() {
+        return false;
     }
+    let (x, y) = (Stats::of(one).median, Stats::of(other).median);
+    x.max(y) > 2.0 * x.min(y)
 }
 
 /// Readings as a span: `52-330 ns`, `71 ns`, or `-` for none.
 pub fn span(readings: &[f64]) -> String {
-    match bounds(readings) {
-        None => "-".to_string(),
-        Some((lo, hi)) if hi.round() == lo.round() => format!("{lo:.0} ns"),
-        Some((lo, hi)) => format!("{lo:.0}-{hi:.0} ns"),
+    if readings.is_empty() {
+        return "-".to_string();
+    }
+    let Stats { min, max, .. } = Stats::of(readings);
+    if max.round() == min.round() {
+        format!("{min:.0} ns")
+    } else {
+        format!("{min:.0}-{max:.0} ns")
     }
 }
 

@@ -158,7 +158,7 @@ pub struct Timed {
     /// first: creation with fresh pages, as in a measured run that does not reuse pages.
     pub fresh_pages: Stats,
     /// One cache line's round trip between two CPUs (ns), read before the case's runs and
-    /// after each sample ([`crate::cores`]).
+    /// after each of Criterion's calls, its warm-up's too ([`crate::cores`]).
     pub round_trip_ns: Vec<f64>,
     /// The same, read after each run from fresh pages.
     pub fresh_round_trip_ns: Vec<f64>,
