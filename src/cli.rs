@@ -58,7 +58,7 @@ enum Command {
     /// (target-baselines/thresholds.toml: defaults, then rules per case regex and metric).
     Compare(CompareOptions),
     /// Run one case in its own process the published way: every task really sleeps, and the
-    /// process's peak RSS, wall time and wake-up lateness are reported.
+    /// process's peak RSS and wall time are reported (wake-up lateness with `--lateness`).
     ///
     /// The case runs in the binary of the chosen allocator (taskmem-run-system, -jemalloc,
     /// -mimalloc, built beside taskmem by `cargo build --release --bins`), which replaces

@@ -8,11 +8,18 @@
 //! - **peak RSS**: the process's high-water resident set (`VmHWM` of `/proc/self/status`;
 //!   everything the process touched: heap, thread stacks, the runtime, the binary itself);
 //! - **wall time** from creating the first task to the last one completing, and the time to
-//!   reach all-pending;
-//! - **wake-up lateness** p50/p99/max: how late each task resumed past its deadline (see
-//!   [`crate::timing`]). To know its deadline each task keeps it (16 bytes of state), so
-//!   with lateness on, the tasks are not exactly the published ones; `--no-lateness` runs
-//!   the bare published task, and `taskmem sweep` always does.
+//!   reach all-pending, with the RSS there (read inside the run, every task alive and
+//!   pending);
+//! - with `--lateness` (opt-in), **wake-up lateness** p50/p99/max: how late each task resumed
+//!   past its deadline (see [`crate::timing`]). To know its deadline each task keeps it (16
+//!   bytes of state), and the run logs one 8-byte entry per task, so those tasks are not the
+//!   published ones: the output says what lateness added to each task.
+//!
+//! By default the run is the published program's: each task is `async { sleep(d).await }`
+//! and nothing else is kept per task but what the strategy itself needs (the `JoinHandle`s of
+//! `spawn`): the spawned tasks report their first poll to a counter
+//! ([`crate::workload::RunOptions::bare`]) instead of the table of polled tasks that the
+//! suite's measured runs keep.
 //!
 //! One global allocator per binary: a process built with the system allocator (glibc
 //! malloc, what the published Rust programs ran on), jemalloc, or mimalloc. Each is its own
@@ -108,8 +115,13 @@ pub struct RunArgs {
     /// The process's global allocator.
     #[arg(long, value_enum, default_value_t = Allocator::System)]
     pub allocator: Allocator,
-    /// Run the bare published task: no lateness recorded, no per-task deadline kept.
+    /// Record each task's wake-up lateness: each task then keeps its deadline (16 bytes) and the
+    /// run logs 8 bytes per task, so the figures are no longer the published program's (the
+    /// output says what it added per task). Off by default.
     #[arg(long)]
+    pub lateness: bool,
+    /// The default (the bare published task); kept so that older scripts still run.
+    #[arg(long, hide = true, conflicts_with = "lateness")]
     pub no_lateness: bool,
     /// Print one JSON object instead of the text lines.
     #[arg(long)]
@@ -139,8 +151,8 @@ impl RunArgs {
             "--allocator".into(),
             self.allocator.id().into(),
         ];
-        if self.no_lateness {
-            args.push("--no-lateness".into());
+        if self.lateness {
+            args.push("--lateness".into());
         }
         if self.json {
             args.push("--json".into());
@@ -168,9 +180,37 @@ pub struct RunRecord {
     pub time_to_peak_s: f64,
     /// From creating the first task to the last one completing, seconds.
     pub wall_s: f64,
-    /// Wake-up lateness, unless run with `--no-lateness`.
+    /// Wake-up lateness, with `--lateness`.
     pub lateness: Option<LatenessStats>,
+    /// With `--lateness`: what recording it added to each task.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lateness_cost: Option<LatenessCost>,
 }
+
+/// What recording wake-up lateness adds to each task of a case.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LatenessCost {
+    /// `size_of` of one task as held, without lateness (bytes).
+    pub future_bytes: Option<usize>,
+    /// The same with lateness: the deadline each task keeps.
+    pub future_bytes_with: Option<usize>,
+    /// The log entry per task (bytes; reserved for N before the run).
+    pub log_bytes: usize,
+    /// Heap per task without and with lateness, with the system allocator (glibc malloc's own
+    /// count of its chunks in use, headers and rounding included: the size class a task lands
+    /// in), from two short runs of 4,096 tasks after the measured one; `None` where it
+    /// cannot be read (another allocator, not glibc), with the reason in `heap_unmeasured`.
+    pub heap_per_task: Option<(f64, f64)>,
+    /// Why `heap_per_task` is `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heap_unmeasured: Option<String>,
+}
+
+/// Tasks in each run that calibrates [`LatenessCost::heap_per_task`].
+const CALIBRATION_TASKS: usize = 4096;
+
+/// The calibration runs are cancelled at their peak: their sleep only has to outlast it.
+const CALIBRATION_SLEEP: Duration = Duration::from_secs(60);
 
 /// Longest a case whose tasks sleep one after another may take before it is refused.
 pub const SERIAL_LIMIT: Duration = Duration::from_secs(60);
@@ -211,7 +251,8 @@ pub fn run_case(args: &RunArgs) -> Result<RunRecord, CaseError> {
     let opts = RunOptions {
         sleep: args.sleep,
         release: Release::Complete,
-        lateness: !args.no_lateness,
+        lateness: args.lateness,
+        bare: true,
         ..RunOptions::default()
     };
     let _guard = workload::exclusive();
@@ -221,9 +262,12 @@ pub fn run_case(args: &RunArgs) -> Result<RunRecord, CaseError> {
         rss_at_peak = crate::probe::os::rss_bytes().unwrap_or(0);
     })?;
     let wall = start.elapsed();
+    // VmHWM comes from the kernel's batched RSS counters, statm's RSS from their exact sum:
+    // the reading at all-pending can exceed it by a few pages, and the peak is at least that.
     let peak_rss = crate::probe::os::peak_rss_bytes()
-        .map_err(|e| CaseError::Failed(format!("cannot read the peak RSS: {e}")))?;
-    let lateness = if args.no_lateness {
+        .map_err(|e| CaseError::Failed(format!("cannot read the peak RSS: {e}")))?
+        .max(rss_at_peak);
+    let lateness = if !args.lateness {
         None
     } else {
         let l = workload::take_lateness();
@@ -236,6 +280,10 @@ pub fn run_case(args: &RunArgs) -> Result<RunRecord, CaseError> {
         }
         Some(LatenessStats::of(&l))
     };
+    // After the peak was read: these runs cannot raise it.
+    let lateness_cost = args
+        .lateness
+        .then(|| lateness_cost(&driver, &case, args.allocator));
     Ok(RunRecord {
         id: case.id(),
         allocator: args.allocator,
@@ -246,7 +294,54 @@ pub fn run_case(args: &RunArgs) -> Result<RunRecord, CaseError> {
         time_to_peak_s: time_to_peak.as_secs_f64(),
         wall_s: wall.as_secs_f64(),
         lateness,
+        lateness_cost,
     })
+}
+
+/// What lateness adds per task: the futures' sizes with and without the deadline, the log
+/// entry, and (glibc malloc) the heap per task of each, from two short cancelled runs.
+fn lateness_cost(driver: &Driver, case: &Case, allocator: Allocator) -> LatenessCost {
+    let with = RunOptions {
+        lateness: true,
+        ..RunOptions::default()
+    };
+    let mut cost = LatenessCost {
+        future_bytes: workload::future_size(case),
+        future_bytes_with: workload::future_size_with(case, &with),
+        log_bytes: size_of::<u64>(),
+        heap_per_task: None,
+        heap_unmeasured: None,
+    };
+    if allocator != Allocator::System {
+        cost.heap_unmeasured = Some(format!(
+            "the heap per task is read from glibc malloc's statistics: not measured with {allocator}"
+        ));
+        return cost;
+    }
+    let small = Case::new(case.runtime, case.strategy, CALIBRATION_TASKS.min(case.n));
+    let per_task = |lateness: bool| -> Result<f64, String> {
+        let opts = RunOptions {
+            sleep: CALIBRATION_SLEEP,
+            lateness,
+            bare: true,
+            ..RunOptions::default()
+        };
+        let before = crate::probe::os::system_malloc_in_use().map_err(|e| e.to_string())?;
+        let mut at_peak = None;
+        driver
+            .run(&small, &opts, &mut || {
+                at_peak = crate::probe::os::system_malloc_in_use().ok()
+            })
+            .map_err(|e| e.to_string())?;
+        let _ = workload::take_lateness();
+        let at_peak = at_peak.ok_or("the calibration run never reached its peak")?;
+        Ok((at_peak as f64 - before as f64) / small.n as f64)
+    };
+    match per_task(false).and_then(|a| Ok((a, per_task(true)?))) {
+        Ok(pair) => cost.heap_per_task = Some(pair),
+        Err(e) => cost.heap_unmeasured = Some(format!("cannot read the heap per task: {e}")),
+    }
+    cost
 }
 
 /// The text lines of a record.
@@ -272,7 +367,35 @@ pub fn describe(r: &RunRecord) -> String {
             format_seconds(l.max_us / 1e6)
         ));
     }
+    if let Some(c) = &r.lateness_cost {
+        out.push_str(&format!("\n{}", describe_cost(c)));
+    }
     out
+}
+
+/// One line: what recording lateness added to each task.
+pub fn describe_cost(c: &LatenessCost) -> String {
+    let future = match (c.future_bytes, c.future_bytes_with) {
+        (Some(a), Some(b)) => format!(
+            "each task's future {a} -> {b} B (+{} B: its deadline)",
+            b.saturating_sub(a)
+        ),
+        _ => "each task keeps its deadline (16 B)".into(),
+    };
+    let heap = match (&c.heap_per_task, &c.heap_unmeasured) {
+        (Some((a, b)), _) => format!(
+            "; heap per task {a:.0} -> {b:.0} B (+{:.0} B: the task's size class and the log entry, \
+             glibc malloc's count)",
+            b - a
+        ),
+        (None, Some(why)) => format!("; {why}"),
+        (None, None) => String::new(),
+    };
+    format!(
+        "lateness added: {future}, and {} B per task of log{heap}; these are not the published \
+         program's tasks (leave out --lateness for those)",
+        c.log_bytes
+    )
 }
 
 #[derive(Debug, Parser)]

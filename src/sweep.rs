@@ -3,7 +3,8 @@
 //! Every case runs in a fresh process (so one case's peak never pollutes the next), every
 //! task really sleeps (10 s by default), and the figure is the whole process's peak RSS: the
 //! table the public comparisons print, on this machine. Rust cases run in the allocator
-//! binaries of [`crate::run`] with `--no-lateness` (the bare published task).
+//! binaries of [`crate::run`], without `--lateness` (the bare published task, nothing of
+//! taskmem's kept per task).
 //!
 //! The peers in other languages ([`crate::peers`], `peers/`) run the same way, each its own
 //! row; a peer whose toolchain is missing is a row saying so, with the install hint.
@@ -186,7 +187,8 @@ pub fn run_one(subject: &Subject, n: usize, sleep: Duration) -> Cell {
                 tasks: n,
                 sleep,
                 allocator: *allocator,
-                no_lateness: true,
+                lateness: false,
+                no_lateness: false,
                 json: true,
             };
             let mut c = Command::new(path);
@@ -343,6 +345,7 @@ pub fn main(args: &SweepArgs) -> i32 {
         sleeps.as_secs_f64(),
         100.0 * (elapsed.as_secs_f64() / sleeps.as_secs_f64().max(1e-9) - 1.0)
     );
+    print!("{}", against_published(&rows, &sizes));
     print!("{}", against_suite(&rows, &sizes));
     let summary = to_summary(&rows, args.sleep);
     let written = serde_json::to_vec_pretty(&summary)
@@ -421,6 +424,84 @@ pub fn table(rows: &[Row], sizes: &[usize]) -> String {
     for n in notes {
         let _ = writeln!(out, "{n}");
     }
+    out
+}
+
+/// The row of the published Rust program ([`PUBLISHED`], a peer) and the runner's rows of the
+/// same case.
+pub const PUBLISHED: &str = "rust/tokio";
+
+/// `taskmem run`'s rows of the published Rust program's case (`tokio-mt/spawn@<allocator>`)
+/// beside that program itself (the [`PUBLISHED`] peer, glibc malloc): peak RSS at each N both
+/// ran, and their ratio. Empty when either row is missing.
+pub fn against_published(rows: &[Row], sizes: &[usize]) -> String {
+    use std::fmt::Write;
+    let Some(published) = rows.iter().find(|r| r.subject.id == PUBLISHED) else {
+        return String::new();
+    };
+    let ours: Vec<&Row> = rows
+        .iter()
+        .filter(|r| {
+            matches!(
+                r.subject.kind,
+                SubjectKind::Rust {
+                    runtime: Runtime::TokioMt,
+                    strategy: Strategy::Spawn,
+                    ..
+                }
+            )
+        })
+        .collect();
+    if ours.is_empty() {
+        return String::new();
+    }
+    let mut out = format!(
+        "\n{:<36} {:>6} {:>12} {:>12} {:>7} {:>10} {:>10} {:>7}\n",
+        format!("against the published program ({PUBLISHED})"),
+        "N",
+        "taskmem MiB",
+        "program MiB",
+        "ratio",
+        "taskmem B",
+        "program B",
+        "ratio"
+    );
+    let ratio = |a: f64, b: f64| {
+        if b > 0.0 {
+            format!("{:.3}", a / b)
+        } else {
+            "-".into()
+        }
+    };
+    for r in ours {
+        for &n in sizes {
+            let (Some(a), Some(b)) = (r.peak(n), published.peak(n)) else {
+                continue;
+            };
+            let (pa, pb) = (r.bytes_per_task(n), published.bytes_per_task(n));
+            let per = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.0}"));
+            let per_ratio = match (pa, pb) {
+                (Some(x), Some(y)) => ratio(x, y),
+                _ => "-".into(),
+            };
+            let _ = writeln!(
+                out,
+                "{:<36} {:>6} {:>12} {:>12} {:>7} {:>10} {:>10} {:>7}",
+                r.subject.id,
+                size_label(n),
+                mib(a),
+                mib(b),
+                ratio(a as f64, b as f64),
+                per(pa),
+                per(pb),
+                per_ratio
+            );
+        }
+    }
+    out.push_str(
+        "(B: bytes per task, the growth of the peak from N = 1, per task; the peaks also hold \
+         each program's own code and start-up, a constant)\n",
+    );
     out
 }
 

@@ -46,6 +46,7 @@ fn the_shipped_manifest_loads_with_every_published_peer() {
     assert_eq!(
         ids,
         [
+            "rust/tokio",
             "go/goroutines",
             "node/promises",
             "python/asyncio",
@@ -299,9 +300,11 @@ fn the_done_line_is_read_and_a_slow_spawn_is_flagged() {
 #[test]
 fn an_unknown_peer_lists_the_valid_ones() {
     let m = Manifest::load_default().unwrap();
-    let err = m.get("rust/tokio").unwrap_err();
+    let err = m.get("rust/smol").unwrap_err();
     assert!(
-        err.starts_with("unknown peer 'rust/tokio' (valid: go/goroutines, node/promises,"),
+        err.starts_with(
+            "unknown peer 'rust/smol' (valid: rust/tokio, go/goroutines, node/promises,"
+        ),
         "{err}"
     );
 }

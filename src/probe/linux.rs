@@ -132,3 +132,21 @@ pub fn thread_limits() -> Result<Vec<ThreadLimit>, ProbeError> {
     }
     Ok(limits)
 }
+
+/// Bytes the system allocator (glibc malloc) holds in allocated chunks of its arenas,
+/// headers and size-class rounding included: `uordblks` of `mallinfo2()`, plus its mmapped
+/// chunks (`hblkhd`). Meaningful only in a process whose global allocator is glibc malloc.
+#[cfg(target_env = "gnu")]
+pub fn system_malloc_in_use() -> Result<u64, ProbeError> {
+    // SAFETY: mallinfo2 has no preconditions; it walks glibc's arenas under their locks.
+    let info = unsafe { libc::mallinfo2() };
+    Ok((info.uordblks + info.hblkhd) as u64)
+}
+
+/// Not glibc: no `mallinfo2`.
+#[cfg(not(target_env = "gnu"))]
+pub fn system_malloc_in_use() -> Result<u64, ProbeError> {
+    Err(ProbeError(
+        "the system allocator's statistics (mallinfo2) are glibc's only".into(),
+    ))
+}

@@ -45,3 +45,8 @@ pub fn kernel_release() -> Result<String, ProbeError> {
 pub fn thread_limits() -> Result<Vec<ThreadLimit>, ProbeError> {
     Err(unsupported("thread limits"))
 }
+
+/// The system allocator's statistics: glibc's `mallinfo2`, Linux only.
+pub fn system_malloc_in_use() -> Result<u64, ProbeError> {
+    Err(unsupported("the system allocator's statistics (mallinfo2)"))
+}

@@ -7,7 +7,10 @@
 //!   table of the tasks' waker addresses ([`Seen`]) that is allocated and touched before a
 //!   measurement starts, so that no counter sees it grow. When its future is dropped it
 //!   arrives at [`DROPPED`], which a release that cancels every task at once awaits
-//!   (async-std, smol, tokio's `spawn` and `JoinSet`).
+//!   (async-std, smol, tokio's `spawn` and `JoinSet`). When the tasks report their first
+//!   poll themselves (`Tasks::first_poll_latch`), there is no table ([`TRACKED`] is false)
+//!   and each arrival at the run's latch arrives at [`STARTED`]: the run then holds nothing
+//!   per task, which a whole-process figure (peak RSS) needs.
 //! - [`Watch`] wraps each *unspawned* future (`join_all`, sequential, `FuturesUnordered`,
 //!   `buffer_unordered`): a newtype, so it adds no byte; the driver polls them itself.
 //! - Both count futures that complete before the peak ([`take_early`]) and catch a panic in
@@ -66,7 +69,7 @@ impl Latch {
         self.target.store(target, Ordering::SeqCst);
     }
 
-    fn arrive(&self) {
+    pub(super) fn arrive(&self) {
         let now = self.arrived.fetch_add(1, Ordering::AcqRel) + 1;
         if now == self.target.load(Ordering::Acquire) {
             self.waker.wake();
@@ -213,6 +216,11 @@ fn note_ready() {
     }
 }
 
+/// Whether the current run keeps the table of polled tasks ([`Seen`]): false when the tasks
+/// report their first poll themselves (`Tasks::first_poll_latch`), so that the run holds
+/// nothing per task.
+pub(super) static TRACKED: AtomicBool = AtomicBool::new(true);
+
 /// The tasks of the current run that have been polled, by the address of their waker's data
 /// (the runtime's task header: one per task while it is alive). An open-addressing table of
 /// at least twice the live tasks, allocated and written before a measurement reads its first
@@ -311,7 +319,14 @@ impl<F: Future> Future for FirstPoll<F> {
         // SAFETY: `inner` is structurally pinned (never moved out).
         let inner = unsafe { self.map_unchecked_mut(|w| &mut *w.inner) };
         let result = guarded(|| inner.poll(cx));
-        let first = Seen::first(cx.waker().data() as usize);
+        // Without the table (the tasks report their first poll themselves at the run's
+        // latch, `Tasks::first_poll_latch`), the latch arrives at STARTED for them.
+        let tracked = TRACKED.load(Ordering::Relaxed);
+        let first = tracked && Seen::first(cx.waker().data() as usize);
+        if !tracked {
+            // A thread-local check once set.
+            crate::probe::runtime_thread();
+        }
         let out = match result {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(_)) => {

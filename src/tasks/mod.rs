@@ -133,6 +133,7 @@ pub struct Tasks {
     future_size: Cell<Option<usize>>,
     runs: std::sync::Mutex<Vec<Vec<Sample>>>,
     reuse_pages: bool,
+    self_reported: bool,
 }
 
 impl fmt::Debug for Tasks {
@@ -143,6 +144,7 @@ impl fmt::Debug for Tasks {
             .field("n", &self.n)
             .field("metric", &self.metric)
             .field("reuse_pages", &self.reuse_pages)
+            .field("self_reported", &self.self_reported)
             .finish_non_exhaustive()
     }
 }
@@ -170,6 +172,7 @@ impl Tasks {
             future_size: Cell::new(None),
             runs: std::sync::Mutex::new(Vec::new()),
             reuse_pages: false,
+            self_reported: false,
         }
     }
 
@@ -196,6 +199,7 @@ impl Tasks {
             future_size: Cell::new(None),
             runs: std::sync::Mutex::new(Vec::new()),
             reuse_pages: self.reuse_pages,
+            self_reported: self.self_reported,
         }
     }
 
@@ -225,6 +229,22 @@ impl Tasks {
     /// run waits for one arrival; with a bounded strategy, for K.
     pub fn ready_latch(mut self, latch: &Latch) -> Tasks {
         self.ready = Some(latch.clone());
+        self
+    }
+
+    /// The tasks report their own first poll: each calls [`Latch::arrive`] on `latch` once,
+    /// in its first poll (before its first await: a call there adds no byte to the future).
+    /// The run then knows from the latch alone that every task has been polled, and keeps no
+    /// table of its own. That table (of the spawned tasks' wakers: (2N).next_power_of_two() x 8
+    /// B, 16 MiB at N = 1M) is allocated before a measurement's first reading, so no
+    /// [`Tasks::measure`] sees it; a figure of the whole process (its peak RSS, a heap
+    /// profiler's peak) does. With this set the run holds nothing per task but what the
+    /// strategy itself needs (the `JoinHandle`s of [`Strategy::Spawn`]). It implies
+    /// [`Tasks::ready_latch`] with the same latch: a task that never arrives fails the run
+    /// with [`Error::NotReady`].
+    pub fn first_poll_latch(mut self, latch: &Latch) -> Tasks {
+        self.ready = Some(latch.clone());
+        self.self_reported = true;
         self
     }
 
@@ -326,7 +346,9 @@ impl Tasks {
     {
         Watchdog::start();
         self.executor()?;
-        Seen::reserve(self.strategy.live_tasks(self.n));
+        if self.keeps_table() {
+            Seen::reserve(self.strategy.live_tasks(self.n));
+        }
         let run = |at_peak: &mut dyn FnMut()| self.run_on::<R, F, M>(&make, &mut || {}, at_peak);
         if self.reuse_pages {
             sample::measure_reusing(run)
@@ -390,11 +412,16 @@ impl Tasks {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.time_to_peak_on::<dispatch::Any, F, M>(make)
+        self.time_to_peak_on::<dispatch::Any, F, M>(make, &mut || {})
     }
 
-    /// [`Tasks::time_to_peak_unlocked`] compiled for the runtimes of `R` only.
-    pub(crate) fn time_to_peak_on<R: dispatch::On, F, M>(&self, make: M) -> Result<Duration, Error>
+    /// [`Tasks::time_to_peak_unlocked`] compiled for the runtimes of `R` only; `at_peak` is
+    /// called at the peak, every task alive and pending, after the time is taken.
+    pub(crate) fn time_to_peak_on<R: dispatch::On, F, M>(
+        &self,
+        make: M,
+        at_peak: &mut dyn FnMut(),
+    ) -> Result<Duration, Error>
     where
         M: Fn() -> F,
         F: Future + Send + 'static,
@@ -405,7 +432,8 @@ impl Tasks {
         let start = Cell::new(None);
         let mut elapsed = None;
         self.run_on::<R, F, M>(&make, &mut || start.set(Some(Instant::now())), &mut || {
-            elapsed = start.get().map(|s: Instant| s.elapsed())
+            elapsed = start.get().map(|s: Instant| s.elapsed());
+            at_peak();
         })?;
         elapsed.ok_or_else(|| Error::Probe("the run never reached its peak".into()))
     }
@@ -504,7 +532,13 @@ impl Tasks {
         // This thread may poll the tasks itself (tokio's current-thread runtime, block_on):
         // it keeps its jemalloc cache, which is flushed before each run (probe::runtime_thread).
         crate::probe::measuring_thread();
-        Seen::clear(self.strategy.live_tasks(self.n));
+        // The table of first polls, for the spawned strategies whose tasks do not report
+        // their own (the unspawned ones are polled by the driver itself: no table).
+        guard::TRACKED.store(self.keeps_table(), std::sync::atomic::Ordering::SeqCst);
+        ready::forward_first_polls(self.self_reported);
+        if self.keeps_table() {
+            Seen::clear(self.strategy.live_tasks(self.n));
+        }
         // Clears the last run's timeout for every strategy (spawning ones set their target).
         STARTED.reset(self.strategy.live_tasks(self.n));
         ready::begin(self.ready.as_ref(), self.ready_target());
@@ -540,6 +574,8 @@ impl Tasks {
         drop(watchdog.take());
         guard::peak_read();
         ready::begin(None, 0);
+        ready::forward_first_polls(false);
+        guard::TRACKED.store(true, std::sync::atomic::Ordering::SeqCst);
         self.flush(executor);
         match result {
             Err(payload) => guard::record_panic(&*payload),
@@ -578,6 +614,12 @@ impl Tasks {
             });
         }
         Ok(())
+    }
+
+    /// Whether a run keeps the table of first polls ([`guard::Seen`]): spawned tasks that do
+    /// not report their first poll themselves.
+    fn keeps_table(&self) -> bool {
+        self.strategy.spawns() && !self.self_reported
     }
 
     /// The arrivals a run with a [`Latch`] waits for: the tasks that are polled at the peak.

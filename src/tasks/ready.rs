@@ -13,7 +13,7 @@
 //! the last task, a wake), and the run's waiter registers its waker in place.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::Poll;
 
@@ -72,6 +72,9 @@ impl Latch {
     /// Records that the calling task has reached its idle state. Call it once per task per
     /// run; it allocates nothing.
     pub fn arrive(&self) {
+        if FORWARD.load(Ordering::Relaxed) {
+            STARTED.arrive();
+        }
         let now = self.inner.arrived.fetch_add(1, Ordering::AcqRel) + 1;
         if now == self.inner.target.load(Ordering::Acquire) {
             self.inner.waker.wake();
@@ -98,6 +101,15 @@ impl Latch {
     pub(super) fn target(&self) -> usize {
         self.inner.target.load(Ordering::Acquire)
     }
+}
+
+/// Whether arrivals at a latch are first polls too (the current run's tasks report their first
+/// poll themselves, `Tasks::first_poll_latch`): each then arrives at [`STARTED`] as well.
+static FORWARD: AtomicBool = AtomicBool::new(false);
+
+/// Starts (or ends, with `false`) a run whose latch counts first polls.
+pub(super) fn forward_first_polls(on: bool) {
+    FORWARD.store(on, Ordering::SeqCst);
 }
 
 /// The latch of the current run, if it has one (runs are serialised by

@@ -16,8 +16,8 @@ mod payload;
 mod threads;
 
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::matrix::{Case, Payload, Runtime, Strategy};
@@ -46,6 +46,12 @@ pub struct RunOptions {
     /// created plus [`RunOptions::sleep`]); read them with [`take_lateness`]. Meant for runs
     /// with [`Release::Complete`]; ignored with a payload.
     pub lateness: bool,
+    /// Nothing per task but the task itself and what the strategy needs: each spawned task
+    /// reports its own first poll ([`crate::Tasks::first_poll_latch`]), so the run keeps no
+    /// table of polled tasks. For whole-process figures (`taskmem run`, `taskmem sweep`), where
+    /// whatever the harness holds counts; the suite's measured runs keep the table, which no
+    /// measurement sees.
+    pub bare: bool,
 }
 
 impl Default for RunOptions {
@@ -55,6 +61,7 @@ impl Default for RunOptions {
             release: Release::Cancel,
             payload: None,
             lateness: false,
+            bare: false,
         }
     }
 }
@@ -79,6 +86,24 @@ pub fn take_lateness() -> Vec<Duration> {
         .into_iter()
         .map(Duration::from_nanos)
         .collect()
+}
+
+/// The latch the spawned tasks of a bare run arrive at in their first poll ([`announce`]).
+fn first_polls() -> &'static tasks::Latch {
+    static LATCH: OnceLock<tasks::Latch> = OnceLock::new();
+    LATCH.get_or_init(tasks::Latch::new)
+}
+
+/// Whether the current run's tasks report their first poll ([`RunOptions::bare`]).
+static ANNOUNCE: AtomicBool = AtomicBool::new(false);
+
+/// Called by every spawned task body in its first poll: in a bare run, arrives at
+/// [`first_polls`]; otherwise one relaxed load. Reads statics only, so the task captures
+/// nothing for it.
+fn announce() {
+    if ANNOUNCE.load(Ordering::Relaxed) {
+        first_polls().arrive();
+    }
 }
 
 /// The process-wide sleep duration of the current run, read by each spawned task when it
@@ -168,12 +193,19 @@ impl Driver {
         // of page faults on fresh pages and a memset that makes every page resident on reused
         // ones (45 KiB of RSS per thread at 10K instead of 25).
         let reuse = case.payload.is_none() && opts.payload.is_none();
-        Ok(Some(
-            base.with_strategy(strategy)
-                .with_n(case.n)
-                .release(opts.release)
-                .reuse_pages(reuse),
-        ))
+        let tasks = base
+            .with_strategy(strategy)
+            .with_n(case.n)
+            .release(opts.release)
+            .reuse_pages(reuse);
+        // The unspawned strategies keep no table in any run: only spawned tasks announce.
+        let bare = opts.bare && strategy.spawns();
+        ANNOUNCE.store(bare, Ordering::SeqCst);
+        Ok(Some(if bare {
+            tasks.first_poll_latch(first_polls())
+        } else {
+            tasks
+        }))
     }
 
     /// Runs the case once: creates the tasks, calls `at_peak` once they are all alive and
@@ -212,6 +244,8 @@ impl Driver {
 
     /// Runs the case once like [`Driver::run`] and returns the time from just before the
     /// first task is created (after the limit checks) to every task alive and pending.
+    /// `at_peak` is called there, with every task alive and pending (before a
+    /// [`Release::Complete`] lets them finish).
     pub fn time_to_peak(
         &self,
         case: &Case,
@@ -230,11 +264,7 @@ impl Driver {
                     CaseError::Failed(format!("{} never reached its peak", case.id()))
                 })
             }
-            Some(tasks) => {
-                let d = with_body(&tasks, case, opts, TimeToPeak)?;
-                at_peak();
-                Ok(d)
-            }
+            Some(tasks) => with_body(&tasks, case, opts, TimeToPeak { at_peak }),
         }
     }
 }
@@ -287,10 +317,12 @@ impl Action for Measure {
     }
 }
 
-/// A timed run.
-struct TimeToPeak;
+/// A timed run, with a callback at the peak (every task alive and pending).
+struct TimeToPeak<'a> {
+    at_peak: &'a mut dyn FnMut(),
+}
 
-impl Action for TimeToPeak {
+impl Action for TimeToPeak<'_> {
     type Out = Duration;
     fn act<R: tasks::On, F, M>(self, tasks: &Tasks, make: M) -> Result<Duration, CaseError>
     where
@@ -298,7 +330,7 @@ impl Action for TimeToPeak {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        Ok(tasks.time_to_peak_on::<R, F, M>(make)?)
+        Ok(tasks.time_to_peak_on::<R, F, M>(make, self.at_peak)?)
     }
 }
 
@@ -358,7 +390,6 @@ fn with_body<A: Action>(
                 payload::spawned(
                     payload,
                     lateness,
-                    d,
                     $sleep,
                     on::<tasks::Spawning<$on>, A>(tasks, action),
                 )
@@ -389,8 +420,14 @@ fn with_body<A: Action>(
 /// first-poll wrapper otherwise (a newtype), with its semaphore permit for `semaphore`). `None` for OS
 /// threads, a bounded case without its bound, and an inline payload size not compiled in.
 pub fn future_size(case: &Case) -> Option<usize> {
+    future_size_with(case, &RunOptions::default())
+}
+
+/// [`future_size`] of the tasks a run with `opts` makes (with [`RunOptions::lateness`]: the
+/// tasks that keep their deadline).
+pub fn future_size_with(case: &Case, opts: &RunOptions) -> Option<usize> {
     let tasks = Tasks::new(executor(case.runtime)?, strategy(case)?, case.n);
-    with_body(&tasks, case, &RunOptions::default(), SizeOf).ok()
+    with_body(&tasks, case, opts, SizeOf).ok()
 }
 
 /// A body's size without running it.

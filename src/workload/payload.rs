@@ -16,6 +16,10 @@
 //!
 //! `std::hint::black_box` keeps every payload from being optimised away.
 //!
+//! Every spawned body calls [`announce`] at its first poll, before its first await (a call
+//! there holds nothing across the await: no byte is added to the future): in a bare run
+//! ([`super::RunOptions::bare`]) that is how the run knows each task has been polled.
+//!
 //! Spawned tasks use the `*_task` bodies, which read the sleep's duration from the run's
 //! setting when they start (so they capture nothing but their payload); the unspawned
 //! strategies (`join_all`, sequential, `FuturesUnordered`, `buffer_unordered`) use the
@@ -30,7 +34,7 @@ use std::time::Duration;
 
 use std::time::Instant;
 
-use super::{record_lateness, sleep_duration};
+use super::{announce, record_lateness, sleep_duration};
 use crate::matrix::{Payload, Place};
 
 /// Something done with a constructor of task futures: spawning N of them, polling N of them,
@@ -59,6 +63,7 @@ fn checksum(bytes: &[u8]) -> u64 {
 
 /// A spawned task holding `[u8; P]` inline across its sleep.
 async fn inline_task<const P: usize, S: Future>(sleep: impl FnOnce(Duration) -> S) {
+    announce();
     let mut held = [0u8; P];
     fill(&mut held);
     sleep(sleep_duration()).await;
@@ -68,6 +73,7 @@ async fn inline_task<const P: usize, S: Future>(sleep: impl FnOnce(Duration) -> 
 /// A spawned task that fills `payload` heap bytes and drops them before its sleep, keeping
 /// only their checksum.
 async fn dropped_task<S: Future>(payload: usize, sleep: impl FnOnce(Duration) -> S) {
+    announce();
     let sum = {
         let mut buf = vec![0u8; payload];
         fill(&mut buf);
@@ -106,25 +112,38 @@ async fn hold_dropped<S: Future>(payload: usize, sleep: impl FnOnce(Duration) ->
 /// A spawned task of the published programs: `async { sleep(d).await }`, its sleep created
 /// when it starts.
 async fn task<S: Future>(sleep: impl FnOnce(Duration) -> S) {
+    announce();
     sleep(sleep_duration()).await;
 }
 
 /// A spawned task that also holds `payload` heap bytes across its sleep.
 async fn payload_task<S: Future>(payload: usize, sleep: impl FnOnce(Duration) -> S) {
+    announce();
     let held = vec![1u8; payload];
     sleep(sleep_duration()).await;
     black_box(&held);
 }
 
-/// A task that records its lateness: its deadline is noted now, with its sleep (not when the
-/// future is first polled: the sequential strategy polls its k-th future only after the one
-/// before it finished).
+/// An unspawned future that records its lateness: its deadline is noted now, with its sleep
+/// (not when the future is first polled: the sequential strategy polls its k-th future only
+/// after the one before it finished).
 fn timed<S: Future>(d: Duration, sleep: S) -> impl Future<Output = ()> {
     let deadline = Instant::now() + d;
     async move {
         sleep.await;
         record_lateness(deadline);
     }
+}
+
+/// A spawned task that records its lateness: [`task`] with its deadline noted when it starts,
+/// as its sleep is created. It holds 16 bytes more than [`task`] across its sleep (the
+/// deadline), where a sleep created beforehand and awaited as an upvar would be held twice.
+async fn timed_task<S: Future>(sleep: impl FnOnce(Duration) -> S) {
+    announce();
+    let d = sleep_duration();
+    let deadline = Instant::now() + d;
+    sleep(d).await;
+    record_lateness(deadline);
 }
 
 /// async-std's sleep, as a function item.
@@ -142,7 +161,6 @@ pub(super) fn async_std_sleep(d: Duration) -> impl Future<Output = ()> + Send + 
 pub(super) fn spawned<S, Z, B>(
     payload: Option<Payload>,
     lateness: bool,
-    d: Duration,
     sleep: Z,
     body: B,
 ) -> Result<B::Out, String>
@@ -153,7 +171,7 @@ where
     B: Body,
 {
     Ok(match payload {
-        None if lateness => body.with(as_fn(makers::timed(d, sleep))),
+        None if lateness => body.with(as_fn(makers::timed_task(sleep))),
         None => body.with(as_fn(makers::task(sleep))),
         Some(p) => match (p.place, p.bytes) {
             (Place::Heap, bytes) => body.with(as_fn(makers::payload_task(bytes, sleep))),
@@ -239,6 +257,15 @@ mod makers {
         Z: Sleep<S>,
     {
         move || super::timed(d, sleep(d))
+    }
+
+    /// Makes [`super::timed_task`] futures.
+    pub fn timed_task<S, Z>(sleep: Z) -> impl Make
+    where
+        S: Future + Send + 'static,
+        Z: Sleep<S>,
+    {
+        move || super::timed_task(sleep)
     }
 
     /// Makes [`super::task`] futures.

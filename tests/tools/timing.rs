@@ -173,3 +173,40 @@ fn lateness_settings_reject_bad_values_in_one_line() {
     );
     assert!(!e.contains('\n'));
 }
+
+/// The all-pending callback of a run whose tasks complete (`taskmem run`'s) comes while every
+/// task is still sleeping, not after they finished: it was called after the run, so the RSS
+/// that `taskmem run` printed as "all pending" was read once the tasks had been freed.
+#[test]
+fn the_all_pending_callback_comes_before_any_task_wakes() {
+    let _s = serial();
+    let sleep = Duration::from_millis(1500);
+    for id in [
+        "tokio-mt/spawn/1000",
+        "tokio-ct/join_all/1000",
+        "smol/spawn/1000",
+        "os/threads/50",
+    ] {
+        let case: Case = id.parse().unwrap();
+        let driver = Driver::new(case.runtime).unwrap();
+        let _g = exclusive();
+        let opts = RunOptions {
+            sleep,
+            release: taskmem::workload::Release::Complete,
+            bare: true,
+            ..RunOptions::default()
+        };
+        let start = std::time::Instant::now();
+        let mut at = None;
+        driver
+            .time_to_peak(&case, &opts, &mut || at = Some(start.elapsed()))
+            .unwrap();
+        let whole = start.elapsed();
+        let at = at.expect("the callback ran");
+        assert!(whole >= sleep, "{id}: the tasks did not sleep ({whole:?})");
+        assert!(
+            at < sleep,
+            "{id}: all-pending read after {at:?}, past the {sleep:?} sleep (run took {whole:?})"
+        );
+    }
+}
