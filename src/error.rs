@@ -49,6 +49,13 @@ pub enum Error {
     Probe(String),
     /// The counters found nothing to report (every value must be non-zero for Criterion).
     NothingMeasured(String),
+    /// The run was refused before it started: it could not measure anything (no task, a
+    /// bound of 0), the message says why.
+    Invalid(String),
+    /// The run was refused before it started: by the estimate of what its tasks need, it
+    /// would pass the machine's memory (the cgroup's limit, or half of `MemAvailable`),
+    /// where the kernel would kill the process. The message names the limit and the estimate.
+    TooLarge(String),
 }
 
 impl fmt::Display for Error {
@@ -83,6 +90,8 @@ impl fmt::Display for Error {
                  `taskmem::use_tracked_jemalloc!();` at the top level of the bench file",
             ),
             Error::NothingMeasured(why) => write!(f, "nothing measurable: {why}"),
+            Error::Invalid(why) => write!(f, "refused: {why}"),
+            Error::TooLarge(why) => write!(f, "refused before it started: {why}"),
         }
     }
 }

@@ -6,10 +6,14 @@
 // nothing below this line.
 #[doc(hidden)]
 pub mod alloc;
+#[doc(hidden)]
+// The machine's limits on memory (the cgroup's, MemAvailable): runs past them are refused.
+#[doc(hidden)]
+pub mod cgroup;
 mod error;
+pub(crate) mod machine;
 #[doc(hidden)]
 pub mod measurement;
-#[doc(hidden)]
 pub mod probe;
 mod runtime;
 #[doc(hidden)]
@@ -32,9 +36,6 @@ pub mod summary;
 #[cfg(feature = "suite")]
 #[doc(hidden)]
 pub mod baseline;
-#[cfg(feature = "suite")]
-#[doc(hidden)]
-pub mod cgroup;
 #[cfg(feature = "suite")]
 #[doc(hidden)]
 pub mod child;

@@ -97,27 +97,12 @@ pub fn check_memory(case: &Case, need: u64) -> Result<(), CaseError> {
 /// Skips `what` when it would need (`need` bytes) more than half of `MemAvailable`, or more
 /// than the room the cgroup's memory limit leaves; the reason names the limit.
 pub fn check_bytes(what: &str, need: u64) -> Result<(), CaseError> {
-    if let Some(l) = cgroup::limit(Controller::Memory) {
-        if need > l.headroom() {
-            return Err(CaseError::Skipped(format!(
-                "{what} needs about {} MiB; the cgroup allows {} MiB, {} MiB in use ({} in {})",
-                need >> 20,
-                l.max >> 20,
-                l.current >> 20,
-                l.file,
-                l.dir.display()
-            )));
+    match crate::machine::room_for(what, need) {
+        crate::machine::Room::Fits => Ok(()),
+        crate::machine::Room::Exceeds(why) | crate::machine::Room::Unknown(why) => {
+            Err(CaseError::Skipped(why))
         }
     }
-    let available = os::mem_available_bytes().map_err(|e| CaseError::Skipped(e.to_string()))?;
-    if need > available / 2 {
-        return Err(CaseError::Skipped(format!(
-            "{what} needs about {} MiB, more than half of the {} MiB available (MemAvailable)",
-            need >> 20,
-            available >> 20
-        )));
-    }
-    Ok(())
 }
 
 /// The cgroup memory limit in words, for a child the kernel killed: `" (the cgroup allows

@@ -149,6 +149,12 @@ impl fmt::Debug for Tasks {
     }
 }
 
+/// What a run is assumed to need per live task beside the task's future, when it checks that
+/// the machine has room before it starts: the runtime's cell around a spawned future (tokio:
+/// about 136 B, rounded up to 128-byte steps), a `JoinHandle`, a timer entry, the allocator's
+/// rounding, and the first-poll table (16 B). Generous: the largest seen is under 350 B.
+pub const TASK_OVERHEAD_BYTES: u64 = 512;
+
 /// How long [`Tasks`] waits, by default, for every spawned task's first poll.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -344,6 +350,7 @@ impl Tasks {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
+        self.refuse(self.held_size(&make))?;
         Watchdog::start();
         self.executor()?;
         if self.keeps_table() {
@@ -427,6 +434,7 @@ impl Tasks {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
+        self.refuse(self.held_size(&make))?;
         Watchdog::start();
         self.executor()?;
         let start = Cell::new(None);
@@ -498,6 +506,7 @@ impl Tasks {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
+        self.refuse(self.held_size(make))?;
         self.run_on::<dispatch::Any, F, M>(make, on_start, at_peak)
     }
 
@@ -614,6 +623,37 @@ impl Tasks {
             });
         }
         Ok(())
+    }
+
+    /// Refuses a run that cannot measure anything (no task, a bound of 0) or that would pass
+    /// the machine's memory by [`TASK_OVERHEAD_BYTES`] per live task beside its future of
+    /// `held` bytes, before anything is allocated.
+    fn refuse(&self, held: usize) -> Result<(), Error> {
+        if self.n == 0 {
+            return Err(Error::Invalid(format!(
+                "{}/0: a run needs at least one task (N = 0)",
+                self.label()
+            )));
+        }
+        if let Strategy::BufferUnordered(0) | Strategy::Semaphore(0) = self.strategy {
+            return Err(Error::Invalid(format!(
+                "{}: a bound of 0 lets no task run (K must be at least 1)",
+                self.label()
+            )));
+        }
+        let live = self.strategy.live_tasks(self.n) as u64;
+        let need = live.saturating_mul(held as u64 + TASK_OVERHEAD_BYTES);
+        let what = format!(
+            "{}/{} (about {} B per task)",
+            self.label(),
+            self.n,
+            held as u64 + TASK_OVERHEAD_BYTES
+        );
+        match crate::machine::room_for(&what, need) {
+            crate::machine::Room::Exceeds(why) => Err(Error::TooLarge(why)),
+            // Off Linux the room is unknown: nothing to refuse by.
+            crate::machine::Room::Fits | crate::machine::Room::Unknown(_) => Ok(()),
+        }
     }
 
     /// Whether a run keeps the table of first polls ([`guard::Seen`]): spawned tasks that do

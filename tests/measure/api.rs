@@ -259,6 +259,55 @@ fn joinset_on_smol_is_unsupported() {
     assert!(matches!(e, Error::Unsupported(_)), "{e}");
 }
 
+/// Input that cannot give a figure is refused with an error before anything runs: no task
+/// (it measured 56 B of runtime bookkeeping), a bound of 0 (312 B), and a count whose tasks
+/// would not fit in the machine's memory (it ran until the kernel killed the process).
+#[test]
+fn runs_that_cannot_measure_are_refused_before_they_start() {
+    let _serial = serial();
+    let sleep = || tokio::time::sleep(SLEEP);
+    let e = Tasks::new(Runtime::TokioMultiThread, Strategy::Spawn, 0)
+        .measure(sleep)
+        .unwrap_err();
+    assert!(matches!(e, Error::Invalid(_)), "{e}");
+    assert_eq!(
+        e.to_string(),
+        "refused: tokio-mt/spawn/0: a run needs at least one task (N = 0)"
+    );
+    for strategy in [Strategy::BufferUnordered(0), Strategy::Semaphore(0)] {
+        let e = Tasks::new(Runtime::TokioCurrentThread, strategy, 100)
+            .measure(sleep)
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("a bound of 0 lets no task run"),
+            "{strategy:?}: {e}"
+        );
+    }
+    let started = std::time::Instant::now();
+    let e = Tasks::new(Runtime::TokioMultiThread, Strategy::Spawn, 1 << 40)
+        .measure(sleep)
+        .unwrap_err();
+    assert!(matches!(e, Error::TooLarge(_)), "{e}");
+    let text = e.to_string();
+    assert!(
+        text.starts_with("refused before it started: tokio-mt/spawn/1099511627776 (about ")
+            && (text.contains("MemAvailable") || text.contains("the cgroup allows")),
+        "{text}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    // The other entry points refuse the same way.
+    let tasks = Tasks::new(Runtime::TokioMultiThread, Strategy::JoinAll, 0);
+    assert!(matches!(
+        tasks.run(sleep, &mut || {}),
+        Err(Error::Invalid(_))
+    ));
+    assert!(matches!(tasks.time_to_peak(sleep), Err(Error::Invalid(_))));
+}
+
 #[test]
 fn memory_around_a_routine_finds_its_peak_and_what_it_kept() {
     use criterion::measurement::Measurement;

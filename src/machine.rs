@@ -1,0 +1,50 @@
+//! How much memory a run may take on this machine: no more than the room its cgroup's memory
+//! limit leaves (a container's, which `MemAvailable` does not see: past it the kernel kills
+//! the process with SIGKILL), and no more than half of `MemAvailable`. The measuring core
+//! refuses a run past it before the run starts ([`crate::Error::TooLarge`]); the suite's
+//! limits (`limits.rs`) skip a case by the same rule.
+//!
+//! The files are read by [`crate::cgroup`] and [`crate::probe::os`], the Linux-specific
+//! modules; elsewhere the room is unknown and nothing is refused.
+
+use crate::cgroup::{self, Controller};
+use crate::probe::os;
+
+/// Whether `need` bytes fit in the room left.
+pub(crate) enum Room {
+    /// They fit (or no limit is known and `MemAvailable` was read).
+    Fits,
+    /// They do not: one line naming the limit and the need.
+    Exceeds(String),
+    /// `MemAvailable` could not be read (not Linux): why (the suite's skip says it).
+    Unknown(#[cfg_attr(not(feature = "suite"), allow(dead_code))] String),
+}
+
+/// Whether `what`, needing `need` bytes, fits in the room left: the cgroup's memory limit
+/// minus its usage, and half of `MemAvailable`.
+pub(crate) fn room_for(what: &str, need: u64) -> Room {
+    if let Some(l) = cgroup::limit(Controller::Memory) {
+        if need > l.headroom() {
+            return Room::Exceeds(format!(
+                "{what} needs about {} MiB; the cgroup allows {} MiB, {} MiB in use ({} in {})",
+                need >> 20,
+                l.max >> 20,
+                l.current >> 20,
+                l.file,
+                l.dir.display()
+            ));
+        }
+    }
+    let available = match os::mem_available_bytes() {
+        Ok(a) => a,
+        Err(e) => return Room::Unknown(e.to_string()),
+    };
+    if need > available / 2 {
+        return Room::Exceeds(format!(
+            "{what} needs about {} MiB, more than half of the {} MiB available (MemAvailable)",
+            need >> 20,
+            available >> 20
+        ));
+    }
+    Room::Fits
+}
