@@ -10,8 +10,12 @@
 //! | `TASKMEM_BOUND` | K of the bounded strategies (`buffer_unordered`, `semaphore`); written in their ids (`k1000`) | `1000` |
 //! | `TASKMEM_JOBS` | how many processes run cases at once ([`crate::jobs`]); `1` runs every case in the bench's own process | one per core, fewer when memory is short |
 //!
-//! The command line is Criterion's; taskmem reads its filter (a regex, or an exact id with
-//! `--exact`) to run only the cases Criterion will report, and `--list` to run nothing.
+//! The command line is Criterion's; taskmem reads its filter (a regex matched anywhere in
+//! the case id, or an exact id with `--exact`; `--ignored` selects nothing) to run only the
+//! cases Criterion will report, and how Criterion runs ([`Mode`]: `--list`, `--help`, test
+//! mode). Every bench of the project checks its filter with [`select`] before it measures
+//! anything: a filter that matches none of the bench's cases is one line naming it and exit
+//! code 2, with no file written and no earlier result printed.
 
 use std::path::Path;
 
@@ -123,6 +127,8 @@ pub enum Filter {
     Regex(Regex),
     /// The case with exactly this id (`--exact`).
     Exact(String),
+    /// No case (`--ignored`: the project's benches have no ignored case).
+    Nothing,
 }
 
 impl Filter {
@@ -132,8 +138,113 @@ impl Filter {
             Filter::All => true,
             Filter::Regex(r) => r.is_match(id),
             Filter::Exact(e) => e == id,
+            Filter::Nothing => false,
         }
     }
+}
+
+/// How Criterion runs the bench, from its command line (Criterion's own rules).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `cargo bench` (`--bench`), also with `--profile-time`: the cases are measured.
+    Bench,
+    /// Without `--bench` (`cargo test --benches`, `--all-targets`), or with `--test`: each
+    /// case runs once, as a test.
+    Test,
+    /// `--list`: Criterion lists the cases; nothing runs.
+    List,
+    /// `--help` or `-h`: Criterion prints its help and exits; nothing runs.
+    Help,
+}
+
+impl Mode {
+    /// Whether nothing is run (`--list`, `--help`).
+    pub fn runs_nothing(self) -> bool {
+        matches!(self, Mode::List | Mode::Help)
+    }
+}
+
+/// Why a bench runs none of its cases: [`select`]'s answer when the filter leaves none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoCase {
+    /// The line to print (`taskmem: ` is added), or `None` to end in silence.
+    pub message: Option<String>,
+    /// The exit code: 2 for a filter that matches nothing in a bench run, otherwise 0.
+    pub code: i32,
+}
+
+impl NoCase {
+    /// Prints the line (on stderr for an error, on stdout otherwise) and ends the process.
+    pub fn exit(self) -> ! {
+        match self.message {
+            Some(m) if self.code != 0 => crate::error::exit_with(&m, self.code),
+            Some(m) => println!("taskmem: {m}"),
+            None => {}
+        }
+        std::process::exit(self.code)
+    }
+}
+
+/// The cases of `all` (every case the bench `bench` has at this configuration, before the
+/// filter) that `filter` selects, in their order; an error when it selects none:
+///
+/// - a filter that matches no case, in a bench run: one line naming the filter, an example
+///   id and how to list them, exit code 2 (the bench then writes nothing: no summary, no
+///   report, no earlier result printed as if it were this run's);
+/// - the same in test mode (`cargo test --benches -- NAME`, where cargo gives every test and
+///   bench binary the same filter, and a binary without NAME is not an error): the line on
+///   stdout, exit code 0;
+/// - `--ignored` ([`Filter::Nothing`]): nothing to run, exit code 0 in silence, as
+///   Criterion.
+///
+/// With `--list` or `--help` the selection is `Ok`, empty or not: the list is what the filter
+/// matches, and Criterion prints its help whatever the filter.
+pub fn select(filter: &Filter, mode: Mode, bench: &str, all: &[Case]) -> Result<Vec<Case>, NoCase> {
+    let selected: Vec<Case> = all
+        .iter()
+        .filter(|c| filter.matches(&c.id()))
+        .copied()
+        .collect();
+    // A list may be empty; Criterion prints its help whatever the filter.
+    if !selected.is_empty() || mode.runs_nothing() {
+        return Ok(selected);
+    }
+    let what = match filter {
+        Filter::Regex(r) => format!("the filter '{}'", r.as_str()),
+        Filter::Exact(e) => format!("the exact filter '{e}'"),
+        // `--ignored` (or a bench without cases): nothing to run, and nothing wrong.
+        Filter::All | Filter::Nothing => {
+            return Err(NoCase {
+                message: None,
+                code: 0,
+            });
+        }
+    };
+    // The suite's best-known case, at the bench's largest N.
+    let example = all
+        .iter()
+        .filter(|c| {
+            c.runtime == matrix::Runtime::TokioMt
+                && c.strategy == matrix::Strategy::Spawn
+                && c.payload.is_none()
+        })
+        .max_by_key(|c| c.n)
+        .or(all.last())
+        .map_or_else(|| "tokio-mt/spawn/10000".to_string(), Case::id);
+    let message = format!(
+        "no case matches {what} (ids look like {example}; `cargo bench --bench {bench} -- \
+         --list` lists them)"
+    );
+    Err(match mode {
+        Mode::Test => NoCase {
+            message: Some(format!("{message}; nothing to test")),
+            code: 0,
+        },
+        _ => NoCase {
+            message: Some(message),
+            code: 2,
+        },
+    })
 }
 
 /// Everything the suite takes from its environment and arguments.
@@ -145,8 +256,8 @@ pub struct Config {
     pub metric: Option<Metric>,
     /// Criterion's filter.
     pub filter: Filter,
-    /// `--list`: Criterion only lists benchmarks; nothing runs.
-    pub list_only: bool,
+    /// How Criterion runs (`--list`, `--help`, test mode, a bench run).
+    pub mode: Mode,
     /// Criterion's sample count (`--sample-size`, default [`crate::measurement::SAMPLE_SIZE`]).
     pub sample_size: usize,
     /// `TASKMEM_COMPARE`: the baseline to gate the run against.
@@ -206,7 +317,7 @@ impl Config {
             sizes,
             metric,
             filter: bench.filter,
-            list_only: bench.list_only,
+            mode: bench.mode,
             sample_size: bench.sample_size,
             compare: None,
             payload: PayloadSet::Default,
@@ -235,12 +346,28 @@ impl Config {
     /// (bounded strategies with K = [`Config::bound`]), then the payload cases, all through
     /// the filter.
     pub fn cases(&self) -> Vec<Case> {
+        let mut cases = self.unfiltered_cases();
+        cases.retain(|c| self.filter.matches(&c.id()));
+        cases
+    }
+
+    /// [`Config::cases`] before the filter: every case of the suite at this configuration.
+    pub fn unfiltered_cases(&self) -> Vec<Case> {
         let mut cases = matrix::cases_bounded(&self.sizes, self.bound);
         cases.extend(self.payload.cases(&self.sizes));
-        cases.retain(|c| self.filter.matches(&c.id()));
         cases.sort_unstable();
         cases.dedup();
         cases
+    }
+
+    /// [`select`] with this configuration's filter and mode.
+    pub fn select(&self, bench: &str, all: &[Case]) -> Result<Vec<Case>, NoCase> {
+        select(&self.filter, self.mode, bench, all)
+    }
+
+    /// Whether Criterion only lists the cases or prints its help: nothing is measured.
+    pub fn list_only(&self) -> bool {
+        self.mode.runs_nothing()
     }
 
     /// The metric a case reports under this configuration.
@@ -273,15 +400,17 @@ const VALUE_OPTIONS: [&str; 17] = [
 /// What taskmem reads of Criterion's command line.
 struct BenchArgs {
     filter: Filter,
-    list_only: bool,
+    mode: Mode,
     sample_size: usize,
 }
 
-/// Finds Criterion's filter, `--list` and `--sample-size` in the bench's arguments (program
-/// name excluded).
+/// Finds Criterion's filter (with `--exact` and `--ignored`), its mode (`--list`, `--help`,
+/// `--bench`, `--test`) and `--sample-size` in the bench's arguments (program name
+/// excluded).
 fn parse_bench_args(args: &[String]) -> Result<BenchArgs, String> {
     let mut filter = None;
-    let (mut exact, mut list) = (false, false);
+    let (mut exact, mut list, mut ignored, mut help) = (false, false, false, false);
+    let (mut bench, mut test) = (false, false);
     let mut sample_size = crate::measurement::SAMPLE_SIZE;
     let mut i = 0;
     while i < args.len() {
@@ -290,6 +419,14 @@ fn parse_bench_args(args: &[String]) -> Result<BenchArgs, String> {
             exact = true;
         } else if a == "--list" {
             list = true;
+        } else if a == "--ignored" {
+            ignored = true;
+        } else if a == "--help" || a == "-h" {
+            help = true;
+        } else if a == "--bench" {
+            bench = true;
+        } else if a == "--test" {
+            test = true;
         } else if a == "--sample-size" {
             let v = args.get(i + 1).map(String::as_str).unwrap_or("");
             sample_size = v.parse().ok().filter(|&n| n >= 10).ok_or_else(|| {
@@ -304,7 +441,19 @@ fn parse_bench_args(args: &[String]) -> Result<BenchArgs, String> {
         }
         i += 1;
     }
+    // Criterion's order: --ignored overrides the filter; --list before test mode, which is
+    // any run without --bench (`cargo test --benches`) or with --test.
+    let mode = if help {
+        Mode::Help
+    } else if list {
+        Mode::List
+    } else if !bench || test {
+        Mode::Test
+    } else {
+        Mode::Bench
+    };
     let filter = match filter {
+        _ if ignored => Filter::Nothing,
         None => Filter::All,
         Some(f) if exact => Filter::Exact(f),
         Some(f) => Filter::Regex(Regex::new(&f).map_err(|e| {
@@ -320,7 +469,7 @@ fn parse_bench_args(args: &[String]) -> Result<BenchArgs, String> {
     };
     Ok(BenchArgs {
         filter,
-        list_only: list,
+        mode,
         sample_size,
     })
 }

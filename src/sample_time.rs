@@ -52,12 +52,15 @@ pub fn criterion() -> Criterion<WallTime> {
 pub fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let config = Config::from_env_and_args(&args).unwrap_or_else(|e| exit_with(&e, 2));
+    // A filter that matches no case: one line and exit code 2, before anything runs.
+    let cases = config
+        .select("sample_time", &config.unfiltered_cases())
+        .unwrap_or_else(|no| no.exit());
     if let Err(e) = crate::probe::check() {
         exit_with(&e.to_string(), 1);
     }
     let mut criterion = criterion().configure_from_args();
     let mut timed: Vec<(String, Timed)> = Vec::new();
-    let cases = config.cases();
     for runtime in Runtime::ALL {
         let mine: Vec<&Case> = cases.iter().filter(|c| c.runtime == runtime).collect();
         if mine.is_empty() {
@@ -67,7 +70,7 @@ pub fn main() {
         group.sampling_mode(SamplingMode::Flat);
         let driver = Driver::new(runtime).unwrap_or_else(|e| exit_with(&e.to_string(), 1));
         for case in mine {
-            if config.list_only {
+            if config.list_only() {
                 group.bench_function(case.id(), |b| b.iter_custom(|_| Duration::from_nanos(1)));
                 continue;
             }

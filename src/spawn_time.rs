@@ -84,10 +84,15 @@ pub fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let config = Config::from_env_and_args(&args).unwrap_or_else(|e| exit_with(&e, 2));
     let lateness = LatenessConfig::from_env().unwrap_or_else(|e| exit_with(&e, 2));
+    // A filter that matches no case: one line and exit code 2, before anything runs and
+    // before time.json is read or written.
+    if let Err(no) = config.select("spawn_time", &timed_cases(&config.sizes)) {
+        no.exit();
+    }
     let mut criterion = criterion().configure_from_args();
     let outcome = run(&mut criterion, &config, &lateness);
     criterion.final_summary();
-    if config.list_only {
+    if config.list_only() {
         return;
     }
     let path = timing::default_path();
@@ -123,6 +128,16 @@ pub struct Outcome {
     pub failed: usize,
 }
 
+/// The cases this bench times at `sizes`, before the filter. Not the bounded strategies: they
+/// create only K of their N tasks before the peak, so their time to all-pending is not N
+/// tasks' (their bytes are the memory suite's).
+fn timed_cases(sizes: &[usize]) -> Vec<Case> {
+    matrix::cases(sizes)
+        .into_iter()
+        .filter(|c| !c.strategy.bounded())
+        .collect()
+}
+
 /// Times every case of the configuration through `criterion`, then the lateness runs.
 pub fn run(
     criterion: &mut Criterion<WallTime>,
@@ -130,11 +145,9 @@ pub fn run(
     lateness: &LatenessConfig,
 ) -> Outcome {
     let mut outcome = Outcome::default();
-    // Not the bounded strategies: they create only K of their N tasks before the peak, so
-    // their time to all-pending is not N tasks' (their bytes are the memory suite's).
-    let cases: Vec<Case> = matrix::cases(&config.sizes)
+    let cases: Vec<Case> = timed_cases(&config.sizes)
         .into_iter()
-        .filter(|c| !c.strategy.bounded() && config.filter.matches(&c.id()))
+        .filter(|c| config.filter.matches(&c.id()))
         .collect();
     for runtime in Runtime::ALL {
         let mine: Vec<Case> = cases
@@ -146,7 +159,7 @@ pub fn run(
             continue;
         }
         let mut group = criterion.benchmark_group(runtime.id());
-        if config.list_only {
+        if config.list_only() {
             for case in &mine {
                 group.bench_with_input(
                     BenchmarkId::new(case.strategy.id(), case.n),

@@ -2,8 +2,9 @@
 //! the public API ([`crate::Tasks`], by way of [`crate::workload`]).
 //!
 //! `benches/memory.rs` is an ordinary Criterion bench over a [`Suite`]: [`Suite::from_env`]
-//! reads the configuration ([`crate::config`]: `TASKMEM_*` and the command line; bad input
-//! ends with one line on stderr and exit code 2) and checks the probes; the bench opens one
+//! reads the configuration ([`crate::config`]: `TASKMEM_*` and the command line; bad input,
+//! and a Criterion filter that matches no case, end with one line on stderr and exit code 2
+//! before any file is touched) and checks the probes; the bench opens one
 //! Criterion group per runtime (`tokio-mt/spawn/100000` is group `tokio-mt`, function
 //! `spawn`, parameter 100000) and calls [`Suite::bench`] per case, which prints bytes per
 //! task after it and records the case in the summary ([`crate::summary`]) at once, through
@@ -86,6 +87,11 @@ impl Suite {
     pub fn from_env() -> Suite {
         let args: Vec<String> = std::env::args().skip(1).collect();
         let config = Config::from_env_and_args(&args).unwrap_or_else(|e| exit_with(&e, 2));
+        // Before anything is read or opened: a filter that matches no case ends the run in
+        // one line, and the summary and report of the last run stay as they are, unprinted.
+        let mut order = config
+            .select("memory", &config.unfiltered_cases())
+            .unwrap_or_else(|no| no.exit());
         if let Err(e) = crate::probe::check() {
             exit_with(&e.to_string(), 1);
         }
@@ -93,9 +99,8 @@ impl Suite {
         // One process when it is a job itself, only lists, or reports to cargo-criterion
         // (which takes one connection).
         let alone = claims.is_some()
-            || config.list_only
+            || config.list_only()
             || std::env::var_os("CARGO_CRITERION_PORT").is_some();
-        let mut order = config.cases();
         let jobs = if alone {
             1
         } else {
@@ -107,7 +112,7 @@ impl Suite {
         }
         // Stable: within a runtime the cases keep their report order.
         order.sort_by_key(|c| runtimes.iter().position(|&rt| rt == c.runtime));
-        let journal = (!config.list_only).then(|| {
+        let journal = (!config.list_only()).then(|| {
             crate::interrupt::install();
             Journal::open(&summary::default_path())
         });
@@ -142,7 +147,7 @@ impl Suite {
     pub fn bench(&mut self, group: &mut BenchmarkGroup<'_, Memory>, case: &Case) {
         let id = BenchmarkId::new(case.pair().function_id(), case.n);
         group.throughput(Throughput::Elements(case.n as u64));
-        if self.config.list_only {
+        if self.config.list_only() {
             group.bench_with_input(id, case, |b, _| b.iter_custom(|_| 1));
             return;
         }

@@ -145,11 +145,25 @@ fn defaults_stop_at_100k_and_the_filter_picks_cases() {
     let _s = serial();
     let all = Settings::from_parts(None, &["--bench".to_string()]).unwrap();
     assert_eq!(all.sizes, DEFAULT_SIZES.to_vec());
-    assert!(all.cases().iter().all(|c| c.n <= 100_000));
+    assert!(all.cases().unwrap().iter().all(|c| c.n <= 100_000));
     let args = vec!["--bench".to_string(), "tokio-mt/spawn".to_string()];
     let some = Settings::from_parts(Some("1m,1"), &args).unwrap();
-    let ids: Vec<String> = some.cases().iter().map(Case::id).collect();
+    let ids: Vec<String> = some.cases().unwrap().iter().map(Case::id).collect();
     assert_eq!(ids, ["tokio-mt/spawn/1", "tokio-mt/spawn/1000000"]);
+    // A filter that matches no case, in a bench run: one line naming it, exit code 2.
+    let args = vec!["--bench".to_string(), "no-such-case".to_string()];
+    let none = Settings::from_parts(None, &args)
+        .unwrap()
+        .cases()
+        .unwrap_err();
+    assert_eq!(none.code, 2);
+    let message = none.message.unwrap();
+    assert!(
+        message.starts_with(
+            "no case matches the filter 'no-such-case' (ids look like tokio-mt/spawn/100000;"
+        ),
+        "{message}"
+    );
 }
 
 fn profile(bytes: i64, n: usize) -> Profile {

@@ -414,6 +414,36 @@ fn a_small_cgroup_skips_the_big_case() {
     );
 }
 
+/// A filter that matches no case ends the bench in one line with exit code 2, and the last
+/// run's results stay as they were: the summary is not rewritten, its end tables are not
+/// printed as if they were this run's (they were, with a skip line naming a cgroup of the old
+/// run, and exit code 0).
+fn a_filter_that_matches_nothing_says_so_and_keeps_the_last_results() {
+    let dir = temp_dir("nomatch");
+    let status = bench(&dir, "first", "1", "^tokio-ct/join_all/1$")
+        .status()
+        .expect("bench runs");
+    assert!(status.success(), "{}", output(&dir, "first"));
+    let before = std::fs::read(summary_path(&dir)).expect("the first run's summary");
+    let status = bench(&dir, "none", "1", "no-such-case")
+        .status()
+        .expect("bench runs");
+    let out = output(&dir, "none");
+    assert_eq!(status.code(), Some(2), "{out}");
+    assert_eq!(
+        out.trim_end(),
+        "taskmem: no case matches the filter 'no-such-case' (ids look like \
+         tokio-mt/spawn/1; `cargo bench --bench memory -- --list` lists them)",
+        "not one line"
+    );
+    assert_eq!(
+        std::fs::read(summary_path(&dir)).unwrap(),
+        before,
+        "the summary changed"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 fn main() {
     if std::env::var_os("TASKMEM_RESILIENCE_CHILD").is_some() {
         child_suite();
@@ -424,6 +454,7 @@ fn main() {
         println!("resilience: test");
         return;
     }
+    a_filter_that_matches_nothing_says_so_and_keeps_the_last_results();
     a_small_cgroup_skips_the_big_case();
     a_killed_run_keeps_its_finished_cases();
     two_runs_at_once_keep_both();

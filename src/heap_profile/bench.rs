@@ -135,15 +135,12 @@ pub fn main() {
         eprintln!("{}", error_line(&e));
         std::process::exit(2)
     });
-    let cases = settings.cases();
+    // A filter that matches no case: one line and exit code 2, before any file is read.
+    let cases = settings.cases().unwrap_or_else(|no| no.exit());
     if settings.list_only {
         for c in &cases {
             println!("{}: dhat profile", c.id());
         }
-        return;
-    }
-    if cases.is_empty() {
-        println!("taskmem: no case matches the filter");
         return;
     }
     let (jemalloc, source) = match load_jemalloc() {

@@ -1,7 +1,7 @@
 //! The dhat bench's settings: `TASKMEM_SIZES`, Criterion's filter and `--list`, and the
 //! one-line error for bad input.
 
-use crate::config::{Config, Filter, parse_sizes};
+use crate::config::{Config, Filter, NoCase, parse_sizes};
 use crate::matrix::{self, Case};
 
 /// The default task counts: 1M takes about 7x longer under dhat and runs only when
@@ -17,6 +17,8 @@ pub struct Settings {
     pub filter: Filter,
     /// `--list`: print the cases, run nothing.
     pub list_only: bool,
+    /// How Criterion's command line runs the bench (for [`crate::config::select`]).
+    pub mode: crate::config::Mode,
 }
 
 impl Settings {
@@ -37,17 +39,16 @@ impl Settings {
         let config = Config::from_parts(None, None, args)?;
         Ok(Settings {
             sizes,
+            list_only: config.list_only(),
             filter: config.filter,
-            list_only: config.list_only,
+            mode: config.mode,
         })
     }
 
-    /// The cases to run, in matrix order.
-    pub fn cases(&self) -> Vec<Case> {
-        matrix::cases(&self.sizes)
-            .into_iter()
-            .filter(|c| self.filter.matches(&c.id()))
-            .collect()
+    /// The cases to run, in matrix order; a filter that matches none is [`NoCase`] (one line,
+    /// exit code 2, in a bench run).
+    pub fn cases(&self) -> Result<Vec<Case>, NoCase> {
+        crate::config::select(&self.filter, self.mode, "dhat", &matrix::cases(&self.sizes))
     }
 }
 
