@@ -9,7 +9,8 @@
 //! ```text
 //! cargo bench --bench connections                          # N = 1, 1000, 10000, 100000
 //! TASKMEM_CONN_N=1,1000 cargo bench --bench connections    # the sizes CI runs
-//! cargo bench --bench connections -- tokio-mt/http1        # a slice, by id substring
+//! cargo bench --bench connections -- tokio-mt/http1        # a slice: Criterion's filter, a regex
+//! cargo bench --bench connections -- '^tokio-mt/tcp/10000$'  # one case
 //! ```
 //!
 //! A size past the open-files limit (`RLIMIT_NOFILE`) is skipped with the limit named.
@@ -18,7 +19,7 @@
 //! whole-process ([`taskmem::connections::peers`]); `TASKMEM_CONN_PEERS=0` leaves them out,
 //! and a missing toolchain skips them with one line.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::net::TcpStream;
 use std::path::Path;
@@ -38,14 +39,23 @@ const SIZES: &str = "1,1000,10000,100000";
 /// How long the check at the peak waits for the client to have read every response.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The Rust servers, in the order they run at each N.
+const RUST: [(Runtime, Kind); 4] = [
+    (Runtime::TokioMultiThread, Kind::Tcp),
+    (Runtime::TokioMultiThread, Kind::Http1),
+    (Runtime::TokioMultiThread, Kind::Ws),
+    (Runtime::Smol, Kind::Tcp),
+];
+
 fn main() {
     let sizes = sizes();
-    let filters = filters();
+    let peers = std::env::var("TASKMEM_CONN_PEERS").as_deref() != Ok("0");
+    let selected = selected(&sizes, peers);
     let mut c = taskmem::criterion().configure_from_args();
     let mut extras = BTreeMap::new();
     let mut bench = Bench {
         c: &mut c,
-        filters: &filters,
+        selected: &selected,
         extras: &mut extras,
         parts: BTreeMap::new(),
     };
@@ -65,9 +75,9 @@ fn main() {
         bench.case(Runtime::TokioMultiThread, Kind::Ws, n, workloads::tokio_ws);
         bench.case(Runtime::Smol, Kind::Tcp, n, workloads::smol_tcp);
     }
-    if std::env::var("TASKMEM_CONN_PEERS").as_deref() != Ok("0") {
+    if peers {
         for peer in PeerServer::ALL {
-            peer_cases(peer, &sizes, &filters, &mut extras);
+            peer_cases(peer, &sizes, &selected, &mut extras);
         }
     }
     c.final_summary();
@@ -82,7 +92,8 @@ fn main() {
 
 struct Bench<'a> {
     c: &'a mut Criterion<Memory>,
-    filters: &'a [String],
+    /// The ids Criterion's filter selects.
+    selected: &'a BTreeSet<String>,
     extras: &'a mut BTreeMap<String, Extra>,
     /// The bare task's and the registered socket's runs, by runtime and N.
     parts: BTreeMap<(&'static str, usize), (Sample, Sample)>,
@@ -97,7 +108,7 @@ impl Bench<'_> {
         F: Future<Output = ()> + Send + 'static,
     {
         let id = format!("{}/{}/{n}", runtime.id(), kind.id());
-        if !self.filters.is_empty() && !self.filters.iter().any(|f| id.contains(f.as_str())) {
+        if !self.selected.contains(&id) {
             return;
         }
         let server = match Server::start(kind, n, Path::new(CLIENT)) {
@@ -154,10 +165,7 @@ impl Bench<'_> {
             ..extra
         };
         if let Some(k) = &extra.kernel {
-            println!(
-                "{id}: kernel {:.0} B per connection (slabs {:?}, buffers {:.0} B)",
-                k.per_connection, k.slabs, k.buffers
-            );
+            println!("{id}: {}", k.describe());
         }
         self.extras.insert(id, extra);
         let mut group = taskmem::group(self.c, runtime.id());
@@ -258,7 +266,7 @@ const PEER_RUNS: usize = 3;
 fn peer_cases(
     peer: PeerServer,
     sizes: &[usize],
-    filters: &[String],
+    selected: &BTreeSet<String>,
     extras: &mut BTreeMap<String, Extra>,
 ) {
     let ids: Vec<(Kind, usize, String)> = sizes
@@ -268,7 +276,7 @@ fn peer_cases(
                 .into_iter()
                 .map(move |k| (k, n, format!("{}/{}/{n}", peer.id(), k.id())))
         })
-        .filter(|(_, _, id)| filters.is_empty() || filters.iter().any(|f| id.contains(f.as_str())))
+        .filter(|(_, _, id)| selected.contains(id))
         .collect();
     if ids.is_empty() {
         return;
@@ -340,42 +348,62 @@ fn fail(id: &str, why: &str) -> ! {
     std::process::exit(1);
 }
 
-/// `TASKMEM_CONN_N`: comma-separated connection counts.
+/// `TASKMEM_CONN_N`: comma-separated connection counts (k/m suffixes), each at least 1: a
+/// bad list is one line and exit code 2, before anything starts.
 fn sizes() -> Vec<usize> {
-    let text = std::env::var("TASKMEM_CONN_N").unwrap_or_else(|_| SIZES.to_string());
-    text.split(',')
-        .map(|s| {
-            s.trim().parse().unwrap_or_else(|_| {
-                eprintln!("taskmem: TASKMEM_CONN_N: {s:?} is not a number of connections");
-                std::process::exit(2);
-            })
-        })
-        .collect()
+    let Ok(text) = std::env::var("TASKMEM_CONN_N") else {
+        return taskmem::config::parse_sizes(SIZES).unwrap_or_default();
+    };
+    taskmem::config::parse_sizes(&text).unwrap_or_else(|e| {
+        eprintln!("taskmem: TASKMEM_CONN_N: {e}");
+        std::process::exit(2);
+    })
 }
 
-/// Criterion's positional filters, matched here as substrings of the case id (so the
-/// unmeasured runs of filtered-out cases are skipped too).
-fn filters() -> Vec<String> {
-    const WITH_VALUE: [&str; 12] = [
-        "--sample-size",
-        "--save-baseline",
-        "--baseline",
-        "--baseline-lenient",
-        "--load-baseline",
-        "--measurement-time",
-        "--warm-up-time",
-        "--profile-time",
-        "--output-format",
-        "--color",
-        "--nresamples",
-        "--noise-threshold",
-    ];
+/// Every case id of this run at `sizes` (the peers' with `peers`), in run order.
+fn all_ids(sizes: &[usize], peers: bool) -> Vec<String> {
+    let mut ids = Vec::new();
+    for &n in sizes {
+        ids.extend(
+            RUST.iter()
+                .map(|(rt, k)| format!("{}/{}/{n}", rt.id(), k.id())),
+        );
+    }
+    if peers {
+        for peer in PeerServer::ALL {
+            for &n in sizes {
+                ids.extend(
+                    peer.kinds()
+                        .into_iter()
+                        .map(|k| format!("{}/{}/{n}", peer.id(), k.id())),
+                );
+            }
+        }
+    }
+    ids
+}
+
+/// The ids Criterion's filter selects (a regular expression, or `--exact`), as Criterion
+/// selects benchmarks: a filter that matches none is one line and exit code 2 before any
+/// server starts; `--list` prints the selected ids and ends.
+fn selected(sizes: &[usize], peers: bool) -> BTreeSet<String> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    args.iter()
-        .enumerate()
-        .filter(|(i, a)| {
-            !a.starts_with('-') && (*i == 0 || !WITH_VALUE.contains(&args[i - 1].as_str()))
-        })
-        .map(|(_, a)| a.clone())
-        .collect()
+    let config = taskmem::config::Config::from_parts(None, None, &args).unwrap_or_else(|e| {
+        eprintln!("taskmem: {e}");
+        std::process::exit(2);
+    });
+    let all = all_ids(sizes, peers);
+    let example = all
+        .iter()
+        .rfind(|id| id.starts_with("tokio-mt/tcp/"))
+        .cloned()
+        .unwrap_or_default();
+    let ids =
+        taskmem::config::select_ids(&config.filter, config.mode, "connections", &all, &example)
+            .unwrap_or_else(|no| no.exit());
+    if config.list_only() {
+        ids.iter().for_each(|id| println!("{id}: benchmark"));
+        std::process::exit(0);
+    }
+    ids.into_iter().collect()
 }

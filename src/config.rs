@@ -200,10 +200,40 @@ impl NoCase {
 /// With `--list` or `--help` the selection is `Ok`, empty or not: the list is what the filter
 /// matches, and Criterion prints its help whatever the filter.
 pub fn select(filter: &Filter, mode: Mode, bench: &str, all: &[Case]) -> Result<Vec<Case>, NoCase> {
-    let selected: Vec<Case> = all
+    let ids: Vec<String> = all.iter().map(Case::id).collect();
+    // The suite's best-known case, at the bench's largest N.
+    let example = all
         .iter()
-        .filter(|c| filter.matches(&c.id()))
-        .copied()
+        .filter(|c| {
+            c.runtime == matrix::Runtime::TokioMt
+                && c.strategy == matrix::Strategy::Spawn
+                && c.payload.is_none()
+        })
+        .max_by_key(|c| c.n)
+        .or(all.last())
+        .map_or_else(|| "tokio-mt/spawn/10000".to_string(), Case::id);
+    let keep = select_ids(filter, mode, bench, &ids, &example)?;
+    Ok(all
+        .iter()
+        .zip(&ids)
+        .filter(|(_, id)| keep.contains(id))
+        .map(|(c, _)| *c)
+        .collect())
+}
+
+/// [`select`] over a bench's case ids (any bench, whatever its ids are made of); `example` is
+/// the id the message shows.
+pub fn select_ids(
+    filter: &Filter,
+    mode: Mode,
+    bench: &str,
+    all: &[String],
+    example: &str,
+) -> Result<Vec<String>, NoCase> {
+    let selected: Vec<String> = all
+        .iter()
+        .filter(|id| filter.matches(id))
+        .cloned()
         .collect();
     // A list may be empty; Criterion prints its help whatever the filter.
     if !selected.is_empty() || mode.runs_nothing() {
@@ -220,17 +250,6 @@ pub fn select(filter: &Filter, mode: Mode, bench: &str, all: &[Case]) -> Result<
             });
         }
     };
-    // The suite's best-known case, at the bench's largest N.
-    let example = all
-        .iter()
-        .filter(|c| {
-            c.runtime == matrix::Runtime::TokioMt
-                && c.strategy == matrix::Strategy::Spawn
-                && c.payload.is_none()
-        })
-        .max_by_key(|c| c.n)
-        .or(all.last())
-        .map_or_else(|| "tokio-mt/spawn/10000".to_string(), Case::id);
     let message = format!(
         "no case matches {what} (ids look like {example}; `cargo bench --bench {bench} -- \
          --list` lists them)"

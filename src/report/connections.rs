@@ -52,6 +52,8 @@ pub fn section(extras: &BTreeMap<String, Extra>, summary: Option<&Summary>) -> S
         t = t.column(h, Align::Right);
     }
     let mut skipped = Vec::new();
+    // The merged cache's growth, by case, beside the kernel column (not in it).
+    let mut bounds = Vec::new();
     let mut ids: Vec<(&str, usize, &String, &Extra)> = extras
         .iter()
         .filter_map(|(id, e)| split(id).map(|(p, n)| (p, n, id, e)))
@@ -86,6 +88,14 @@ pub fn section(extras: &BTreeMap<String, Extra>, summary: Option<&Summary>) -> S
             .breakdown
             .and_then(|b| b.kernel)
             .or(e.kernel.as_ref().map(|k| k.per_connection));
+        if let Some(m) = e.kernel.as_ref().and_then(|k| k.merged_bound.as_ref()) {
+            bounds.push(format!(
+                "`{id}`: {} B ({:.2} objects of `{}`)",
+                m.bytes_per_connection.round(),
+                m.objects_per_connection,
+                m.cache.cache
+            ));
+        }
         let d = e.breakdown;
         let dash = || "-".to_string();
         t.row(vec![
@@ -165,6 +175,15 @@ pub fn section(extras: &BTreeMap<String, Extra>, summary: Option<&Summary>) -> S
         });
     }
     s = s.table(t);
+    if !bounds.is_empty() {
+        s = s.text(format!(
+            "Kernel: slab objects at both loopback ends halved, and one epoll entry per server \
+             socket. The epoll entries' cache is merged with others of its object size (the \
+             client's port bindings among them); its growth per connection, a bound beside the \
+             kernel column and not in it: {}.",
+            bounds.join("; ")
+        ));
+    }
     if !skipped.is_empty() {
         s = s.text(format!("Skipped here: {}.", skipped.join("; ")));
     }

@@ -109,6 +109,53 @@ fn bench_config_rejects_bad_input_in_one_line() {
     assert!(messages.iter().all(|m| !m.contains('\n')), "{messages:?}");
 }
 
+/// Criterion's filter selects a bench's cases as Criterion does (a regular expression on the
+/// whole id, or `--exact`); a filter that matches none is one line and exit code 2 in a bench
+/// run, a line on stdout and exit code 0 in test mode, nothing with `--ignored`; `--list`
+/// lists what it matches, empty or not.
+#[test]
+fn a_filter_selects_like_criterion_and_says_when_it_matches_nothing() {
+    use taskmem::config::select_ids;
+    let ids: Vec<String> = ["tokio-mt/tcp/1", "tokio-mt/tcp/10000", "go/tcp/10000"]
+        .map(String::from)
+        .to_vec();
+    let pick = |a: &[&str]| {
+        let c = Config::from_parts(None, None, &args(a)).unwrap();
+        select_ids(&c.filter, c.mode, "connections", &ids, "tokio-mt/tcp/10000")
+    };
+    assert_eq!(
+        pick(&["--bench", "^tokio-mt/tcp/10000$"]).unwrap(),
+        ["tokio-mt/tcp/10000"]
+    );
+    assert_eq!(
+        pick(&["--bench", "tcp/10000"]).unwrap(),
+        ["tokio-mt/tcp/10000", "go/tcp/10000"]
+    );
+    assert_eq!(
+        pick(&["--bench", "--exact", "go/tcp/10000"]).unwrap(),
+        ["go/tcp/10000"]
+    );
+    let none = pick(&["--bench", "^nothing$"]).unwrap_err();
+    assert_eq!(none.code, 2);
+    assert_eq!(
+        none.message.as_deref(),
+        Some(
+            "no case matches the filter '^nothing$' (ids look like tokio-mt/tcp/10000; `cargo \
+             bench --bench connections -- --list` lists them)"
+        )
+    );
+    let test_mode = pick(&["^nothing$"]).unwrap_err();
+    assert_eq!(test_mode.code, 0);
+    assert!(test_mode.message.unwrap().ends_with("; nothing to test"));
+    let ignored = pick(&["--bench", "--ignored"]).unwrap_err();
+    assert_eq!((ignored.code, ignored.message), (0, None));
+    assert!(
+        pick(&["--bench", "--list", "^nothing$"])
+            .unwrap()
+            .is_empty()
+    );
+}
+
 #[test]
 fn default_metric_counts_thread_stacks() {
     let threads = Case::new(Runtime::Os, Strategy::Threads, 10);
