@@ -16,7 +16,7 @@ use std::ops::{Deref, DerefMut};
 use criterion::{BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, Throughput};
 
 use crate::journal::{Entry, Journal};
-use crate::measurement::{Memory, SAMPLE_SIZE, format_bytes};
+use crate::measurement::{Memory, format_bytes};
 use crate::sample::Sample;
 use crate::summary::{self, CaseSummary};
 use crate::tasks::Tasks;
@@ -26,7 +26,6 @@ pub struct Group<'a> {
     name: String,
     group: Option<BenchmarkGroup<'a, Memory>>,
     journal: Journal,
-    sample_size: usize,
 }
 
 /// Opens the benchmark group `name` on `c` (flat sampling: each sample is one run).
@@ -52,17 +51,7 @@ pub fn group<'a>(c: &'a mut Criterion<Memory>, name: impl Into<String>) -> Group
         name,
         group: Some(group),
         journal: Journal::open(&summary::default_path()),
-        sample_size: sample_size_from_args(),
     }
-}
-
-/// Criterion's sample count as the bench's command line sets it (`--sample-size N`).
-fn sample_size_from_args() -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == "--sample-size")
-        .and_then(|i| args.get(i + 1)?.parse().ok())
-        .unwrap_or(SAMPLE_SIZE)
 }
 
 impl Group<'_> {
@@ -104,17 +93,13 @@ impl Group<'_> {
                 explain_report_panic(&message)
             );
         }
-        let calls = tasks.take_runs();
+        let calls = tasks.take_calls();
         if calls.is_empty() {
             return self;
         }
-        let runs = calls.iter().map(Vec::len).sum();
-        let sampled: Vec<Sample> = calls
-            .iter()
-            .skip(calls.len().saturating_sub(self.sample_size))
-            .flatten()
-            .copied()
-            .collect();
+        let runs = calls.records().map(Vec::len).sum();
+        // The samples Criterion analysed, however its sample size was set.
+        let sampled: Vec<Sample> = calls.into_samples().into_iter().flatten().collect();
         let id = format!("{}/{}/{}", self.name, name, tasks.n());
         let mut case = summary::summarise(&id, tasks.n(), tasks.reported_metric(), &sampled, runs);
         case.runtime = Some(tasks.runtime_kind().id().to_string());

@@ -129,6 +129,73 @@ pub const NRESAMPLES: usize = 10_000;
 /// Criterion's sample count [`criterion()`] sets (its minimum).
 pub const SAMPLE_SIZE: usize = 10;
 
+/// How many samples Criterion has taken with a [`Memory`] measurement in this process (its
+/// calls of [`Measurement::to_f64`]).
+static SAMPLES_TAKEN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Criterion's calls of one benchmark's routine, each with what it recorded, told apart into
+/// warm-up calls and the samples Criterion analyses, whatever sets the sample size (code,
+/// `--sample-size N`, `--sample-size=N`, a group's `sample_size`): Criterion turns each sample's
+/// value into a number with [`Measurement::to_f64`] right after the call that made it, and
+/// does not for a warm-up call.
+#[derive(Debug)]
+pub struct Calls<T> {
+    calls: Vec<(u64, T)>,
+}
+
+impl<T> Default for Calls<T> {
+    fn default() -> Self {
+        Calls { calls: Vec::new() }
+    }
+}
+
+impl<T> Calls<T> {
+    /// Records one call (call it inside the routine, once per Criterion call).
+    pub fn push(&mut self, recorded: T) {
+        let taken = SAMPLES_TAKEN.load(std::sync::atomic::Ordering::SeqCst);
+        self.calls.push((taken, recorded));
+    }
+
+    /// How many calls were recorded, warm-up included.
+    pub fn len(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// Whether no call was recorded (a benchmark that Criterion's filter left out).
+    pub fn is_empty(&self) -> bool {
+        self.calls.is_empty()
+    }
+
+    /// What the sample calls recorded, in order (after Criterion's benchmark returned: the
+    /// last call's sample is taken after it). The warm-up calls' are dropped.
+    pub fn into_samples(self) -> Vec<T> {
+        let now = SAMPLES_TAKEN.load(std::sync::atomic::Ordering::SeqCst);
+        let next: Vec<u64> = self
+            .calls
+            .iter()
+            .skip(1)
+            .map(|(t, _)| *t)
+            .chain(std::iter::once(now))
+            .collect();
+        self.calls
+            .into_iter()
+            .zip(next)
+            .filter(|((at, _), after)| after > at)
+            .map(|((_, recorded), _)| recorded)
+            .collect()
+    }
+
+    /// Every call's record, warm-up included, in order.
+    pub fn records(&self) -> impl Iterator<Item = &T> {
+        self.calls.iter().map(|(_, r)| r)
+    }
+
+    /// Every call's record, warm-up included.
+    pub fn into_all(self) -> Vec<T> {
+        self.calls.into_iter().map(|(_, r)| r).collect()
+    }
+}
+
 /// Reads every counter, or ends the process with one line: a measurement that cannot read
 /// its counters must not hand Criterion a number.
 fn snapshot_or_exit() -> Snapshot {
@@ -183,7 +250,10 @@ impl Measurement for Memory {
         0
     }
 
+    /// Criterion calls this once for each sample it takes, right after the routine's call that
+    /// made it, and never for a warm-up call: [`Calls`] tells the two apart by it.
     fn to_f64(&self, value: &Self::Value) -> f64 {
+        SAMPLES_TAKEN.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         *value as f64
     }
 

@@ -225,9 +225,13 @@ impl Suite {
             }
         };
         let metric = self.config.metric_for(case);
-        // Every call Criterion makes, with its runs: the last `sample_size` calls are the
-        // samples it analyses (the earlier ones are warm-up).
-        let mut calls: Vec<Vec<Sample>> = first.into_iter().map(|s| vec![s]).collect();
+        // Every call Criterion makes, with its runs, told apart into warm-up calls and the
+        // samples it analyses (crate::measurement::Calls); the first run, outside Criterion,
+        // counts as warm-up.
+        let mut calls = crate::measurement::Calls::default();
+        if let Some(s) = first {
+            calls.push(vec![s]);
+        }
         // Criterion's "Unable to complete 10 samples" comes between the warm-up call and the
         // first sample, and only says that a sample is one run, as designed: stderr is quiet
         // from the end of the warm-up to the start of the next call (crate::quiet_stderr).
@@ -290,13 +294,8 @@ impl Suite {
             // Filtered out by Criterion's command line: nothing ran.
             return;
         }
-        let measured: Vec<Sample> = calls
-            .iter()
-            .skip(calls.len().saturating_sub(self.config.sample_size))
-            .flatten()
-            .copied()
-            .collect();
-        let runs = calls.iter().map(Vec::len).sum();
+        let runs = calls.records().map(Vec::len).sum();
+        let measured: Vec<Sample> = calls.into_samples().into_iter().flatten().collect();
         let mut summary = summary::summarise_case(case, metric, &measured, runs);
         summary.future_size = crate::workload::future_size(case);
         crate::group::print_case(&summary);

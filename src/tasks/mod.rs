@@ -47,7 +47,7 @@ use std::time::{Duration, Instant};
 use criterion::Bencher;
 
 use crate::error::Error;
-use crate::measurement::Memory;
+use crate::measurement::{Calls, Memory};
 pub use crate::runtime::{Release, Runtime, Strategy};
 use crate::sample::{self, Metric, Sample};
 // For the suite's workloads (feature `suite`), which compile one runtime's strategies each.
@@ -131,7 +131,7 @@ pub struct Tasks {
     ready: Option<Latch>,
     executor: Arc<OnceLock<Result<Executor, Error>>>,
     future_size: Cell<Option<usize>>,
-    runs: std::sync::Mutex<Vec<Vec<Sample>>>,
+    runs: std::sync::Mutex<Calls<Vec<Sample>>>,
     reuse_pages: bool,
     self_reported: bool,
 }
@@ -176,7 +176,7 @@ impl Tasks {
             ready: None,
             executor: Arc::new(OnceLock::new()),
             future_size: Cell::new(None),
-            runs: std::sync::Mutex::new(Vec::new()),
+            runs: std::sync::Mutex::new(Calls::default()),
             reuse_pages: false,
             self_reported: false,
         }
@@ -203,7 +203,7 @@ impl Tasks {
             ready: self.ready.clone(),
             executor: Arc::clone(&self.executor),
             future_size: Cell::new(None),
-            runs: std::sync::Mutex::new(Vec::new()),
+            runs: std::sync::Mutex::new(Calls::default()),
             reuse_pages: self.reuse_pages,
             self_reported: self.self_reported,
         }
@@ -309,12 +309,19 @@ impl Tasks {
     /// The samples of every run made by [`Tasks::bench`] so far, one `Vec` per Criterion
     /// call (warm-up first, then one per sample), and forgets them.
     pub fn take_runs(&self) -> Vec<Vec<Sample>> {
+        self.take_calls().into_all()
+    }
+
+    /// The samples of every run made by [`Tasks::bench`] so far, by Criterion call, told
+    /// apart into warm-up calls and the samples Criterion analysed ([`Calls::into_samples`]),
+    /// and forgets them.
+    pub fn take_calls(&self) -> Calls<Vec<Sample>> {
         std::mem::take(&mut *self.kept_runs())
     }
 
     /// The runs [`Tasks::bench`] kept; a panic elsewhere while they were locked does not lose
     /// them.
-    fn kept_runs(&self) -> std::sync::MutexGuard<'_, Vec<Vec<Sample>>> {
+    fn kept_runs(&self) -> std::sync::MutexGuard<'_, Calls<Vec<Sample>>> {
         self.runs.lock().unwrap_or_else(|p| p.into_inner())
     }
 

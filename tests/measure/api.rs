@@ -259,6 +259,32 @@ fn joinset_on_smol_is_unsupported() {
     assert!(matches!(e, Error::Unsupported(_)), "{e}");
 }
 
+/// The samples kept for the summary are the ones Criterion analysed, however their number is
+/// set: in code here (`sample_size(12)`), where `group` read only `--sample-size N` from argv
+/// and kept the last 10 calls, one of them a warm-up call or two real samples dropped.
+#[test]
+fn the_kept_samples_are_criterions_whatever_sets_their_number() {
+    let _serial = serial();
+    let dir = std::env::temp_dir().join(format!("taskmem-samples-{}", std::process::id()));
+    let tasks = Tasks::new(Runtime::TokioCurrentThread, Strategy::JoinAll, 100);
+    for n in [12, 15] {
+        // Plots off, and one directory per run: Criterion 0.8.2's KDE and t-test panic on
+        // samples that are all equal.
+        let mut c = taskmem::criterion()
+            .sample_size(n)
+            .without_plots()
+            .output_directory(&dir.join(n.to_string()));
+        c.bench_function("samples", |b| tasks.bench(b, || tokio::time::sleep(SLEEP)));
+        let calls = tasks.take_calls();
+        let all = calls.len();
+        let samples = calls.into_samples();
+        assert_eq!(samples.len(), n, "{all} calls in all");
+        assert!(all > n, "no warm-up call among {all}");
+        assert!(samples.iter().all(|runs| !runs.is_empty()));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Input that cannot give a figure is refused with an error before anything runs: no task
 /// (it measured 56 B of runtime bookkeeping), a bound of 0 (312 B), and a count whose tasks
 /// would not fit in the machine's memory (it ran until the kernel killed the process).
