@@ -82,9 +82,23 @@ impl Group<'_> {
         let id = BenchmarkId::new(name, tasks.n());
         // Criterion's analysis can panic on figures taskmem makes possible (ten equal samples,
         // compared with an earlier run of equal ones): one line, and the case is still kept.
-        if let Err(payload) = crate::tasks::guarded(|| {
-            group.bench_function(id, |b| tasks.bench(b, &make));
-        }) {
+        // Criterion's "Unable to complete 10 samples in 1.0ns", printed between the warm-up
+        // call and the first sample, says only that a sample is one run, as `criterion()`
+        // sets: stderr is quiet from the end of the first call to the start of the next
+        // (crate::quiet_stderr).
+        let mut silence = crate::quiet_stderr::Silence::default();
+        let mut warmed_up = false;
+        let bench = crate::tasks::guarded(|| {
+            group.bench_function(id, |b| {
+                silence.stop();
+                tasks.bench(b, &make);
+                if !std::mem::replace(&mut warmed_up, true) {
+                    silence.silence();
+                }
+            });
+        });
+        silence.stop();
+        if let Err(payload) = bench {
             let message = crate::tasks::panic_message(&*payload).unwrap_or_default();
             let n = tasks.n();
             println!(

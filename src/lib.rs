@@ -74,7 +74,8 @@ pub mod peers;
 #[cfg(feature = "suite")]
 #[doc(hidden)]
 pub mod progress;
-#[cfg(feature = "suite")]
+// Keeps Criterion's meaningless "Unable to complete 10 samples" off stderr, for `group` and
+// the suite alike.
 #[doc(hidden)]
 pub mod quiet_stderr;
 #[cfg(feature = "suite")]
