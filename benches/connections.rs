@@ -398,9 +398,14 @@ fn selected(sizes: &[usize], peers: bool) -> BTreeSet<String> {
         .rfind(|id| id.starts_with("tokio-mt/tcp/"))
         .cloned()
         .unwrap_or_default();
-    let ids =
-        taskmem::config::select_ids(&config.filter, config.mode, "connections", &all, &example)
-            .unwrap_or_else(|no| no.exit());
+    let ids = taskmem::config::select_ids(
+        &config.filter,
+        config.mode,
+        "cargo bench --features connections --bench connections",
+        &all,
+        &example,
+    )
+    .unwrap_or_else(|no| no.exit());
     if config.list_only() {
         ids.iter().for_each(|id| println!("{id}: benchmark"));
         std::process::exit(0);

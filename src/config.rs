@@ -250,10 +250,8 @@ pub fn select_ids(
             });
         }
     };
-    let message = format!(
-        "no case matches {what} (ids look like {example}; `cargo bench --bench {bench} -- \
-         --list` lists them)"
-    );
+    let message =
+        format!("no case matches {what} (ids look like {example}; `{bench} -- --list` lists them)");
     Err(match mode {
         Mode::Test => NoCase {
             message: Some(format!("{message}; nothing to test")),

@@ -54,7 +54,10 @@ pub fn main() {
     let config = Config::from_env_and_args(&args).unwrap_or_else(|e| exit_with(&e, 2));
     // A filter that matches no case: one line and exit code 2, before anything runs.
     let cases = config
-        .select("sample_time", &config.unfiltered_cases())
+        .select(
+            "cargo bench --bench sample_time",
+            &config.unfiltered_cases(),
+        )
         .unwrap_or_else(|no| no.exit());
     if let Err(e) = crate::probe::check() {
         exit_with(&e.to_string(), 1);
@@ -68,12 +71,18 @@ pub fn main() {
         }
         let mut group = criterion.benchmark_group(runtime.id());
         group.sampling_mode(SamplingMode::Flat);
+        if config.list_only() {
+            // The ids the cases are measured under (group/function/N), as Criterion filters;
+            // no runtime is built to list them.
+            for case in mine {
+                let id = BenchmarkId::new(case.pair().function_id(), case.n);
+                group.bench_with_input(id, case, |b, _| b.iter_custom(|_| Duration::from_nanos(1)));
+            }
+            group.finish();
+            continue;
+        }
         let driver = Driver::new(runtime).unwrap_or_else(|e| exit_with(&e.to_string(), 1));
         for case in mine {
-            if config.list_only() {
-                group.bench_function(case.id(), |b| b.iter_custom(|_| Duration::from_nanos(1)));
-                continue;
-            }
             if let Some(stats) = time_case(&mut group, &driver, case, config.sample_size) {
                 timed.push((case.id(), stats));
             }

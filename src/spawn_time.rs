@@ -86,7 +86,10 @@ pub fn main() {
     let lateness = LatenessConfig::from_env().unwrap_or_else(|e| exit_with(&e, 2));
     // A filter that matches no case: one line and exit code 2, before anything runs and
     // before time.json is read or written.
-    if let Err(no) = config.select("spawn_time", &timed_cases(&config.sizes)) {
+    if let Err(no) = config.select(
+        "cargo bench --bench spawn_time",
+        &timed_cases(&config.sizes),
+    ) {
         no.exit();
     }
     let mut criterion = criterion().configure_from_args();

@@ -90,7 +90,7 @@ impl Suite {
         // Before anything is read or opened: a filter that matches no case ends the run in
         // one line, and the summary and report of the last run stay as they are, unprinted.
         let mut order = config
-            .select("memory", &config.unfiltered_cases())
+            .select("cargo bench --bench memory", &config.unfiltered_cases())
             .unwrap_or_else(|no| no.exit());
         if let Err(e) = crate::probe::check() {
             exit_with(&e.to_string(), 1);

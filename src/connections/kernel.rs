@@ -17,7 +17,7 @@
 //!   kernel merges caches of one object size and flags (`/sys/kernel/slab/eventpoll_epi` is then
 //!   a link to a cache such as `:A-0000128`), and the merged cache also holds `tcp_bind_bucket`
 //!   and `tcp_bind2_bucket`, the port bindings of the client's sockets: it grows about 3
-//!   objects per connection. Its growth is shown beside the figure as a bound ([`Merged`]),
+//!   objects per connection. Its growth is shown beside the figure as a bound ([`MergedBound`]),
 //!   not inside it.
 //! - socket buffers (`TCP: mem` pages in sockstat): halved like the objects; at the peak the
 //!   requests are read and the client has read its responses, so little is queued.

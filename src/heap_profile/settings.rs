@@ -48,7 +48,12 @@ impl Settings {
     /// The cases to run, in matrix order; a filter that matches none is [`NoCase`] (one line,
     /// exit code 2, in a bench run).
     pub fn cases(&self) -> Result<Vec<Case>, NoCase> {
-        crate::config::select(&self.filter, self.mode, "dhat", &matrix::cases(&self.sizes))
+        crate::config::select(
+            &self.filter,
+            self.mode,
+            "cargo bench --features dhat --bench dhat",
+            &matrix::cases(&self.sizes),
+        )
     }
 }
 

@@ -121,7 +121,13 @@ fn a_filter_selects_like_criterion_and_says_when_it_matches_nothing() {
         .to_vec();
     let pick = |a: &[&str]| {
         let c = Config::from_parts(None, None, &args(a)).unwrap();
-        select_ids(&c.filter, c.mode, "connections", &ids, "tokio-mt/tcp/10000")
+        select_ids(
+            &c.filter,
+            c.mode,
+            "cargo bench --features connections --bench connections",
+            &ids,
+            "tokio-mt/tcp/10000",
+        )
     };
     assert_eq!(
         pick(&["--bench", "^tokio-mt/tcp/10000$"]).unwrap(),
@@ -141,7 +147,7 @@ fn a_filter_selects_like_criterion_and_says_when_it_matches_nothing() {
         none.message.as_deref(),
         Some(
             "no case matches the filter '^nothing$' (ids look like tokio-mt/tcp/10000; `cargo \
-             bench --bench connections -- --list` lists them)"
+             bench --features connections --bench connections -- --list` lists them)"
         )
     );
     let test_mode = pick(&["^nothing$"]).unwrap_err();
