@@ -75,6 +75,31 @@ impl Group<'_> {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
+        self.bench_tasks(name, tasks, |b| tasks.bench(b, &make))
+    }
+
+    /// [`Group::tasks`] with per-run state kept outside the tasks ([`Tasks::measure_with`]):
+    /// `state()` before each run, unmeasured; each task made with `make(&mut state)`; the
+    /// state dropped after the run.
+    pub fn tasks_with<S, Z, F, M>(&mut self, tasks: &Tasks, state: Z, make: M) -> &mut Self
+    where
+        Z: Fn() -> S,
+        M: Fn(&mut S) -> F,
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.bench_tasks(&tasks.label(), tasks, |b| {
+            tasks.bench_with(b, &state, &make)
+        })
+    }
+
+    /// One benchmark of `tasks` under `name`, run by `bench`, then recorded.
+    fn bench_tasks(
+        &mut self,
+        name: &str,
+        tasks: &Tasks,
+        mut bench: impl FnMut(&mut criterion::Bencher<'_, Memory>),
+    ) -> &mut Self {
         let Some(group) = self.group.as_mut() else {
             return self;
         };
@@ -91,7 +116,7 @@ impl Group<'_> {
         let bench = crate::tasks::guarded(|| {
             group.bench_function(id, |b| {
                 silence.stop();
-                tasks.bench(b, &make);
+                bench(b);
                 if !std::mem::replace(&mut warmed_up, true) {
                     silence.silence();
                 }

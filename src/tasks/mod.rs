@@ -484,6 +484,72 @@ impl Tasks {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
+        self.bench_runs(b, || self.measure(&make));
+    }
+
+    /// [`Tasks::bench`] with per-run state ([`Tasks::measure_with`]): `state()` before each
+    /// run, dropped after it.
+    pub fn bench_with<S, Z, F, M>(&self, b: &mut Bencher<'_, Memory>, state: Z, make: M)
+    where
+        Z: Fn() -> S,
+        M: Fn(&mut S) -> F,
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.bench_runs(b, || self.measure_with(&state, &make));
+    }
+
+    /// [`Tasks::measure`] with state of the caller's that lives outside the tasks for one run
+    /// and is dropped after it: the other half of each task's channel, or of its duplex
+    /// stream, which must outlive the tasks' peak without being held by them (holding it in
+    /// the task would change what is measured) and without piling up across runs. `state()`
+    /// makes it before the run, before the first reading (not measured); each task is made
+    /// with `make(&mut state)`; the state is dropped once the run has released its tasks,
+    /// after the peak was read. What `make` adds to the state while the tasks are created is
+    /// inside the run, and measured: reserve room in `state()` for what it will hold (a
+    /// `Vec::with_capacity(n)` of senders).
+    ///
+    /// ```
+    /// use taskmem::{Runtime, Strategy, Tasks};
+    ///
+    /// taskmem::use_tracked_jemalloc!();
+    ///
+    /// # fn main() -> Result<(), taskmem::Error> {
+    /// let tasks = Tasks::new(Runtime::TokioMultiThread, Strategy::Spawn, 1_000);
+    /// let sample = tasks.measure_with(
+    ///     // Per run: room for the 1,000 senders the tasks' channels keep outside them.
+    ///     || Vec::with_capacity(1_000),
+    ///     |senders| {
+    ///         let (tx, mut rx) = tokio::sync::mpsc::channel::<u64>(16);
+    ///         senders.push(tx);
+    ///         async move { while rx.recv().await.is_some() {} }
+    ///     },
+    /// )?;
+    /// // Each task holds its receiver's half of a channel: more than the task alone.
+    /// assert!(sample.requested > 1_000 * 256);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn measure_with<S, F, M>(&self, state: impl FnOnce() -> S, make: M) -> Result<Sample, Error>
+    where
+        M: Fn(&mut S) -> F,
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let state = std::cell::RefCell::new(state());
+        let sample = self.measure(|| make(&mut state.borrow_mut()));
+        // After the run released its tasks: the other halves go now, unmeasured.
+        drop(state);
+        sample
+    }
+
+    /// Criterion's calls of one benchmark: each runs `measure_one` `iters` times and returns
+    /// the sum of the chosen metric; an error ends the process with one line.
+    fn bench_runs(
+        &self,
+        b: &mut Bencher<'_, Memory>,
+        measure_one: impl Fn() -> Result<Sample, Error>,
+    ) {
         let first_call = self.kept_runs().is_empty();
         if first_call && self.reuse_pages {
             // A new benchmark: the pages an earlier workload's runs left held go back to the
@@ -495,10 +561,7 @@ impl Tasks {
             let mut total = 0u64;
             let mut runs = Vec::with_capacity(iters as usize);
             for _ in 0..iters {
-                match self
-                    .measure(&make)
-                    .and_then(|s| Ok((s, s.value(self.metric)?)))
-                {
+                match measure_one().and_then(|s| Ok((s, s.value(self.metric)?))) {
                     Ok((s, v)) => {
                         total += v.bytes;
                         runs.push(s);
