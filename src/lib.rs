@@ -108,5 +108,5 @@ pub use error::Error;
 pub use group::{Group, group};
 pub use measurement::{Memory, Mode, criterion};
 pub use runtime::{Release, Runtime, Strategy};
-pub use sample::{Metric, Sample};
+pub use sample::{Metric, Sample, Value};
 pub use tasks::{DEFAULT_TIMEOUT, Latch, Tasks};

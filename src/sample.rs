@@ -110,7 +110,7 @@ pub struct Value {
 
 impl Sample {
     /// The growth from `before` to `peak`.
-    pub fn between(before: &Snapshot, peak: &Snapshot) -> Sample {
+    pub(crate) fn between(before: &Snapshot, peak: &Snapshot) -> Sample {
         Sample {
             resident: peak.resident as i64 - before.resident as i64,
             requested: peak.requested - before.requested,
@@ -144,6 +144,35 @@ impl Sample {
                 self.requested
             ))),
         }
+    }
+
+    /// Bytes per task of `metric` for a run of `n` tasks: [`Sample::value`] divided by `n`
+    /// (with its fallback below a page: at N = 1, `resident` is 0 or whole pages).
+    pub fn per_task(&self, metric: Metric, n: usize) -> Result<f64, Error> {
+        if n == 0 {
+            return Err(Error::Invalid("bytes per task of 0 tasks".into()));
+        }
+        Ok(self.value(metric)?.bytes as f64 / n as f64)
+    }
+}
+
+/// Every counter's growth in binary units: `resident 22.0 MiB | allocated 22.1 MiB | usable
+/// 22.1 MiB | rss 22.0 MiB` (`{:#}` adds the large allocations).
+impl fmt::Display for Sample {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let b = |v: i64| crate::measurement::format_bytes(v as f64);
+        write!(
+            f,
+            "resident {} | allocated {} | usable {} | rss {}",
+            b(self.resident),
+            b(self.requested),
+            b(self.usable),
+            b(self.rss)
+        )?;
+        if f.alternate() {
+            write!(f, " | {} large allocations", self.large)?;
+        }
+        Ok(())
     }
 }
 

@@ -237,6 +237,30 @@ fn page_granular_metrics_fall_back_to_exact_bytes_below_a_page() {
     ));
 }
 
+/// A sample's figure per task (with the fallback below a page), and every counter in words.
+#[test]
+fn a_sample_gives_bytes_per_task_and_prints_its_counters() {
+    let s = Sample {
+        resident: 23_068_672,
+        requested: 23_080_000,
+        usable: 23_100_000,
+        large: 0,
+        rss: 0,
+    };
+    assert_eq!(s.per_task(Metric::Resident, 10_000).unwrap(), 2306.8672);
+    // RSS grew by less than a page: the exact allocated bytes, per task.
+    assert_eq!(s.per_task(Metric::Rss, 10_000).unwrap(), 2308.0);
+    assert!(matches!(
+        s.per_task(Metric::Allocated, 0),
+        Err(taskmem::Error::Invalid(_))
+    ));
+    assert_eq!(
+        s.to_string(),
+        "resident 22.00 MiB | allocated 22.01 MiB | usable 22.03 MiB | rss 0 B"
+    );
+    assert!(format!("{s:#}").ends_with(" | 0 large allocations"));
+}
+
 #[test]
 fn stats_and_slope_are_computed_right() {
     let s = Stats::of(&[10.0, 12.0, 11.0, 13.0]);
