@@ -140,7 +140,8 @@ pub struct PairSummary {
 }
 
 /// Where a pair's bytes per task go. Every field is bytes per task (slopes across N), and
-/// `measured = future + heap_payload + header + size_class_rounding + large_pad + unexplained`.
+/// `measured = future + heap_payload + header + size_class_rounding + large_pad + unexplained`,
+/// where `heap_payload + header = beyond_future` (a user's own tasks: `beyond_future` alone).
 ///
 /// - `future`: `size_of_val` of one task's future (the spawned body, or the future each
 ///   unspawned strategy holds per task): known from the type.
@@ -166,10 +167,17 @@ pub struct Breakdown {
     pub measured: f64,
     /// `size_of_val` of one task's future.
     pub future: f64,
-    /// Heap bytes of the payload held across the await.
-    pub heap_payload: f64,
+    /// Heap bytes of the payload held across the await. `None` for a user's own tasks, whose
+    /// heap is not known apart from the runtime's: see `beyond_future`.
+    pub heap_payload: Option<f64>,
     /// The runtime's or combinator's per-task bytes: allocated - future - heap payload.
-    pub header: f64,
+    /// `None` for a user's own tasks (see `beyond_future`).
+    pub header: Option<f64>,
+    /// Exact allocated bytes per task beyond the future: the heap payload and the header
+    /// together. For a user's own tasks this is all that is known: the runtime's allocations
+    /// (its task cell, a `JoinHandle`) and the task's own heap are not told apart here.
+    #[serde(default)]
+    pub beyond_future: f64,
     /// The same pair's header without payload, where the summary has that pair: how the
     /// header moves with the future's size (tokio pads its task cell to 128 bytes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -200,22 +208,27 @@ pub struct PerTask {
 }
 
 impl Breakdown {
-    /// Splits `per` into the known parts (`future`, `heap_payload`), the measured ones
-    /// (header, rounding, pad) and the unexplained rest.
-    pub fn compute(per: PerTask, future: usize, heap_payload: usize) -> Breakdown {
-        let (future, heap_payload) = (future as f64, heap_payload as f64);
-        let header = per.allocated - future - heap_payload;
+    /// Splits `per` into the known parts (`future`, and `heap_payload` where it is known:
+    /// the suite's payloads), the measured ones (header, rounding, pad) and the unexplained
+    /// rest. With `heap_payload` `None` (a user's own tasks) the heap beyond the future is one
+    /// part, `beyond_future`, with no header or payload claimed.
+    pub fn compute(per: PerTask, future: usize, heap_payload: Option<usize>) -> Breakdown {
+        let future = future as f64;
+        let beyond_future = per.allocated - future;
+        let heap_payload = heap_payload.map(|h| h as f64);
+        let header = heap_payload.map(|h| beyond_future - h);
         let (rounding, pad) = match per.metric {
             Metric::Allocated => (0.0, 0.0),
             Metric::Resident | Metric::Rss => (per.usable - per.allocated, per.large_pad),
         };
-        let unexplained = per.measured - future - heap_payload - header - rounding - pad;
+        let unexplained = per.measured - future - beyond_future - rounding - pad;
         Breakdown {
             metric: per.metric,
             measured: per.measured,
             future,
             heap_payload,
             header,
+            beyond_future,
             header_plain: None,
             size_class_rounding: rounding,
             large_pad: pad,
@@ -446,7 +459,7 @@ pub fn merge(earlier: Option<Summary>, measured: Vec<CaseSummary>, skipped: Vec<
     let plain_headers: BTreeMap<Pair, f64> = pairs
         .iter()
         .filter(|(p, _)| p.payload.is_none())
-        .filter_map(|(p, s)| Some((*p, s.breakdown?.header)))
+        .filter_map(|(p, s)| Some((*p, s.breakdown?.header?)))
         .collect();
     for (pair, s) in &mut pairs {
         if let (Some(_), Some(b)) = (pair.payload, s.breakdown.as_mut()) {
@@ -485,7 +498,7 @@ fn own_pair(id: String, mut mine: Vec<CaseSummary>, pad: f64) -> PairSummary {
     let bytes_per_task = slopes(&mine);
     let future_size = mine.iter().rev().find_map(|c| c.future_size);
     let breakdown = future_size
-        .map(|future| Breakdown::compute(per_task(&mine, &bytes_per_task, pad), future, 0));
+        .map(|future| Breakdown::compute(per_task(&mine, &bytes_per_task, pad), future, None));
     PairSummary {
         id,
         runtime: mine
@@ -546,7 +559,7 @@ fn pair_summary(pair: Pair, mut mine: Vec<CaseSummary>, pad: f64) -> PairSummary
         (Some(future), None) => Some(Breakdown::compute(
             per_task(&mine, &bytes_per_task, pad),
             future,
-            pair.payload.map_or(0, |p| p.heap_bytes()),
+            Some(pair.payload.map_or(0, |p| p.heap_bytes())),
         )),
         _ => None,
     };

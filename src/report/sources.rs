@@ -43,8 +43,12 @@ pub fn breakdown_section(s: &Summary) -> Option<Section> {
             b.metric.to_string(),
             f(b.measured),
             f(b.future),
-            f(b.heap_payload),
-            f(b.header),
+            b.heap_payload.map_or_else(|| "-".into(), f),
+            // A user's own tasks: the runtime's and the task's heap together, not split.
+            b.header.map_or_else(
+                || format!("{} (with the task's heap)", f(b.beyond_future)),
+                f,
+            ),
             f(b.size_class_rounding),
             f(b.large_pad),
             format!("{:.0} ({:.1} %)", b.unexplained, b.unexplained_percent),

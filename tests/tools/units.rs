@@ -415,15 +415,15 @@ fn breakdown_splits_a_known_layout() {
             large_pad: 0.0,
         },
         160,
-        1000,
+        Some(1000),
     );
     assert_eq!(b.future, 160.0);
-    assert_eq!(b.heap_payload, 1000.0);
-    assert_eq!(b.header, 104.0);
+    assert_eq!(b.heap_payload, Some(1000.0));
+    assert_eq!(b.header, Some(104.0));
     assert_eq!(b.size_class_rounding, 24.0);
     assert_eq!(b.unexplained, 10.0);
     assert!((b.unexplained_percent - 1000.0 / 1298.0).abs() < 1e-9);
-    let parts = b.future + b.heap_payload + b.header + b.size_class_rounding + b.large_pad;
+    let parts = b.future + b.beyond_future + b.size_class_rounding + b.large_pad;
     assert_eq!(parts + b.unexplained, b.measured);
     // The allocated metric has no rounding or pad: all of it is explained.
     let exact = Breakdown::compute(
@@ -435,7 +435,7 @@ fn breakdown_splits_a_known_layout() {
             large_pad: 4096.0,
         },
         160,
-        1000,
+        Some(1000),
     );
     assert_eq!(
         (
@@ -483,8 +483,8 @@ fn summary_breaks_down_a_synthetic_pair() {
     let b = p.breakdown.expect("a breakdown");
     let close = |a: f64, b: f64| (a - b).abs() < 1e-6;
     assert!(close(b.future, future as f64));
-    assert!(close(b.heap_payload, 16385.0));
-    assert!(close(b.header, 136.0), "{b:?}");
+    assert!(close(b.heap_payload.unwrap(), 16385.0));
+    assert!(close(b.header.unwrap(), 136.0), "{b:?}");
     assert!(close(b.size_class_rounding, 4095.0), "{b:?}");
     assert!(close(b.large_pad, pad as f64), "{b:?}");
     assert!(close(b.unexplained, 4.0), "{b:?}");
@@ -504,4 +504,43 @@ fn summary_breaks_down_a_synthetic_pair() {
         .remove("jemalloc_large_pad");
     let old: summary::Summary = serde_json::from_value(json).unwrap();
     assert!(old.pairs[0].breakdown.is_none());
+}
+
+/// A user's own pair (its id is not the matrix's): the heap beyond its future is one part,
+/// the runtime's allocations and the task's own heap together, not filed as the runtime's
+/// header with a heap payload of 0 (an actor's 2,224 B of channel and state read as
+/// `"header"`).
+#[test]
+fn a_users_own_pair_does_not_file_its_heap_as_the_runtimes_header() {
+    use taskmem::summary;
+    let future = 184usize;
+    let cases = [1000i64, 10_000]
+        .iter()
+        .map(|&n| {
+            let allocated = 3000 + n * (future as i64 + 2224);
+            let s = Sample {
+                resident: allocated + 8192,
+                requested: allocated,
+                usable: allocated,
+                large: 0,
+                rss: allocated,
+            };
+            let mut c = summary::summarise(
+                &format!("actor/tokio-mt/spawn/{n}"),
+                n as usize,
+                Metric::Resident,
+                &[s; 10],
+                11,
+            );
+            c.future_size = Some(future);
+            c
+        })
+        .collect();
+    let s = summary::merge(None, cases, vec![]);
+    let b = s.pairs[0]
+        .breakdown
+        .expect("a breakdown: the future's size is known");
+    assert_eq!((b.header, b.heap_payload), (None, None), "{b:?}");
+    assert!((b.beyond_future - 2224.0).abs() < 1e-6, "{b:?}");
+    assert!(b.unexplained.abs() < 1.0, "{b:?}");
 }
