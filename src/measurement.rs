@@ -208,6 +208,11 @@ fn snapshot_or_exit() -> Snapshot {
     probe::snapshot().unwrap_or_else(|e| exit_with(&e.to_string(), 1))
 }
 
+/// Criterion's `Measurement` contract. Its methods have no error path: when the counters
+/// cannot be read (taskmem's allocator is not the binary's global allocator, jemalloc's
+/// statistics fail), `start` and `end` print one line (`taskmem: <why>`) and end the process
+/// with exit code 1, since any number returned would reach Criterion's analysis as a figure.
+/// [`crate::Tasks::measure`] returns the same failures as an [`crate::Error`].
 impl Measurement for Memory {
     type Intermediate = Snapshot;
     type Value = u64;
