@@ -6,14 +6,10 @@
 // nothing below this line.
 #[doc(hidden)]
 pub mod alloc;
-#[doc(hidden)]
-// The machine's limits on memory (the cgroup's, MemAvailable): runs past them are refused.
-#[doc(hidden)]
-pub mod cgroup;
 mod error;
-pub(crate) mod machine;
 #[doc(hidden)]
 pub mod measurement;
+#[doc(hidden)]
 pub mod probe;
 mod runtime;
 #[doc(hidden)]

@@ -2,15 +2,15 @@
 //!
 //! OS threads are bounded by the kernel (`kernel.pid_max`, `kernel.threads-max`,
 //! `vm.max_map_count`: two mappings per thread stack), by `RLIMIT_NPROC` (not for root), by
-//! the cgroup's `pids.max` (a container's; [`crate::cgroup`]) and by memory. Every case is
+//! the cgroup's `pids.max` (a container's; [`crate::probe::cgroup`]) and by memory. Every case is
 //! also bounded by memory: half of `MemAvailable`, and the room the cgroup's memory limit
 //! leaves (`memory.max` or `memory.limit_in_bytes` minus current usage), which a container
 //! sets and `MemAvailable` does not see. A case past a limit is skipped before it starts,
 //! with a one-line reason naming the limit; a thread the OS refuses anyway ends the run as
 //! skipped, with the OS's error, after the threads already started are released.
 
-use crate::cgroup::{self, Controller};
 use crate::matrix::{Case, CaseError, Strategy};
+use crate::probe::cgroup::{self, Controller};
 use crate::probe::{ThreadLimit, os};
 
 /// Threads other code in this process or machine may start meanwhile; kept free.
@@ -97,9 +97,9 @@ pub fn check_memory(case: &Case, need: u64) -> Result<(), CaseError> {
 /// Skips `what` when it would need (`need` bytes) more than half of `MemAvailable`, or more
 /// than the room the cgroup's memory limit leaves; the reason names the limit.
 pub fn check_bytes(what: &str, need: u64) -> Result<(), CaseError> {
-    match crate::machine::room_for(what, need) {
-        crate::machine::Room::Fits => Ok(()),
-        crate::machine::Room::Exceeds(why) | crate::machine::Room::Unknown(why) => {
+    match crate::probe::room::room_for(what, need) {
+        crate::probe::room::Room::Fits => Ok(()),
+        crate::probe::room::Room::Exceeds(why) | crate::probe::room::Room::Unknown(why) => {
             Err(CaseError::Skipped(why))
         }
     }

@@ -267,6 +267,27 @@ impl Measurement for Memory {
     }
 }
 
+// Here, beside the byte formatting, so that `sample` imports nothing of this module.
+/// Every counter's growth in binary units: `resident 22.0 MiB | allocated 22.1 MiB | usable
+/// 22.1 MiB | rss 22.0 MiB` (`{:#}` adds the large allocations).
+impl std::fmt::Display for Sample {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let b = |v: i64| format_bytes(v as f64);
+        write!(
+            f,
+            "resident {} | allocated {} | usable {} | rss {}",
+            b(self.resident),
+            b(self.requested),
+            b(self.usable),
+            b(self.rss)
+        )?;
+        if f.alternate() {
+            write!(f, " | {} large allocations", self.large)?;
+        }
+        Ok(())
+    }
+}
+
 /// Formats byte values in binary units.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct BytesFormatter;

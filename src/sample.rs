@@ -156,26 +156,6 @@ impl Sample {
     }
 }
 
-/// Every counter's growth in binary units: `resident 22.0 MiB | allocated 22.1 MiB | usable
-/// 22.1 MiB | rss 22.0 MiB` (`{:#}` adds the large allocations).
-impl fmt::Display for Sample {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let b = |v: i64| crate::measurement::format_bytes(v as f64);
-        write!(
-            f,
-            "resident {} | allocated {} | usable {} | rss {}",
-            b(self.resident),
-            b(self.requested),
-            b(self.usable),
-            b(self.rss)
-        )?;
-        if f.alternate() {
-            write!(f, " | {} large allocations", self.large)?;
-        }
-        Ok(())
-    }
-}
-
 /// How long the heap must stay unchanged before the peak is read.
 pub const QUIET_FOR: Duration = Duration::from_millis(3);
 /// The longest [`quiesce`] waits for the heap to stop changing.

@@ -320,7 +320,7 @@ fn memory_cgroup() -> Result<(PathBuf, bool), String> {
         return Err("not root: cannot create a cgroup".into());
     }
     let text = std::fs::read_to_string("/proc/self/cgroup").map_err(|e| e.to_string())?;
-    let (v2, path) = taskmem::cgroup::cgroup_path(&text, "memory")
+    let (v2, path) = taskmem::probe::cgroup::cgroup_path(&text, "memory")
         .ok_or("no memory controller in /proc/self/cgroup")?;
     let root = Path::new("/sys/fs/cgroup");
     let mount = if !v2 {

@@ -22,11 +22,16 @@
 //! [`settle`] brings jemalloc to a known state: it flushes the calling thread's cache and
 //! returns every arena's unused pages to the OS. Reads need jemalloc's `epoch` advanced
 //! first; [`snapshot`] does that.
+//!
+//! [`cgroup`] reads a container's limits, and `room` the memory a run may take by them and
+//! `MemAvailable`: runs past it are refused before they start.
 
+pub mod cgroup;
 mod jemalloc;
 #[cfg_attr(target_os = "linux", path = "linux.rs")]
 #[cfg_attr(not(target_os = "linux"), path = "other.rs")]
 pub mod os;
+pub(crate) mod room;
 
 use std::fmt;
 

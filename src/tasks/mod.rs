@@ -734,10 +734,10 @@ impl Tasks {
             self.n,
             held as u64 + TASK_OVERHEAD_BYTES
         );
-        match crate::machine::room_for(&what, need) {
-            crate::machine::Room::Exceeds(why) => Err(Error::TooLarge(why)),
+        match crate::probe::room::room_for(&what, need) {
+            crate::probe::room::Room::Exceeds(why) => Err(Error::TooLarge(why)),
             // Off Linux the room is unknown: nothing to refuse by.
-            crate::machine::Room::Fits | crate::machine::Room::Unknown(_) => Ok(()),
+            crate::probe::room::Room::Fits | crate::probe::room::Room::Unknown(_) => Ok(()),
         }
     }
 

@@ -4,10 +4,10 @@
 //! refuses a run past it before the run starts ([`crate::Error::TooLarge`]); the suite's
 //! limits (`limits.rs`) skip a case by the same rule.
 //!
-//! The files are read by [`crate::cgroup`] and [`crate::probe::os`], the Linux-specific
+//! The files are read by [`crate::probe::cgroup`] and [`crate::probe::os`], the Linux-specific
 //! modules; elsewhere the room is unknown and nothing is refused.
 
-use crate::cgroup::{self, Controller};
+use crate::probe::cgroup::{self, Controller};
 use crate::probe::os;
 
 /// Whether `need` bytes fit in the room left.
