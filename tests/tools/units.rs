@@ -109,6 +109,39 @@ fn bench_config_rejects_bad_input_in_one_line() {
     assert!(messages.iter().all(|m| !m.contains('\n')), "{messages:?}");
 }
 
+/// Criterion's mode, read as Criterion reads it: test mode without `--bench` or with
+/// `--test`, `--list` and `--help` before it, `--profile-time` a bench run, and `--ignored`
+/// over any filter. With `--help` the selection is whatever matches, so that Criterion
+/// prints its help even after a filter that matches nothing.
+#[test]
+fn criterion_modes_are_read_as_criterion_reads_them() {
+    use taskmem::config::{Filter, Mode};
+    let config = |a: &[&str]| Config::from_parts(Some("1"), None, &args(a)).unwrap();
+    let mode = |a: &[&str]| config(a).mode;
+    assert_eq!(mode(&["--bench"]), Mode::Bench);
+    assert_eq!(mode(&["--bench", "--profile-time", "5"]), Mode::Bench);
+    assert_eq!(
+        mode(&[]),
+        Mode::Test,
+        "cargo test --benches passes no --bench"
+    );
+    assert_eq!(mode(&["--bench", "--test"]), Mode::Test);
+    assert_eq!(mode(&["--bench", "--list"]), Mode::List);
+    assert_eq!(mode(&["--list"]), Mode::List, "--list wins over test mode");
+    assert_eq!(mode(&["--bench", "--help"]), Mode::Help);
+    assert_eq!(mode(&["-h"]), Mode::Help);
+    let ignored = config(&["--bench", "--ignored", "tokio-("]);
+    assert!(
+        matches!(ignored.filter, Filter::Nothing),
+        "--ignored overrides the filter, even one that is no regex"
+    );
+    let help = config(&["--bench", "--help", "no-such-case"]);
+    let selected = help
+        .select("cargo bench --bench memory", &help.unfiltered_cases())
+        .expect("help is not refused");
+    assert!(selected.is_empty());
+}
+
 /// Criterion's filter selects a bench's cases as Criterion does (a regular expression on the
 /// whole id, or `--exact`); a filter that matches none is one line and exit code 2 in a bench
 /// run, a line on stdout and exit code 0 in test mode, nothing with `--ignored`; `--list`
