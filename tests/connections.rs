@@ -244,3 +244,193 @@ fn a_latch_that_never_fills_is_a_one_line_error_not_a_hang() {
         assert!(!line.contains('\n') && line.contains("50 of 100"), "{line}");
     }
 }
+
+// The bench's command line and environment, as a user gives them: the bench binary itself
+// (`benches/connections.rs`), built by cargo into this test's target directory with this
+// test's profile and features, and run in a scratch directory so it writes nowhere here.
+
+/// The connections bench's executable, built once per test process.
+fn bench_exe() -> &'static Path {
+    static EXE: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    EXE.get_or_init(|| {
+        // <target>/<profile dir>/deps/connections-<hash>
+        let me = std::env::current_exe().expect("the test binary's path");
+        let dir = me.ancestors().nth(2).expect("<target>/<profile dir>");
+        let target = dir.parent().expect("<target>");
+        let profile = match dir.file_name().and_then(|d| d.to_str()) {
+            Some("release") => "bench",
+            Some("debug") => "test",
+            Some(other) => other,
+            None => panic!("no profile directory in {}", me.display()),
+        };
+        let out = std::process::Command::new(env!("CARGO"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("CARGO_TARGET_DIR", target)
+            .args(["test", "--no-run", "--quiet", "--message-format=json"])
+            .args(["--features", "connections", "--bench", "connections"])
+            .args(["--profile", profile])
+            .output()
+            .expect("cargo runs");
+        assert!(
+            out.status.success(),
+            "the bench does not build: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|m| {
+                m["target"]["name"] == "connections"
+                    && m["target"]["kind"]
+                        .as_array()
+                        .is_some_and(|k| k.contains(&"bench".into()))
+            })
+            .find_map(|m| m["executable"].as_str().map(std::path::PathBuf::from))
+            .expect("cargo names the bench's executable")
+    })
+}
+
+/// The bench run as `cargo bench --features connections --bench connections -- ARGS` runs
+/// it, with `TASKMEM_CONN_N=sizes` and no peers, in a scratch directory; (exit code, stdout,
+/// stderr, what it wrote to `connections.json`).
+fn run_bench(sizes: &str, args: &[&str]) -> (Option<i32>, String, String, Option<String>) {
+    let dir = std::env::temp_dir().join(format!(
+        "taskmem-conn-bench-{}-{:?}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    ));
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    let out = std::process::Command::new(bench_exe())
+        .current_dir(&dir)
+        .arg("--bench")
+        .args(args)
+        .env_remove("CARGO_TARGET_DIR")
+        .env("CRITERION_HOME", dir.join("criterion"))
+        .env("TASKMEM_CONN_N", sizes)
+        .env("TASKMEM_CONN_PEERS", "0")
+        .output()
+        .expect("the bench runs");
+    let written = std::fs::read_to_string(dir.join("target/taskmem/connections.json")).ok();
+    let _ = std::fs::remove_dir_all(&dir);
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        written,
+    )
+}
+
+/// The filter is Criterion's: a regular expression on the whole id (`^...$` selects one
+/// case), or `--exact`. It read filters as substrings: `'^tokio-mt/tcp/1$'` ran no case,
+/// wrote `{}` and exited 0.
+#[test]
+fn the_bench_filter_is_a_regex_on_the_whole_id() {
+    let _serial = serial();
+    let (code, out, err, _) = run_bench("1,10", &["--list", "^tokio-mt/tcp/1$"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out, "tokio-mt/tcp/1: benchmark\n", "{err}");
+    let (code, out, err, _) = run_bench("1,10", &["--list", "--exact", "smol/tcp/10"]);
+    assert_eq!(
+        (code, out.as_str()),
+        (Some(0), "smol/tcp/10: benchmark\n"),
+        "{err}"
+    );
+    let (code, out, err, _) = run_bench("1,10", &["--list", "tcp/1"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        [
+            "tokio-mt/tcp/1: benchmark",
+            "smol/tcp/1: benchmark",
+            "tokio-mt/tcp/10: benchmark",
+            "smol/tcp/10: benchmark"
+        ]
+    );
+    // A run: that one case is measured and recorded, and no other.
+    let (code, out, err, written) = run_bench("1,10", &["^tokio-mt/tcp/1$"]);
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    let written: std::collections::BTreeMap<String, serde_json::Value> =
+        serde_json::from_str(&written.expect("connections.json")).expect("JSON");
+    assert_eq!(
+        written.keys().collect::<Vec<_>>(),
+        ["tokio-mt/tcp/1"],
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("tokio-mt/tcp/1: per connection:")),
+        "{out}"
+    );
+}
+
+/// A filter that matches no case is one line naming it and exit code 2, with nothing written
+/// and nothing else printed.
+#[test]
+fn a_bench_filter_that_matches_no_case_says_so_and_writes_nothing() {
+    let _serial = serial();
+    for (args, what) in [
+        (&["^x$"][..], "the filter '^x$'"),
+        (
+            &["--exact", "tokio-mt/tcp"][..],
+            "the exact filter 'tokio-mt/tcp'",
+        ),
+    ] {
+        let (code, out, err, written) = run_bench("1,10", args);
+        assert_eq!(code, Some(2), "{args:?}: {out}\n{err}");
+        assert_eq!(
+            err,
+            format!(
+                "taskmem: no case matches {what} (ids look like tokio-mt/tcp/10; `cargo bench \
+                 --features connections --bench connections -- --list` lists them)\n"
+            )
+        );
+        assert_eq!((out.as_str(), written), ("", None), "{args:?}");
+    }
+}
+
+/// `TASKMEM_CONN_N` is read as `TASKMEM_SIZES` is (`k`/`m` suffixes, each at least 1): a bad
+/// list is one line naming the variable and the value, and exit code 2, at once.
+/// `TASKMEM_CONN_N=0` waited 60 s for a ready latch and then failed the case.
+#[test]
+fn a_bad_connection_count_is_refused_at_once_in_one_line() {
+    let _serial = serial();
+    for (value, line) in [
+        ("0", "task count '0' must be between 1 and 100000000"),
+        ("1,0", "task count '0' must be between 1 and 100000000"),
+        ("", "the size list is empty (example: 1,10k,100k,1m)"),
+        (
+            "1,,10",
+            "'' is not a task count (examples: 1, 10000, 10k, 1m)",
+        ),
+        (
+            "1;10",
+            "'1;10' is not a task count (examples: 1, 10000, 10k, 1m)",
+        ),
+        (
+            "ten",
+            "'ten' is not a task count (examples: 1, 10000, 10k, 1m)",
+        ),
+    ] {
+        // Built first: the time is the bench's, not cargo's.
+        bench_exe();
+        let started = std::time::Instant::now();
+        let (code, out, err, written) = run_bench(value, &[]);
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "TASKMEM_CONN_N={value:?} took {:?}",
+            started.elapsed()
+        );
+        assert_eq!(code, Some(2), "TASKMEM_CONN_N={value:?}: {out}\n{err}");
+        assert_eq!(err, format!("taskmem: TASKMEM_CONN_N: {line}\n"));
+        assert_eq!((out.as_str(), written), ("", None), "{value:?}");
+    }
+    // Suffixes are read as the memory bench reads them.
+    let (code, out, err, _) = run_bench("1k", &["--list", "^smol/"]);
+    assert_eq!(
+        (code, out.as_str()),
+        (Some(0), "smol/tcp/1000: benchmark\n"),
+        "{err}"
+    );
+}
