@@ -200,7 +200,14 @@ impl NoCase {
 /// With `--list` or `--help` the selection is `Ok`, empty or not: the list is what the filter
 /// matches, and Criterion prints its help whatever the filter.
 pub fn select(filter: &Filter, mode: Mode, bench: &str, all: &[Case]) -> Result<Vec<Case>, NoCase> {
-    let ids: Vec<String> = all.iter().map(Case::id).collect();
+    let selected: Vec<Case> = all
+        .iter()
+        .filter(|c| filter.matches(&c.id()))
+        .copied()
+        .collect();
+    if !selected.is_empty() || mode.runs_nothing() {
+        return Ok(selected);
+    }
     // The suite's best-known case, at the bench's largest N.
     let example = all
         .iter()
@@ -212,13 +219,7 @@ pub fn select(filter: &Filter, mode: Mode, bench: &str, all: &[Case]) -> Result<
         .max_by_key(|c| c.n)
         .or(all.last())
         .map_or_else(|| "tokio-mt/spawn/10000".to_string(), Case::id);
-    let keep = select_ids(filter, mode, bench, &ids, &example)?;
-    Ok(all
-        .iter()
-        .zip(&ids)
-        .filter(|(_, id)| keep.contains(id))
-        .map(|(c, _)| *c)
-        .collect())
+    Err(no_case(filter, mode, bench, &example))
 }
 
 /// [`select`] over a bench's case ids (any bench, whatever its ids are made of); `example` is
@@ -235,24 +236,29 @@ pub fn select_ids(
         .filter(|id| filter.matches(id))
         .cloned()
         .collect();
-    // A list may be empty; Criterion prints its help whatever the filter.
     if !selected.is_empty() || mode.runs_nothing() {
         return Ok(selected);
     }
+    Err(no_case(filter, mode, bench, example))
+}
+
+/// What a bench says when `filter` selects none of its cases (a list may be empty, and
+/// Criterion prints its help whatever the filter: the callers return those as `Ok`).
+fn no_case(filter: &Filter, mode: Mode, bench: &str, example: &str) -> NoCase {
     let what = match filter {
         Filter::Regex(r) => format!("the filter '{}'", r.as_str()),
         Filter::Exact(e) => format!("the exact filter '{e}'"),
         // `--ignored` (or a bench without cases): nothing to run, and nothing wrong.
         Filter::All | Filter::Nothing => {
-            return Err(NoCase {
+            return NoCase {
                 message: None,
                 code: 0,
-            });
+            };
         }
     };
     let message =
         format!("no case matches {what} (ids look like {example}; `{bench} -- --list` lists them)");
-    Err(match mode {
+    match mode {
         Mode::Test => NoCase {
             message: Some(format!("{message}; nothing to test")),
             code: 0,
@@ -261,7 +267,7 @@ pub fn select_ids(
             message: Some(message),
             code: 2,
         },
-    })
+    }
 }
 
 /// Everything the suite takes from its environment and arguments.

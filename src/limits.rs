@@ -60,8 +60,7 @@ pub fn need(case: &Case, extra_payload: Option<usize>) -> u64 {
 /// no more than the room the cgroup's memory limit leaves. `None` when `MemAvailable`
 /// cannot be read.
 pub fn memory_room() -> Option<u64> {
-    let half = os::mem_available_bytes().ok()? / 2;
-    Some(cgroup::limit(Controller::Memory).map_or(half, |l| half.min(l.headroom())))
+    crate::probe::room::available()
 }
 
 /// Skips when `n` more threads would pass a kernel or resource limit.

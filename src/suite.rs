@@ -383,6 +383,26 @@ fn stop(journal: Option<&Journal>, in_job: bool) -> ! {
     )
 }
 
+/// The memory bench's `main`, as `benches/memory.rs` writes it out (that file shows the loop
+/// to a reader; this is the same for the test binaries that run as the memory bench:
+/// tests/resilience.rs, tests/bench_filters.rs): the configuration, one Criterion group per
+/// runtime with its cases (or the cases spread over jobs), then the end tables and the gate.
+pub fn main() {
+    let mut suite = Suite::from_env();
+    let mut criterion = criterion();
+    if !suite.run_jobs() {
+        for (runtime, cases) in suite.groups() {
+            let mut group = criterion.benchmark_group(runtime.id());
+            group.sampling_mode(criterion::SamplingMode::Flat);
+            for case in &cases {
+                suite.bench(&mut group, case);
+            }
+            group.finish();
+        }
+    }
+    suite.finish(criterion);
+}
+
 /// A Criterion for the suite: [`crate::criterion`], then the command line.
 pub fn criterion() -> Criterion<Memory> {
     // Criterion looks for gnuplot when it is made and says "Gnuplot not found" on stderr;

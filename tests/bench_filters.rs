@@ -23,23 +23,6 @@ taskmem::use_tracked_jemalloc!();
 /// Which bench the child is.
 const CHILD: &str = "TASKMEM_BENCH_FILTERS_CHILD";
 
-/// The memory bench's `main`, as `benches/memory.rs` has it.
-fn child_memory() {
-    let mut suite = taskmem::suite::Suite::from_env();
-    let mut criterion = taskmem::suite::criterion();
-    if !suite.run_jobs() {
-        for (runtime, cases) in suite.groups() {
-            let mut group = criterion.benchmark_group(runtime.id());
-            group.sampling_mode(criterion::SamplingMode::Flat);
-            for case in &cases {
-                suite.bench(&mut group, case);
-            }
-            group.finish();
-        }
-    }
-    suite.finish(criterion);
-}
-
 fn temp_dir(what: &str) -> PathBuf {
     let nanos = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
@@ -296,7 +279,7 @@ fn dhat_bench() -> Option<Duration> {
 
 fn main() {
     match std::env::var(CHILD).as_deref() {
-        Ok("memory") => return child_memory(),
+        Ok("memory") => return taskmem::suite::main(),
         Ok("spawn_time") => return taskmem::spawn_time::main(),
         Ok("sample_time") => return taskmem::sample_time::main(),
         #[cfg(feature = "dhat")]

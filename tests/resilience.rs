@@ -11,27 +11,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use taskmem::config::Config;
-use taskmem::suite::Suite;
 use taskmem::summary::{self, Summary};
 
 taskmem::use_tracked_jemalloc!();
-
-/// The memory bench's `main`, as `benches/memory.rs` has it.
-fn child_suite() {
-    let mut suite = Suite::from_env();
-    let mut criterion = taskmem::suite::criterion();
-    if !suite.run_jobs() {
-        for (runtime, cases) in suite.groups() {
-            let mut group = criterion.benchmark_group(runtime.id());
-            group.sampling_mode(criterion::SamplingMode::Flat);
-            for case in &cases {
-                suite.bench(&mut group, case);
-            }
-            group.finish();
-        }
-    }
-    suite.finish(criterion);
-}
 
 fn temp_dir(what: &str) -> PathBuf {
     let nanos = std::time::SystemTime::now()
@@ -446,7 +428,7 @@ fn a_filter_that_matches_nothing_says_so_and_keeps_the_last_results() {
 
 fn main() {
     if std::env::var_os("TASKMEM_RESILIENCE_CHILD").is_some() {
-        child_suite();
+        taskmem::suite::main();
         return;
     }
     // `cargo test -- --list` and friends: nothing to list but the one test.

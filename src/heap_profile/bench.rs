@@ -137,7 +137,7 @@ pub fn main() {
     });
     // A filter that matches no case: one line and exit code 2, before any file is read.
     let cases = settings.cases().unwrap_or_else(|no| no.exit());
-    if settings.list_only {
+    if settings.list_only() {
         for c in &cases {
             println!("{}: dhat profile", c.id());
         }

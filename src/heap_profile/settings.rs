@@ -15,8 +15,6 @@ pub struct Settings {
     pub sizes: Vec<usize>,
     /// Which cases run (a regex on the case id, or `--exact ID`).
     pub filter: Filter,
-    /// `--list`: print the cases, run nothing.
-    pub list_only: bool,
     /// How Criterion's command line runs the bench (for [`crate::config::select`]).
     pub mode: crate::config::Mode,
 }
@@ -39,10 +37,14 @@ impl Settings {
         let config = Config::from_parts(None, None, args)?;
         Ok(Settings {
             sizes,
-            list_only: config.list_only(),
             filter: config.filter,
             mode: config.mode,
         })
+    }
+
+    /// `--list` (or `--help`): print the cases, run nothing.
+    pub fn list_only(&self) -> bool {
+        self.mode.runs_nothing()
     }
 
     /// The cases to run, in matrix order; a filter that matches none is [`NoCase`] (one line,

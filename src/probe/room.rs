@@ -48,3 +48,12 @@ pub(crate) fn room_for(what: &str, need: u64) -> Room {
     }
     Room::Fits
 }
+
+/// The memory a run may take now, by [`room_for`]'s rule: half of `MemAvailable`, and no more
+/// than the room the cgroup's memory limit leaves. `None` when `MemAvailable` cannot be read.
+/// (The suite's jobs size themselves by it; the lean library does not call it.)
+#[cfg_attr(not(feature = "suite"), allow(dead_code))]
+pub(crate) fn available() -> Option<u64> {
+    let half = os::mem_available_bytes().ok()? / 2;
+    Some(cgroup::limit(Controller::Memory).map_or(half, |l| half.min(l.headroom())))
+}

@@ -370,8 +370,8 @@ impl Tasks {
         self.refuse(self.held_size(&make))?;
         Watchdog::start();
         self.executor()?;
-        if !self.warmed.swap(true, std::sync::atomic::Ordering::SeqCst) {
-            // The runtime's first run, unmeasured (see `measure`).
+        if !self.warmed.load(std::sync::atomic::Ordering::SeqCst) {
+            // The runtime's first run, unmeasured (see `measure`; `run_on` marks it made).
             self.run_on::<R, F, M>(&make, &mut || {}, &mut || {})?;
         }
         if self.keeps_table() {
