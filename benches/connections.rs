@@ -16,7 +16,7 @@
 //! A size past the open-files limit (`RLIMIT_NOFILE`) is skipped with the limit named.
 //! After the Rust cases, the peers in other languages (`go/tcp`, `go/http1`, `node/tcp`,
 //! `node/http1`, from `peers/go-conn` and `peers/node-conn`) hold the same connections, read
-//! whole-process ([`taskmem::connections::peers`]); `TASKMEM_CONN_PEERS=0` leaves them out,
+//! whole-process ([`taskmem_suite::connections::peers`]); `TASKMEM_CONN_PEERS=0` leaves them out,
 //! and a missing toolchain skips them with one line.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -26,11 +26,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use criterion::Criterion;
-use taskmem::connections::breakdown::ConnBreakdown;
-use taskmem::connections::peers::{self, PeerServer};
-use taskmem::connections::record::{self, Extra};
-use taskmem::connections::{Kind, Server, Skip, kernel, workloads};
 use taskmem::{Latch, Memory, Runtime, Sample, Strategy, Tasks};
+use taskmem_suite::connections::breakdown::ConnBreakdown;
+use taskmem_suite::connections::peers::{self, PeerServer};
+use taskmem_suite::connections::record::{self, Extra};
+use taskmem_suite::connections::{Kind, Server, Skip, kernel, workloads};
 
 taskmem::use_tracked_jemalloc!();
 
@@ -352,9 +352,9 @@ fn fail(id: &str, why: &str) -> ! {
 /// bad list is one line and exit code 2, before anything starts.
 fn sizes() -> Vec<usize> {
     let Ok(text) = std::env::var("TASKMEM_CONN_N") else {
-        return taskmem::config::parse_sizes(SIZES).unwrap_or_default();
+        return taskmem_suite::config::parse_sizes(SIZES).unwrap_or_default();
     };
-    taskmem::config::parse_sizes(&text).unwrap_or_else(|e| {
+    taskmem_suite::config::parse_sizes(&text).unwrap_or_else(|e| {
         eprintln!("taskmem: TASKMEM_CONN_N: {e}");
         std::process::exit(2);
     })
@@ -388,7 +388,7 @@ fn all_ids(sizes: &[usize], peers: bool) -> Vec<String> {
 /// server starts; `--list` prints the selected ids and ends.
 fn selected(sizes: &[usize], peers: bool) -> BTreeSet<String> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let config = taskmem::config::Config::from_parts(None, None, &args).unwrap_or_else(|e| {
+    let config = taskmem_suite::config::Config::from_parts(None, None, &args).unwrap_or_else(|e| {
         eprintln!("taskmem: {e}");
         std::process::exit(2);
     });
@@ -398,7 +398,7 @@ fn selected(sizes: &[usize], peers: bool) -> BTreeSet<String> {
         .rfind(|id| id.starts_with("tokio-mt/tcp/"))
         .cloned()
         .unwrap_or_default();
-    let ids = taskmem::config::select_ids(
+    let ids = taskmem_suite::config::select_ids(
         &config.filter,
         config.mode,
         "cargo bench --features connections --bench connections",

@@ -13,5 +13,5 @@
 static ALLOC: dhat::Alloc = dhat::Alloc;
 
 fn main() {
-    taskmem::heap_profile::main();
+    taskmem_suite::heap_profile::main();
 }

@@ -13,7 +13,7 @@
 
 use criterion::{Criterion, SamplingMode};
 use taskmem::Memory;
-use taskmem::suite::Suite;
+use taskmem_suite::suite::Suite;
 
 taskmem::use_tracked_jemalloc!();
 
@@ -32,10 +32,10 @@ fn matrix(c: &mut Criterion<Memory>, suite: &mut Suite) {
 
 fn main() {
     let mut suite = Suite::from_env();
-    let mut criterion = taskmem::suite::criterion();
+    let mut criterion = taskmem_suite::suite::criterion();
     // Several cores: the cases run in child processes of this bench ("jobs", `TASKMEM_JOBS`,
     // one per core by default), each running `matrix` on the cases no other job has taken;
-    // this process prints their results as they come (taskmem::jobs).
+    // this process prints their results as they come (taskmem_suite::jobs).
     if !suite.run_jobs() {
         matrix(&mut criterion, &mut suite);
     }

@@ -1,5 +1,5 @@
 //! The memory suite's own speed: wall time of one sample (one whole measured run) per case,
-//! beside the case's time to all-pending (see `taskmem::sample_time`).
+//! beside the case's time to all-pending (see `taskmem_suite::sample_time`).
 //!
 //! Run with:
 //!
@@ -11,5 +11,5 @@
 taskmem::use_tracked_jemalloc!();
 
 fn main() {
-    taskmem::sample_time::main();
+    taskmem_suite::sample_time::main();
 }

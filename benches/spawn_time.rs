@@ -1,5 +1,5 @@
 //! The time side of the matrix: time to create N tasks and reach all-pending, and wake-up
-//! lateness, per runtime x strategy (see `taskmem::spawn_time`).
+//! lateness, per runtime x strategy (see `taskmem_suite::spawn_time`).
 //!
 //! Run with: `cargo bench --bench spawn_time` (filter like Criterion: `-- tokio-mt/spawn`;
 //! sizes with `TASKMEM_SIZES=1,10k`; lateness runs with `TASKMEM_LATENESS_TASKS` and
@@ -11,5 +11,5 @@
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() {
-    taskmem::spawn_time::main();
+    taskmem_suite::spawn_time::main();
 }

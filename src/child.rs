@@ -307,7 +307,7 @@ mod imp {
         // `VmHWM` is its own; this process's mark is what the child's `ru_maxrss` started at.
         let (mut child, shown) = spawn_piped(cmd)?;
         let pid = child.id() as libc::pid_t;
-        let parent_hwm = crate::probe::os::peak_rss_bytes().unwrap_or(0);
+        let parent_hwm = taskmem::probe::os::peak_rss_bytes().unwrap_or(0);
         let stdout = drain(child.stdout.take());
         let stderr = drain(child.stderr.take());
         // `child` is never waited for through std: `reap` does it, with the rusage.

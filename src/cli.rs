@@ -13,11 +13,11 @@ use clap::{Parser, Subcommand};
 use crate::baseline;
 use crate::config::{self, Filter};
 use crate::matrix::{self, Case};
-use crate::measurement::format_bytes;
 use crate::report::{self, markdown, memory};
-use crate::sample::Metric;
-use crate::summary;
 use crate::workload::{CaseError, Driver, RunOptions};
+use taskmem::format_bytes;
+use taskmem::sample::Metric;
+use taskmem::summary;
 
 /// taskmem: how much memory N concurrent tasks take, per runtime and spawn strategy.
 #[derive(Debug, Parser)]
@@ -304,7 +304,7 @@ fn measure(case: &str, metric: Option<&str>, runs: usize) -> i32 {
     let metric = match metric.map(str::parse::<Metric>) {
         Some(Ok(m)) => m,
         Some(Err(e)) => return bad_input(e),
-        None => Metric::default_for(&case),
+        None => case.default_metric(),
     };
     if runs == 0 {
         return bad_input("--runs must be at least 1");
@@ -312,7 +312,7 @@ fn measure(case: &str, metric: Option<&str>, runs: usize) -> i32 {
     if let Err(why) = matrix::support(case.runtime, case.strategy) {
         return bad_input(format!("{} does not exist: {why}", case.pair().id()));
     }
-    if let Err(e) = crate::probe::check() {
+    if let Err(e) = taskmem::probe::check() {
         eprintln!("taskmem: {e}");
         return 1;
     }

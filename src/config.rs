@@ -22,7 +22,7 @@ use std::path::Path;
 use regex::Regex;
 
 use crate::matrix::{self, Case, DEFAULT_BOUND, DEFAULT_SIZES, Payload};
-use crate::sample::Metric;
+use taskmem::sample::Metric;
 
 pub use crate::matrix::{MAX_TASKS, parse_size};
 
@@ -177,7 +177,7 @@ impl NoCase {
     /// Prints the line (on stderr for an error, on stdout otherwise) and ends the process.
     pub fn exit(self) -> ! {
         match self.message {
-            Some(m) if self.code != 0 => crate::error::exit_with(&m, self.code),
+            Some(m) if self.code != 0 => crate::fail::exit_with(&m, self.code),
             Some(m) => println!("taskmem: {m}"),
             None => {}
         }
@@ -275,13 +275,13 @@ fn no_case(filter: &Filter, mode: Mode, bench: &str, example: &str) -> NoCase {
 pub struct Config {
     /// Task counts to run.
     pub sizes: Vec<usize>,
-    /// The metric for every case; `None` is each case's default ([`Metric::default_for`]).
+    /// The metric for every case; `None` is each case's default ([`Case::default_metric`]).
     pub metric: Option<Metric>,
     /// Criterion's filter.
     pub filter: Filter,
     /// How Criterion runs (`--list`, `--help`, test mode, a bench run).
     pub mode: Mode,
-    /// Criterion's sample count (`--sample-size`, default [`crate::measurement::SAMPLE_SIZE`]).
+    /// Criterion's sample count (`--sample-size`, default [`taskmem::SAMPLE_SIZE`]).
     pub sample_size: usize,
     /// `TASKMEM_COMPARE`: the baseline to gate the run against.
     pub compare: Option<String>,
@@ -395,7 +395,7 @@ impl Config {
 
     /// The metric a case reports under this configuration.
     pub fn metric_for(&self, case: &Case) -> Metric {
-        self.metric.unwrap_or_else(|| Metric::default_for(case))
+        self.metric.unwrap_or_else(|| case.default_metric())
     }
 }
 
@@ -434,7 +434,7 @@ fn parse_bench_args(args: &[String]) -> Result<BenchArgs, String> {
     let mut filter = None;
     let (mut exact, mut list, mut ignored, mut help) = (false, false, false, false);
     let (mut bench, mut test) = (false, false);
-    let mut sample_size = crate::measurement::SAMPLE_SIZE;
+    let mut sample_size = taskmem::SAMPLE_SIZE;
     let mut i = 0;
     while i < args.len() {
         let a = args[i].as_str();

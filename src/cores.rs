@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crate::summary::Stats;
+use taskmem::summary::Stats;
 
 /// Round trips per batch.
 const ROUND_TRIPS: u64 = 2_000;

@@ -5,8 +5,8 @@
 use std::path::PathBuf;
 
 use crate::baseline;
-use crate::sample::Metric;
-use crate::summary;
+use taskmem::sample::Metric;
+use taskmem::summary;
 
 /// Output formats of `compare`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

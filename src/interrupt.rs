@@ -1,6 +1,6 @@
 //! Ctrl-C during the suite: the case in flight is abandoned, the run ends cleanly.
 //!
-//! Every finished case is already in the summary ([`crate::journal`]); the first SIGINT only
+//! Every finished case is already in the summary ([`taskmem::summary::journal`]); the first SIGINT only
 //! sets a flag, which the suite checks between runs of a case, then ends the run with one
 //! line and exit code 130. A second SIGINT ends the process at once (exit code 130).
 

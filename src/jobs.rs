@@ -23,7 +23,7 @@
 //! then taskmem's) when the case ends, so two cases never mix. On a terminal a line before
 //! each case says where the run is ([`crate::progress::CaseClock`]); Criterion's
 //! `Benchmarking <id>` lines are left out, since two jobs' would interleave. Every job
-//! records its cases in the summary as it goes ([`crate::journal`]); the end tables, the
+//! records its cases in the summary as it goes ([`taskmem::summary::journal`]); the end tables, the
 //! report and the gate come once, here, when all have ended.
 //!
 //! The jobs are in a process group of their own, so Ctrl-C reaches this process only, which
@@ -359,7 +359,7 @@ fn remove_stale(dir: &Path) {
             .and_then(|n| n.strip_prefix(".jobs-"))
             .and_then(|rest| rest.split('-').next())
             .and_then(|p| p.parse::<u32>().ok());
-        if pid.is_some_and(|pid| !crate::journal::alive(pid)) {
+        if pid.is_some_and(|pid| !taskmem::summary::journal::alive(pid)) {
             let _ = std::fs::remove_dir_all(entry.path());
         }
     }

@@ -2,7 +2,7 @@
 //!
 //! OS threads are bounded by the kernel (`kernel.pid_max`, `kernel.threads-max`,
 //! `vm.max_map_count`: two mappings per thread stack), by `RLIMIT_NPROC` (not for root), by
-//! the cgroup's `pids.max` (a container's; [`crate::probe::cgroup`]) and by memory. Every case is
+//! the cgroup's `pids.max` (a container's; [`taskmem::probe::cgroup`]) and by memory. Every case is
 //! also bounded by memory: half of `MemAvailable`, and the room the cgroup's memory limit
 //! leaves (`memory.max` or `memory.limit_in_bytes` minus current usage), which a container
 //! sets and `MemAvailable` does not see. A case past a limit is skipped before it starts,
@@ -10,8 +10,8 @@
 //! skipped, with the OS's error, after the threads already started are released.
 
 use crate::matrix::{Case, CaseError, Strategy};
-use crate::probe::cgroup::{self, Controller};
-use crate::probe::{ThreadLimit, os};
+use taskmem::probe::cgroup::{self, Controller};
+use taskmem::probe::{ThreadLimit, os};
 
 /// Threads other code in this process or machine may start meanwhile; kept free.
 pub const THREAD_MARGIN: u64 = 512;
@@ -60,7 +60,7 @@ pub fn need(case: &Case, extra_payload: Option<usize>) -> u64 {
 /// no more than the room the cgroup's memory limit leaves. `None` when `MemAvailable`
 /// cannot be read.
 pub fn memory_room() -> Option<u64> {
-    crate::probe::room::available()
+    taskmem::probe::room::available()
 }
 
 /// Skips when `n` more threads would pass a kernel or resource limit.
@@ -96,9 +96,9 @@ pub fn check_memory(case: &Case, need: u64) -> Result<(), CaseError> {
 /// Skips `what` when it would need (`need` bytes) more than half of `MemAvailable`, or more
 /// than the room the cgroup's memory limit leaves; the reason names the limit.
 pub fn check_bytes(what: &str, need: u64) -> Result<(), CaseError> {
-    match crate::probe::room::room_for(what, need) {
-        crate::probe::room::Room::Fits => Ok(()),
-        crate::probe::room::Room::Exceeds(why) | crate::probe::room::Room::Unknown(why) => {
+    match taskmem::probe::room::room_for(what, need) {
+        taskmem::probe::room::Room::Fits => Ok(()),
+        taskmem::probe::room::Room::Exceeds(why) | taskmem::probe::room::Room::Unknown(why) => {
             Err(CaseError::Skipped(why))
         }
     }

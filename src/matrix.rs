@@ -675,14 +675,14 @@ pub fn parse_size(text: &str) -> Result<usize, String> {
     Ok(n)
 }
 
-impl crate::sample::Metric {
-    /// The metric a case reports when none is chosen: RSS for OS threads (their stacks are
+impl Case {
+    /// The metric the case reports when none is chosen: RSS for OS threads (their stacks are
     /// not jemalloc's), jemalloc resident bytes otherwise.
-    pub fn default_for(case: &Case) -> crate::sample::Metric {
-        if case.strategy == Strategy::Threads {
-            crate::sample::Metric::Rss
+    pub fn default_metric(&self) -> taskmem::Metric {
+        if self.strategy == Strategy::Threads {
+            taskmem::Metric::Rss
         } else {
-            crate::sample::Metric::Resident
+            taskmem::Metric::Resident
         }
     }
 }
@@ -707,10 +707,10 @@ impl fmt::Display for CaseError {
 
 impl std::error::Error for CaseError {}
 
-impl From<crate::Error> for CaseError {
-    fn from(e: crate::Error) -> Self {
+impl From<taskmem::Error> for CaseError {
+    fn from(e: taskmem::Error) -> Self {
         match e {
-            crate::Error::NotCompiled(_) => CaseError::Skipped(e.to_string()),
+            taskmem::Error::NotCompiled(_) => CaseError::Skipped(e.to_string()),
             other => CaseError::Failed(other.to_string()),
         }
     }

@@ -17,7 +17,7 @@
 //!
 //! ```no_run
 //! let cases = ["tokio-ct/spawn/1", "tokio-ct/spawn/10000"];
-//! let progress = taskmem::progress::Progress::new(cases.len(), "dhat profiles");
+//! let progress = taskmem_suite::progress::Progress::new(cases.len(), "dhat profiles");
 //! for id in cases {
 //!     progress.case(id);
 //!     // ... run it ...

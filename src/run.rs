@@ -259,12 +259,12 @@ pub fn run_case(args: &RunArgs) -> Result<RunRecord, CaseError> {
     let start = Instant::now();
     let mut rss_at_peak = 0;
     let time_to_peak = driver.time_to_peak(&case, &opts, &mut || {
-        rss_at_peak = crate::probe::os::rss_bytes().unwrap_or(0);
+        rss_at_peak = taskmem::probe::os::rss_bytes().unwrap_or(0);
     })?;
     let wall = start.elapsed();
     // VmHWM comes from the kernel's batched RSS counters, statm's RSS from their exact sum:
     // the reading at all-pending can exceed it by a few pages, and the peak is at least that.
-    let peak_rss = crate::probe::os::peak_rss_bytes()
+    let peak_rss = taskmem::probe::os::peak_rss_bytes()
         .map_err(|e| CaseError::Failed(format!("cannot read the peak RSS: {e}")))?
         .max(rss_at_peak);
     let lateness = if !args.lateness {
@@ -326,11 +326,11 @@ fn lateness_cost(driver: &Driver, case: &Case, allocator: Allocator) -> Lateness
             bare: true,
             ..RunOptions::default()
         };
-        let before = crate::probe::os::system_malloc_in_use().map_err(|e| e.to_string())?;
+        let before = taskmem::probe::os::system_malloc_in_use().map_err(|e| e.to_string())?;
         let mut at_peak = None;
         driver
             .run(&small, &opts, &mut || {
-                at_peak = crate::probe::os::system_malloc_in_use().ok()
+                at_peak = taskmem::probe::os::system_malloc_in_use().ok()
             })
             .map_err(|e| e.to_string())?;
         let _ = workload::take_lateness();
@@ -346,8 +346,8 @@ fn lateness_cost(driver: &Driver, case: &Case, allocator: Allocator) -> Lateness
 
 /// The text lines of a record.
 pub fn describe(r: &RunRecord) -> String {
-    use crate::measurement::format_bytes;
     use crate::report::format_seconds;
+    use taskmem::format_bytes;
     let mut out = format!(
         "{} [{}]: peak RSS {} (all pending: {}); wall {:.3} s for {} s sleeps; all pending after {:.3} s",
         r.id,

@@ -32,19 +32,19 @@ use criterion::measurement::WallTime;
 use criterion::{BenchmarkId, Criterion, SamplingMode};
 
 use crate::config::Config;
+use crate::fail::exit_with;
 use crate::matrix::{Case, Runtime};
-use crate::suite::exit_with;
-use crate::summary::Stats;
 use crate::workload::{Driver, RunOptions};
+use taskmem::summary::Stats;
 
 /// A Criterion for the sample-time bench, before the command line: the memory suite's sample
 /// count and one run per sample.
 pub fn criterion() -> Criterion<WallTime> {
-    crate::quiet_stderr::Silence::during(Criterion::default)
-        .sample_size(crate::measurement::SAMPLE_SIZE)
+    taskmem::quiet_stderr::Silence::during(Criterion::default)
+        .sample_size(taskmem::SAMPLE_SIZE)
         .warm_up_time(Duration::from_nanos(1))
         .measurement_time(Duration::from_nanos(1))
-        .nresamples(crate::measurement::NRESAMPLES)
+        .nresamples(taskmem::NRESAMPLES)
         .output_directory(&crate::baseline::criterion_home().join("sample_time"))
 }
 
@@ -59,7 +59,7 @@ pub fn main() {
             &config.unfiltered_cases(),
         )
         .unwrap_or_else(|no| no.exit());
-    if let Err(e) = crate::probe::check() {
+    if let Err(e) = taskmem::probe::check() {
         exit_with(&e.to_string(), 1);
     }
     let mut criterion = criterion().configure_from_args();
@@ -110,12 +110,14 @@ fn time_case(
         return None;
     }
     // As the memory suite does at the start of each case.
-    crate::sample::return_held_pages_or_exit();
+    if let Err(e) = taskmem::sample::return_held_pages() {
+        crate::fail::exit_with(&e.to_string(), 1);
+    }
     // The cores' round trip before the case and after each of Criterion's calls (its
     // warm-up's too), outside the time each call returns.
     let mut trips = vec![crate::cores::round_trip()];
     let mut runs: Vec<f64> = Vec::new();
-    let mut silence = crate::quiet_stderr::Silence::default();
+    let mut silence = taskmem::quiet_stderr::Silence::default();
     let id = BenchmarkId::new(case.pair().function_id(), case.n);
     group.bench_with_input(id, case, |b, case| {
         silence.stop();
@@ -144,7 +146,9 @@ fn time_case(
     let fresh: Vec<f64> = (0..sample_size)
         .map(|_| {
             let _guard = crate::workload::exclusive();
-            crate::sample::return_held_pages_or_exit();
+            if let Err(e) = taskmem::sample::return_held_pages() {
+                crate::fail::exit_with(&e.to_string(), 1);
+            }
             let time = match driver.time_to_peak(case, &opts, &mut || {}) {
                 Ok(d) => d.as_secs_f64(),
                 Err(e) => exit_with(&format!("{}: {e}", case.id()), 1),

@@ -28,12 +28,12 @@ use criterion::measurement::WallTime;
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
 
 use crate::config::{Config, parse_duration, parse_size};
+use crate::fail::exit_with;
 use crate::matrix::{self, Case, Runtime};
 use crate::report::{format_count, format_seconds};
-use crate::suite::exit_with;
-use crate::summary::Skip;
 use crate::timing::{self, LATENESS_SLEEP, LATENESS_TASKS, LatenessSummary, SpawnTime};
 use crate::workload::{CaseError, Driver, RunOptions};
+use taskmem::summary::Skip;
 
 /// Settings of the lateness runs, from the environment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,10 +72,10 @@ impl LatenessConfig {
 /// A Criterion configured for the spawn-time bench, before the command line.
 pub fn criterion() -> Criterion<WallTime> {
     Criterion::default()
-        .sample_size(crate::measurement::SAMPLE_SIZE)
+        .sample_size(taskmem::SAMPLE_SIZE)
         .warm_up_time(Duration::from_millis(100))
         .measurement_time(Duration::from_millis(300))
-        .nresamples(crate::measurement::NRESAMPLES)
+        .nresamples(taskmem::NRESAMPLES)
         .output_directory(&crate::baseline::criterion_home().join("spawn_time"))
 }
 
@@ -106,7 +106,7 @@ pub fn main() {
         outcome.skipped,
     );
     match serde_json::to_vec_pretty(&merged) {
-        Ok(json) => match crate::summary::write_atomic(&path, &json) {
+        Ok(json) => match taskmem::summary::write_atomic(&path, &json) {
             Ok(()) => println!("taskmem: times written to {}", path.display()),
             Err(e) => exit_with(&e, 1),
         },

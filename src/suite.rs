@@ -1,5 +1,5 @@
 //! The memory suite as a Criterion bench: every case of the matrix measured in bytes, through
-//! the public API ([`crate::Tasks`], by way of [`crate::workload`]).
+//! the public API ([`taskmem::Tasks`], by way of [`crate::workload`]).
 //!
 //! `benches/memory.rs` is an ordinary Criterion bench over a [`Suite`]: [`Suite::from_env`]
 //! reads the configuration ([`crate::config`]: `TASKMEM_*` and the command line; bad input,
@@ -7,17 +7,17 @@
 //! before any file is touched) and checks the probes; the bench opens one
 //! Criterion group per runtime (`tokio-mt/spawn/100000` is group `tokio-mt`, function
 //! `spawn`, parameter 100000) and calls [`Suite::bench`] per case, which prints bytes per
-//! task after it and records the case in the summary ([`crate::summary`]) at once, through
+//! task after it and records the case in the summary ([`taskmem::summary`]) at once, through
 //! a [`Journal`]: a run killed at case 140 keeps 139, Ctrl-C ends the run between two runs
 //! of a case with the finished ones saved ([`crate::interrupt`]), and two runs at once keep
 //! each other's cases. [`Suite::finish`] prints the end tables, writes the report next to
 //! Criterion's (`target/criterion/taskmem/index.html`, [`crate::report`]) and runs the gate
 //! when `TASKMEM_COMPARE` names a baseline.
 //!
-//! Criterion settings ([`crate::criterion`]): 10 samples, 10,000 bootstrap resamples, flat
+//! Criterion settings ([`taskmem::criterion`]): 10 samples, 10,000 bootstrap resamples, flat
 //! sampling, warm-up and measurement times of 1 ns, so that a case makes one warm-up run and
 //! exactly one run per sample: 11 runs. Criterion's warning about it ("Unable to complete 10
-//! samples in 1.0ns", by design here) is kept off stderr ([`crate::quiet_stderr`]); on a
+//! samples in 1.0ns", by design here) is kept off stderr ([`taskmem::quiet_stderr`]); on a
 //! terminal a line before each case says where the run is ([`crate::progress::CaseClock`]).
 
 use std::collections::BTreeMap;
@@ -25,14 +25,14 @@ use std::collections::BTreeMap;
 use criterion::{BenchmarkGroup, BenchmarkId, Criterion, Throughput};
 
 use crate::config::Config;
-use crate::journal::{Entry, Journal};
 use crate::matrix::{Case, Runtime};
-use crate::measurement::{Memory, format_bytes};
-use crate::sample::Sample;
-use crate::summary::{self, CaseSummary, Skip};
 use crate::workload::{CaseError, Driver, RunOptions};
+use taskmem::sample::Sample;
+use taskmem::summary::{self, CaseSummary, Skip};
+use taskmem::summary::{Entry, Journal};
+use taskmem::{Memory, format_bytes};
 
-pub use crate::error::exit_with;
+pub use crate::fail::exit_with;
 
 thread_local! {
     static QUIET_PANICS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
@@ -48,7 +48,7 @@ fn quiet_panics(on: bool) {
         let default = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
             if QUIET_PANICS.with(|q| q.get()) {
-                let message = crate::tasks::panic_message(info.payload()).unwrap_or_default();
+                let message = crate::fail::panic_message(info.payload()).unwrap_or_default();
                 LAST_PANIC.with(|l| *l.borrow_mut() = message);
             } else {
                 default(info);
@@ -92,7 +92,7 @@ impl Suite {
         let mut order = config
             .select("cargo bench --bench memory", &config.unfiltered_cases())
             .unwrap_or_else(|no| no.exit());
-        if let Err(e) = crate::probe::check() {
+        if let Err(e) = taskmem::probe::check() {
             exit_with(&e.to_string(), 1);
         }
         let claims = crate::jobs::Claims::of_this_process();
@@ -114,7 +114,7 @@ impl Suite {
         order.sort_by_key(|c| runtimes.iter().position(|&rt| rt == c.runtime));
         let journal = (!config.list_only()).then(|| {
             crate::interrupt::install();
-            Journal::open(&summary::default_path())
+            Journal::open(&summary::default_path(), Some(crate::pairs::pairing))
         });
         Suite {
             config,
@@ -190,9 +190,11 @@ impl Suite {
 
     fn measure(&mut self, group: &mut BenchmarkGroup<'_, Memory>, id: BenchmarkId, case: &Case) {
         self.clock.start_case(&case.id());
-        // The runs of one case reuse each other's freed pages (crate::probe::start_run); the
+        // The runs of one case reuse each other's freed pages (taskmem::probe::start_run); the
         // last case's go back to the OS first, so that a case holds no more than its own.
-        crate::sample::return_held_pages_or_exit();
+        if let Err(e) = taskmem::sample::return_held_pages() {
+            crate::fail::exit_with(&e.to_string(), 1);
+        }
         if crate::interrupt::requested() {
             stop(self.journal.as_ref(), self.claims.is_some());
         }
@@ -226,16 +228,16 @@ impl Suite {
         };
         let metric = self.config.metric_for(case);
         // Every call Criterion makes, with its runs, told apart into warm-up calls and the
-        // samples it analyses (crate::measurement::Calls); the first run, outside Criterion,
+        // samples it analyses (taskmem::Calls); the first run, outside Criterion,
         // counts as warm-up.
-        let mut calls = crate::measurement::Calls::default();
+        let mut calls = taskmem::Calls::default();
         if let Some(s) = first {
             calls.push(vec![s]);
         }
         // Criterion's "Unable to complete 10 samples" comes between the warm-up call and the
         // first sample, and only says that a sample is one run, as designed: stderr is quiet
-        // from the end of the warm-up to the start of the next call (crate::quiet_stderr).
-        let mut silence = crate::quiet_stderr::Silence::default();
+        // from the end of the warm-up to the start of the next call (taskmem::quiet_stderr).
+        let mut silence = taskmem::quiet_stderr::Silence::default();
         let mut warmed_up = false;
         let journal = self.journal.as_ref();
         let in_job = self.claims.is_some();
@@ -279,15 +281,12 @@ impl Suite {
                     1,
                 );
             }
-            if crate::group::is_equal_samples_panic(&message) {
+            let why = taskmem::AnalysisPanic::of(&message);
+            if why == taskmem::AnalysisPanic::EqualSamples {
                 // Said once for the run, at its end.
                 self.outcome.same_bytes += 1;
             } else {
-                println!(
-                    "{}: {}",
-                    case.id(),
-                    crate::group::explain_report_panic(&message)
-                );
+                println!("{}: {why}", case.id());
             }
         }
         if calls.is_empty() {
@@ -296,9 +295,9 @@ impl Suite {
         }
         let runs = calls.records().map(Vec::len).sum();
         let measured: Vec<Sample> = calls.into_samples().into_iter().flatten().collect();
-        let mut summary = summary::summarise_case(case, metric, &measured, runs);
+        let mut summary = summary::summarise(&case.id(), case.n, metric, &measured, runs);
         summary.future_size = crate::workload::future_size(case);
-        crate::group::print_case(&summary);
+        println!("{summary}");
         if let Some(journal) = self.journal.as_mut() {
             if let Err(e) = journal.record(Entry::Case(summary.clone())) {
                 eprintln!("taskmem: {}: {e}", case.id());
@@ -336,7 +335,12 @@ impl Suite {
             );
         }
         let path = journal.summary_path().to_path_buf();
-        let merged = match crate::journal::update(&path, Vec::new(), Vec::new()) {
+        let merged = match summary::journal::update(
+            &path,
+            Vec::new(),
+            Vec::new(),
+            Some(crate::pairs::pairing),
+        ) {
             Ok(merged) => {
                 println!("taskmem: summary written to {}", path.display());
                 merged
@@ -403,11 +407,11 @@ pub fn main() {
     suite.finish(criterion);
 }
 
-/// A Criterion for the suite: [`crate::criterion`], then the command line.
+/// A Criterion for the suite: [`taskmem::criterion`], then the command line.
 pub fn criterion() -> Criterion<Memory> {
     // Criterion looks for gnuplot when it is made and says "Gnuplot not found" on stderr;
-    // the suite draws with plotters either way (crate::quiet_stderr).
-    crate::quiet_stderr::Silence::during(crate::criterion).configure_from_args()
+    // the suite draws with plotters either way (taskmem::quiet_stderr).
+    taskmem::quiet_stderr::Silence::during(taskmem::criterion).configure_from_args()
 }
 
 /// Writes the report page next to Criterion's and says where in one line; with a baseline

@@ -32,8 +32,8 @@ use crate::progress::Progress;
 
 use crate::matrix::{self, Case, Runtime, Strategy};
 use crate::run::{Allocator, RunArgs, RunRecord};
-use crate::sample::Metric;
-use crate::summary::{self, CaseSummary, PairSummary, Skip, Stats, Summary};
+use taskmem::sample::Metric;
+use taskmem::summary::{self, CaseSummary, PairSummary, Skip, Stats, Summary};
 
 /// `taskmem sweep`'s options.
 #[derive(Debug, Clone, Args)]
@@ -637,7 +637,7 @@ pub fn to_summary(rows: &[Row], sleep: Duration) -> Summary {
             bytes_per_live_task: None,
         });
     }
-    let mut s = summary::merge(None, Vec::new(), Vec::new());
+    let mut s = summary::merge(None, Vec::new(), Vec::new(), None);
     s.tool = format!("taskmem sweep {}", env!("CARGO_PKG_VERSION"));
     s.pairs = pairs;
     s.skipped = skipped;

@@ -25,9 +25,9 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::matrix::{Case, Pair};
-use crate::provenance::Provenance;
-use crate::summary::{Skip, Stats};
 use crate::workload::{self, CaseError, Driver, Release, RunOptions};
+use taskmem::summary::Provenance;
+use taskmem::summary::{Skip, Stats};
 
 /// The time file's format version.
 pub const FORMAT: u32 = 1;
@@ -190,7 +190,7 @@ pub struct TimeSummary {
 
 /// Where the time summary is written.
 pub fn default_path() -> PathBuf {
-    crate::summary::target_dir()
+    taskmem::summary::target_dir()
         .join("taskmem")
         .join("time.json")
 }

@@ -61,8 +61,8 @@ fn earlier_run(target: &Path) {
                  /sys/fs/cgroup/memory/taskmem-gone allows 200 MiB"
             .into(),
     };
-    let memory = summary::merge(None, Vec::new(), vec![skip.clone()]);
-    let times = taskmem::timing::merge(None, Vec::new(), Vec::new(), vec![skip]);
+    let memory = summary::merge(None, Vec::new(), vec![skip.clone()], None);
+    let times = taskmem_suite::timing::merge(None, Vec::new(), Vec::new(), vec![skip]);
     let dir = target.join("taskmem");
     std::fs::create_dir_all(dir.join("dhat")).expect("dirs");
     std::fs::write(dir.join("summary.json"), json(&memory)).expect("write");
@@ -279,11 +279,11 @@ fn dhat_bench() -> Option<Duration> {
 
 fn main() {
     match std::env::var(CHILD).as_deref() {
-        Ok("memory") => return taskmem::suite::main(),
-        Ok("spawn_time") => return taskmem::spawn_time::main(),
-        Ok("sample_time") => return taskmem::sample_time::main(),
+        Ok("memory") => return taskmem_suite::suite::main(),
+        Ok("spawn_time") => return taskmem_suite::spawn_time::main(),
+        Ok("sample_time") => return taskmem_suite::sample_time::main(),
         #[cfg(feature = "dhat")]
-        Ok("dhat") => return taskmem::heap_profile::main(),
+        Ok("dhat") => return taskmem_suite::heap_profile::main(),
         Ok(other) => panic!("{CHILD}={other}: no such bench here"),
         Err(_) => {}
     }

@@ -8,8 +8,8 @@ use std::net::TcpStream;
 use std::path::Path;
 use std::time::Duration;
 
-use taskmem::connections::{Kind, Server, Skip, kernel, workloads};
 use taskmem::{Latch, Runtime, Strategy, Tasks};
+use taskmem_suite::connections::{Kind, Server, Skip, kernel, workloads};
 
 taskmem::use_tracked_jemalloc!();
 

@@ -11,12 +11,12 @@ static ALLOC: dhat::Alloc = dhat::Alloc;
 
 use std::sync::{Mutex, MutexGuard};
 
-use taskmem::heap_profile::{
+use taskmem_suite::heap_profile::{
     CrossCheck, DEFAULT_SIZES, Jemalloc, Output, Profile, Settings, cross_check, error_line,
     profile_case,
 };
-use taskmem::matrix::Case;
-use taskmem::workload::{Driver, RunOptions};
+use taskmem_suite::matrix::Case;
+use taskmem_suite::workload::{Driver, RunOptions};
 
 /// One dhat profiler per process, and every allocation of every thread lands in it: the tests
 /// of this file run one at a time, including those that only parse.

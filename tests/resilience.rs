@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use taskmem::config::Config;
 use taskmem::summary::{self, Summary};
+use taskmem_suite::config::Config;
 
 taskmem::use_tracked_jemalloc!();
 
@@ -124,7 +124,8 @@ fn a_killed_run_keeps_its_finished_cases() {
         saved >= 2 && saved + 1 >= finished,
         "{finished} finished, {saved} saved"
     );
-    let (_journal, recovered) = taskmem::journal::Journal::open_with(&path);
+    let (_journal, recovered) =
+        taskmem::summary::Journal::open_with(&path, Some(taskmem_suite::pairs::pairing));
     println!("next run: {recovered:?}");
     // One journal per job that recorded a case (the run and every job keep their own).
     assert!(
@@ -146,7 +147,8 @@ fn a_killed_run_keeps_its_finished_cases() {
         "{saved} saved, journals {recovered:?}"
     );
     // Recovered once: the dead run's journal is gone.
-    let (_journal, again) = taskmem::journal::Journal::open_with(&path);
+    let (_journal, again) =
+        taskmem::summary::Journal::open_with(&path, Some(taskmem_suite::pairs::pairing));
     assert!(again.is_empty(), "{again:?}");
 }
 
@@ -428,7 +430,7 @@ fn a_filter_that_matches_nothing_says_so_and_keeps_the_last_results() {
 
 fn main() {
     if std::env::var_os("TASKMEM_RESILIENCE_CHILD").is_some() {
-        taskmem::suite::main();
+        taskmem_suite::suite::main();
         return;
     }
     // `cargo test -- --list` and friends: nothing to list but the one test.

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::side::Side;
 use super::{Threshold, Thresholds};
-use crate::sample::Metric;
+use taskmem::sample::Metric;
 
 /// A case's verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

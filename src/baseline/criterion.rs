@@ -24,7 +24,7 @@ pub fn criterion_home() -> PathBuf {
     if let Some(home) = std::env::var_os("CRITERION_HOME") {
         return PathBuf::from(home);
     }
-    crate::summary::target_dir().join("criterion")
+    taskmem::summary::target_dir().join("criterion")
 }
 
 /// Criterion's output directory for the run whose summary is `summary`

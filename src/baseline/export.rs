@@ -5,7 +5,7 @@ use super::{Row, Verdict};
 
 /// The rows as a plain-text table, with a closing count line.
 pub fn table(rows: &[Row]) -> String {
-    use crate::measurement::format_bytes;
+    use taskmem::format_bytes;
     let fmt = |v: Option<f64>| v.map_or_else(|| "-".to_string(), format_bytes);
     let mut out = format!(
         "{:<34} {:<9} {:>12} {:>12} {:>12} {:>8}  {}\n",

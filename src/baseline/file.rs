@@ -41,9 +41,9 @@ use serde::{Deserialize, Serialize};
 
 use super::Result;
 use super::criterion::{Estimate, criterion_dir, read_criterion_estimate};
-use crate::provenance::Provenance;
-use crate::sample::Metric;
-use crate::summary::Summary;
+use taskmem::sample::Metric;
+use taskmem::summary::Provenance;
+use taskmem::summary::Summary;
 
 /// The baseline format this taskmem writes and reads.
 pub const FORMAT: u32 = 1;
@@ -219,7 +219,7 @@ pub fn save(dir: &Path, baseline: &Baseline) -> Result<PathBuf> {
     check_name(&baseline.name)?;
     let file = path(dir, &baseline.name);
     let json = serde_json::to_vec_pretty(baseline).map_err(|e| format!("cannot encode: {e}"))?;
-    crate::summary::write_atomic_with(&file, |f| {
+    taskmem::summary::write_atomic_with(&file, |f| {
         f.write_all(&json)?;
         f.write_all(b"\n")
     })?;

@@ -4,7 +4,7 @@
 //! repository. It holds, per case and per metric, the value (the median over the sampled
 //! runs), the range of those runs, bytes per task, and for the metric Criterion reported its
 //! mean estimate with the confidence interval; and where it came from
-//! ([`Provenance`](crate::provenance::Provenance)).
+//! ([`Provenance`](taskmem::summary::Provenance)).
 //!
 //! `compare` lines a current run up against a baseline, case by case, and gives each a
 //! [`Verdict`]. A change counts when it passes both the relative threshold (default 5 %) and

@@ -6,8 +6,8 @@ use std::path::Path;
 
 use super::criterion::{case_dirs_in, criterion_case_id, criterion_dir, read_criterion_estimate};
 use super::{Baseline, Result};
-use crate::provenance::Provenance;
-use crate::sample::Metric;
+use taskmem::sample::Metric;
+use taskmem::summary::Provenance;
 
 /// One case's figure on one side of a comparison.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -74,7 +74,7 @@ impl Side {
             if let Some(e) = read_criterion_estimate(&criterion_dir(home, &id), which)? {
                 let point = Point {
                     n: case.n,
-                    metric: Metric::default_for(&case),
+                    metric: case.default_metric(),
                     value: e.mean,
                     interval: Some((e.low, e.high)),
                 };

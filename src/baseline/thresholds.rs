@@ -7,7 +7,7 @@ use regex::Regex;
 use serde::{Deserialize, Serialize};
 
 use super::Result;
-use crate::sample::Metric;
+use taskmem::sample::Metric;
 
 /// The default relative threshold, in percent.
 pub const DEFAULT_PERCENT: f64 = 5.0;

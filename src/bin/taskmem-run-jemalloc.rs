@@ -1,4 +1,4 @@
-//! One taskmem case in one process with the jemalloc allocator (see `taskmem::run`).
+//! One taskmem case in one process with the jemalloc allocator (see `taskmem_suite::run`).
 //!
 //! Run with: `cargo build --release --bins`, then
 //! `target/release/taskmem run --allocator jemalloc --runtime tokio-mt --strategy spawn --tasks 1m`
@@ -10,8 +10,8 @@
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() {
-    std::process::exit(taskmem::run::main(
-        taskmem::run::Allocator::Jemalloc,
+    std::process::exit(taskmem_suite::run::main(
+        taskmem_suite::run::Allocator::Jemalloc,
         std::env::args_os(),
     ));
 }

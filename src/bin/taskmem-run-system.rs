@@ -1,4 +1,4 @@
-//! One taskmem case in one process with the system allocator (see `taskmem::run`).
+//! One taskmem case in one process with the system allocator (see `taskmem_suite::run`).
 //!
 //! Run with: `cargo build --release --bins`, then
 //! `target/release/taskmem run --allocator system --runtime tokio-mt --strategy spawn --tasks 1m`
@@ -9,8 +9,8 @@
 static GLOBAL: std::alloc::System = std::alloc::System;
 
 fn main() {
-    std::process::exit(taskmem::run::main(
-        taskmem::run::Allocator::System,
+    std::process::exit(taskmem_suite::run::main(
+        taskmem_suite::run::Allocator::System,
         std::env::args_os(),
     ));
 }

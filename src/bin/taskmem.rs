@@ -13,5 +13,5 @@
 taskmem::use_tracked_jemalloc!();
 
 fn main() {
-    std::process::exit(taskmem::cli::main(std::env::args_os()));
+    std::process::exit(taskmem_suite::cli::main(std::env::args_os()));
 }

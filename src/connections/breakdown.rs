@@ -21,7 +21,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::Sample;
+use taskmem::Sample;
 
 /// One case's bytes per connection, by part (see the module's documentation).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

@@ -32,7 +32,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::probe::os;
+use taskmem::probe::os;
 
 /// The slab caches a server's socket uses, and whether the server owns all of each cache's
 /// growth (`true`) or half of it (both ends have one each).

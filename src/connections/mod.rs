@@ -2,7 +2,7 @@
 //! `connections`; see docs/connections.md).
 //!
 //! A [`Server`] listens on `127.0.0.1`, starts the client program (`taskmem-conn-client`, in
-//! its own process) and hands accepted sockets to the futures a [`Tasks`](crate::Tasks) run
+//! its own process) and hands accepted sockets to the futures a [`Tasks`](taskmem::Tasks) run
 //! makes: `workloads` (feature `connections`) has one maker per [`Kind`] and runtime, written
 //! with the public API as a user would write them. At the peak every connection is accepted,
 //! registered with the runtime's I/O driver, has had its protocol's exchange (HTTP/1.1: one

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::breakdown::ConnBreakdown;
 use super::kernel::KernelShare;
 use super::peers::PeerRun;
-use crate::summary;
+use taskmem::summary;
 
 /// One case's extra figures.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -30,10 +30,10 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
-use crate::Latch;
 use futures::StreamExt;
 use http_body_util::Full;
 use hyper::body::Bytes;
+use taskmem::Latch;
 
 /// The raw TCP server's read buffer, bytes (tokio's echo example uses 1 KiB).
 pub const READ_BUFFER: usize = 1024;

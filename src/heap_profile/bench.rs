@@ -9,10 +9,10 @@ use super::profile::profile_case_around;
 use super::summary_file::merge;
 use super::{CaseEntry, DhatSummary, FORMAT, Output, PairEntry, Settings, error_line};
 use crate::matrix::{Case, Runtime};
-use crate::measurement::format_bytes;
 use crate::progress::Progress;
-use crate::summary::{self, Skip};
 use crate::workload::{CaseError, Driver, RunOptions};
+use taskmem::format_bytes;
+use taskmem::summary::{self, Skip};
 
 /// `$CARGO_TARGET_DIR/taskmem/dhat` or `target/taskmem/dhat`.
 fn output_dir() -> PathBuf {

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::Profile;
-use crate::summary;
+use taskmem::summary;
 
 /// A case's figures from the memory suite's summary (`cargo bench --bench memory`), per task:
 /// the median over its sampled runs divided by N.
@@ -134,7 +134,7 @@ pub(super) fn explain(profile: &Profile, jemalloc: &Jemalloc) -> String {
     let one_each = (profile.blocks - profile.n as i64).abs() as f64 <= 0.01 * n;
     let size = profile.requested_bytes_per_task.round().max(0.0) as usize;
     if one_each && size > 0 {
-        let class = crate::alloc::size_class(size, 1);
+        let class = taskmem::alloc::size_class(size, 1);
         if ((class - size) as f64 - rounding).abs() < 0.5 {
             let rounded = if class == size {
                 "already one of jemalloc's size classes".to_string()

@@ -74,10 +74,10 @@ fn read() -> Reading {
     }
 }
 
-/// The memory suite's quiescence ([`crate::sample::quiesce_on`]) on dhat's counters:
+/// The memory suite's quiescence ([`taskmem::sample::quiesce_on`]) on dhat's counters:
 /// taskmem's jemalloc counters do not move under `dhat::Alloc`.
 fn quiesce() {
-    crate::sample::quiesce_on(|| {
+    taskmem::sample::quiesce_on(|| {
         let r = read();
         (r.curr_bytes, r.curr_blocks, r.total_blocks)
     })

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::Profile;
 use super::cross_check::{CrossCheck, Jemalloc};
 use crate::matrix::{self, Case};
-use crate::summary::{self, Skip};
+use taskmem::summary::{self, Skip};
 
 /// The dhat summary file's format version.
 pub const FORMAT: u32 = 1;

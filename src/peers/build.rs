@@ -17,9 +17,9 @@ const BUILD_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 pub(super) const STAMP: &str = ".taskmem-build-stamp";
 
 /// Where peers are built by default: `<target>/taskmem/peers` (see
-/// [`crate::summary::target_dir`]); each peer in its own `<id>/` below.
+/// [`taskmem::summary::target_dir`]); each peer in its own `<id>/` below.
 pub fn default_build_root() -> PathBuf {
-    crate::summary::target_dir().join("taskmem").join("peers")
+    taskmem::summary::target_dir().join("taskmem").join("peers")
 }
 
 /// What [`Peer::prepare`] found.
@@ -80,7 +80,7 @@ impl Peer {
             let failed = result.and_then(|run| run.check(&format!("`{shown}`")));
             if let Err(e) = failed {
                 log.push_str(&format!("{e}\n"));
-                let _ = crate::summary::write_atomic(&log_file, log.as_bytes());
+                let _ = taskmem::summary::write_atomic(&log_file, log.as_bytes());
                 return Err(format!(
                     "{}: build failed: {e} (full output: {})",
                     self.id,
@@ -88,8 +88,8 @@ impl Peer {
                 ));
             }
         }
-        crate::summary::write_atomic(&log_file, log.as_bytes())?;
-        crate::summary::write_atomic(&stamp_file, format!("{stamp}\n").as_bytes())?;
+        taskmem::summary::write_atomic(&log_file, log.as_bytes())?;
+        taskmem::summary::write_atomic(&stamp_file, format!("{stamp}\n").as_bytes())?;
         Ok(built(true))
     }
 

@@ -34,35 +34,12 @@ fn rgb(c: Colour) -> RGBColor {
     RGBColor(c.0, c.1, c.2)
 }
 
-/// Renders `chart` as a standalone SVG document.
-/// Rankings are drawn by [`ranking::svg`](super::ranking::svg).
-pub fn svg(chart: &Chart) -> Result<String, String> {
-    if let ChartKind::Ranking {
-        notes,
-        hatched,
-        hatched_key,
-    } = &chart.kind
-    {
-        let svg = super::ranking::svg(chart, notes, hatched, hatched_key.as_deref());
-        return Ok(with_title(&svg, &chart.title));
-    }
+/// Draws a line or bar `chart` (any kind but a ranking) as an SVG document, without its
+/// title (see [`super::svg::svg`], which adds it).
+pub fn draw_svg(chart: &Chart) -> Result<String, String> {
     let mut out = String::new();
     draw(chart, &mut out).map_err(|e| format!("cannot draw chart '{}': {e}", chart.id))?;
-    Ok(with_title(&out, &chart.title))
-}
-
-/// Adds `role="img"` and a `<title>` (read by screen readers and shown on hover).
-pub(super) fn with_title(svg: &str, title: &str) -> String {
-    match svg.find("<svg ").zip(svg.find('>')) {
-        Some((start, end)) if start < end => format!(
-            "{}<svg role=\"img\" {}><title>{}</title>{}",
-            &svg[..start],
-            &svg[start + 5..end],
-            super::html::escape(title),
-            &svg[end + 1..]
-        ),
-        _ => svg.to_string(),
-    }
+    Ok(out)
 }
 
 /// A point in the plot's own coordinates (log axes hold logarithms).
@@ -114,7 +91,7 @@ pub fn axis_range(axis: &Axis, lo: f64, hi: f64) -> ((f64, f64), Vec<f64>) {
 /// `102400 B`).
 fn linear_step(unit: &Unit, span: f64) -> f64 {
     let scale = match unit {
-        Unit::Bytes => crate::measurement::binary_unit(span).0,
+        Unit::Bytes => taskmem::binary_unit(span).0,
         _ => 1.0,
     };
     let raw = span / scale / 8.0;
@@ -624,8 +601,10 @@ mod tests {
             mark_label: None,
             bar_values: false,
         };
-        let svg = svg(&chart).unwrap();
-        assert!(svg.contains("<title>Memory &amp; N</title>"), "{svg}");
+        let svg = draw_svg(&chart).unwrap();
+        // The title for screen readers: every chart's, added around any kind of chart.
+        let titled = crate::report::svg::svg(&chart).unwrap();
+        assert!(titled.contains("<title>Memory &amp; N</title>"), "{titled}");
         let texts = texts(&svg);
         for t in [
             "Memory &amp; N",
@@ -680,7 +659,7 @@ mod tests {
             mark_label: Some("size_of future".into()),
             bar_values: true,
         };
-        let svg = svg(&chart).unwrap();
+        let svg = draw_svg(&chart).unwrap();
         let texts = texts(&svg);
         for t in ["tokio", "smol", "264 B", "224 B", "size_of future", "spawn"] {
             assert!(texts.iter().any(|x| x == t), "{t} not in {texts:?}");

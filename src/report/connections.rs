@@ -11,8 +11,8 @@ use super::{
     Table, Unit, format_count, format_seconds,
 };
 use crate::connections::record::Extra;
-use crate::measurement::format_bytes;
-use crate::summary::Summary;
+use taskmem::format_bytes;
+use taskmem::summary::Summary;
 
 /// The section's heading.
 pub const HEADING: &str = "Memory per idle connection";
@@ -82,7 +82,7 @@ pub fn section(extras: &BTreeMap<String, Extra>, summary: Option<&Summary>) -> S
         });
         let peer_cv = (e.peer_runs.len() > 1).then(|| {
             let per: Vec<f64> = e.peer_runs.iter().map(|r| r.per_connection(*n)).collect();
-            crate::summary::Stats::of(&per).cv_percent
+            taskmem::summary::Stats::of(&per).cv_percent
         });
         let k = e
             .breakdown

@@ -11,23 +11,8 @@
 //! to it, table headers wrap and long cells wrap after a `/` (ids break between their
 //! segments, never inside a word such as `resident`).
 
+use super::markup::escape;
 use super::{Align, Block, Chart, Report, Table, Tabs};
-
-/// Escapes text for HTML content and attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 /// Escapes `text` and shows its `` `code` `` spans as `<code>`.
 pub fn inline(text: &str) -> String {
@@ -123,7 +108,7 @@ pub fn table(t: &Table) -> String {
 
 /// One chart as an HTML figure with its SVG inline.
 pub fn figure(c: &Chart) -> Result<String, String> {
-    let svg = super::chart::svg(c)?;
+    let svg = super::svg::svg(c)?;
     // Inline SVG in HTML needs no namespace declaration; dropping it leaves the page without
     // a single absolute address.
     let svg = svg.replacen(" xmlns=\"http://www.w3.org/2000/svg\"", "", 1);

@@ -22,9 +22,11 @@ pub mod chart;
 pub mod connections;
 pub mod html;
 pub mod markdown;
+pub mod markup;
 pub mod memory;
 pub mod ranking;
 pub mod sources;
+pub mod svg;
 
 use std::path::{Path, PathBuf};
 
@@ -387,7 +389,7 @@ pub struct Series {
     pub points: Vec<Point>,
 }
 
-/// A chart, rendered to SVG by [`chart::svg`].
+/// A chart, rendered to SVG by [`svg::svg`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Chart {
     /// The HTML id and the file stem of `--svg` output (letters, digits, `-`).
@@ -427,7 +429,7 @@ pub fn criterion_link(page: &Path) -> Option<&'static str> {
 /// Writes the report as one HTML page, atomically.
 pub fn write_page(report: &Report, file: &Path) -> Result<(), String> {
     let page = html::page(report)?;
-    crate::summary::write_atomic(file, page.as_bytes())
+    taskmem::summary::write_atomic(file, page.as_bytes())
 }
 
 /// Writes every chart as `<dir>/<chart id>.svg` (each atomically); returns the files.
@@ -435,8 +437,8 @@ pub fn write_svgs(report: &Report, dir: &Path) -> Result<Vec<PathBuf>, String> {
     let mut files = Vec::new();
     for c in report.charts() {
         let file = dir.join(format!("{}.svg", c.id));
-        let svg = chart::svg(c)?;
-        crate::summary::write_atomic(&file, svg.as_bytes())?;
+        let svg = svg::svg(c)?;
+        taskmem::summary::write_atomic(&file, svg.as_bytes())?;
         files.push(file);
     }
     Ok(files)
@@ -486,7 +488,7 @@ pub fn format_seconds(s: f64) -> String {
 
 /// Bytes on an axis tick: binary units, no needless decimals (`512 B`, `64 KiB`, `1.5 MiB`).
 pub fn format_bytes_tick(bytes: f64) -> String {
-    let (scale, unit) = crate::measurement::binary_unit(bytes);
+    let (scale, unit) = taskmem::binary_unit(bytes);
     let v = bytes / scale;
     let text = format!("{v:.2}");
     let text = text.trim_end_matches('0').trim_end_matches('.');
@@ -494,11 +496,11 @@ pub fn format_bytes_tick(bytes: f64) -> String {
 }
 
 impl Unit {
-    /// A value printed beside a point or bar: [`format_bytes`](crate::measurement::format_bytes)
+    /// A value printed beside a point or bar: [`format_bytes`](taskmem::format_bytes)
     /// for bytes (`192 B`, `25.18 MiB`), the tick format otherwise.
     pub fn value(&self, v: f64) -> String {
         match self {
-            Unit::Bytes => crate::measurement::format_bytes(v),
+            Unit::Bytes => taskmem::format_bytes(v),
             _ => self.tick(v),
         }
     }

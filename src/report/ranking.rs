@@ -17,7 +17,7 @@
 use std::fmt::Write;
 
 use super::chart::{WIDTH, axis_range};
-use super::html::escape;
+use super::markup::escape;
 use super::{Chart, Marker, Style};
 
 const TOP: u32 = 52;
@@ -54,7 +54,7 @@ pub fn height(rows: usize, key: bool) -> u32 {
 }
 
 /// The ranking as a standalone SVG document (without its `<title>`, which
-/// [`chart::svg`](super::chart::svg) adds). `hatched` and `key` as in
+/// [`svg::svg`](super::svg::svg) adds). `hatched` and `key` as in
 /// [`ChartKind::Ranking`](super::ChartKind::Ranking).
 pub fn svg(chart: &Chart, notes: &[String], hatched: &[bool], key: Option<&str>) -> String {
     let rows = chart.series.len();
@@ -279,7 +279,7 @@ mod tests {
             ("a/spawn", 1024.0 * 1024.0),
             ("os/threads", 4.0 * 1048576.0),
         ]);
-        let svg = crate::report::chart::svg(&c).unwrap();
+        let svg = crate::report::svg::svg(&c).unwrap();
         let widths: Vec<f64> = svg
             .split("class=\"bar\"")
             .skip(1)
@@ -309,7 +309,7 @@ mod tests {
             hatched: vec![false, true],
             hatched_key: Some("other languages".into()),
         };
-        let svg = crate::report::chart::svg(&c).unwrap();
+        let svg = crate::report::svg::svg(&c).unwrap();
         assert_eq!(svg.matches("<pattern id=\"hatch-r\"").count(), 1, "{svg}");
         assert_eq!(svg.matches("class=\"bar\"").count(), 1);
         let go = &svg[svg.find("class=\"bar hatched\"").expect("a hatched bar")..];
@@ -317,7 +317,7 @@ mod tests {
         assert!(svg.contains(">other languages</text>"));
         assert!(svg.contains(">4.00 KiB whole-process peak RSS</text>"));
         // The key takes a row: the SVG is taller than without it.
-        let plain = crate::report::chart::svg(&ranking(&[("a", 1.0), ("b", 2.0)])).unwrap();
+        let plain = crate::report::svg::svg(&ranking(&[("a", 1.0), ("b", 2.0)])).unwrap();
         let h = |s: &str| {
             s[s.find("height=\"").unwrap() + 8..]
                 .split('"')

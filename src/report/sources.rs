@@ -13,9 +13,9 @@ use super::{
     Align, Axis, Chart, ChartKind, Dash, Marker, OKABE_ITO, Point, Report, Scale, Section, Series,
     Style, Table, Unit, format_seconds,
 };
-use crate::measurement::format_bytes;
-use crate::summary::Summary;
 use crate::timing::TimeSummary;
+use taskmem::format_bytes;
+use taskmem::summary::Summary;
 
 /// Where each task's bytes go, per pair of the memory summary (its `breakdown`): the
 /// future, the heap payload, the runtime's header, jemalloc's rounding and large-allocation
@@ -92,10 +92,10 @@ impl Sources {
             .then(|| crate::connections::record::load_from(&connections));
         Sources {
             time: time.is_file().then(|| crate::timing::load(&time)),
-            sweep: sweep.is_file().then(|| crate::summary::load(&sweep)),
+            sweep: sweep.is_file().then(|| taskmem::summary::load(&sweep)),
             summary: connections
                 .as_ref()
-                .and_then(|_| crate::summary::load(&dir.join("summary.json")).ok()),
+                .and_then(|_| taskmem::summary::load(&dir.join("summary.json")).ok()),
             connections,
         }
     }

@@ -1,9 +1,9 @@
-//! The suite's workloads, written against the public API ([`crate::Tasks`]): what each case
+//! The suite's workloads, written against the public API ([`taskmem::Tasks`]): what each case
 //! of the matrix runs.
 //!
 //! A case's tasks each sleep [`RunOptions::sleep`] (10 s by default) with their runtime's own
 //! timer, holding the case's [`Payload`] across the await (`payload.rs`); OS threads wait on
-//! a condition variable (`threads.rs`). [`Driver`] turns a [`Case`] into a [`crate::Tasks`]
+//! a condition variable (`threads.rs`). [`Driver`] turns a [`Case`] into a [`taskmem::Tasks`]
 //! on one runtime instance per runtime, and checks the machine's limits first.
 //!
 //! The time side ([`crate::timing`]) uses two more things from here: [`Driver::time_to_peak`]
@@ -21,13 +21,14 @@ use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::matrix::{Case, Payload, Runtime, Strategy};
-use crate::sample::Sample;
-use crate::tasks::{self, Tasks};
 use payload::Body;
+use taskmem::on::{self, On};
+use taskmem::sample::Sample;
+use taskmem::{self as tasks, Tasks};
 
 pub use crate::matrix::CaseError;
-pub use crate::sample::exclusive;
-pub use crate::tasks::Release;
+pub use taskmem::Release;
+pub use taskmem::sample::exclusive;
 
 /// How a run is carried out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,7 +48,7 @@ pub struct RunOptions {
     /// with [`Release::Complete`]; ignored with a payload.
     pub lateness: bool,
     /// Nothing per task but the task itself and what the strategy needs: each spawned task
-    /// reports its own first poll ([`crate::Tasks::first_poll_latch`]), so the run keeps no
+    /// reports its own first poll ([`taskmem::Tasks::first_poll_latch`]), so the run keeps no
     /// table of polled tasks. For whole-process figures (`taskmem run`, `taskmem sweep`), where
     /// whatever the harness holds counts; the suite's measured runs keep the table, which no
     /// measurement sees.
@@ -154,7 +155,7 @@ impl Driver {
         let base = executor(runtime).map(|rt| Tasks::new(rt, tasks::Strategy::JoinAll, 1));
         if let Some(rt) = executor(runtime).filter(|rt| !rt.is_compiled()) {
             return Err(CaseError::Skipped(
-                crate::Error::NotCompiled(rt).to_string(),
+                taskmem::Error::NotCompiled(rt).to_string(),
             ));
         }
         Ok(Driver { runtime, base })
@@ -222,14 +223,14 @@ impl Driver {
         }
     }
 
-    /// Runs the case once and measures it (see [`crate::sample::measure`]; the cases without
-    /// a payload reuse the pages the run before freed, [`crate::sample::measure_reusing`]).
+    /// Runs the case once and measures it (see [`taskmem::sample::measure`]; the cases without
+    /// a payload reuse the pages the run before freed, [`taskmem::sample::measure_reusing`]).
     pub fn measure(&self, case: &Case, opts: &RunOptions) -> Result<Sample, CaseError> {
         match self.tasks(case, opts)? {
             None => {
                 let _guard = exclusive();
                 let mut failed = None;
-                let sample = crate::sample::measure(|at_peak| {
+                let sample = taskmem::sample::measure(|at_peak| {
                     failed = threads::run(case.n, opts, at_peak).err();
                     Ok(())
                 });
@@ -277,7 +278,7 @@ pub fn measure(driver: &Driver, case: &Case, opts: &RunOptions) -> Result<Sample
 /// What to do with a case's tasks once their body is known.
 trait Action {
     type Out;
-    fn act<R: tasks::On, F, M>(self, tasks: &Tasks, make: M) -> Result<Self::Out, CaseError>
+    fn act<R: On, F, M>(self, tasks: &Tasks, make: M) -> Result<Self::Out, CaseError>
     where
         M: Fn() -> F,
         F: Future + Send + 'static,
@@ -291,7 +292,7 @@ struct Run<'a> {
 
 impl Action for Run<'_> {
     type Out = ();
-    fn act<R: tasks::On, F, M>(self, tasks: &Tasks, make: M) -> Result<(), CaseError>
+    fn act<R: On, F, M>(self, tasks: &Tasks, make: M) -> Result<(), CaseError>
     where
         M: Fn() -> F,
         F: Future + Send + 'static,
@@ -306,7 +307,7 @@ struct Measure;
 
 impl Action for Measure {
     type Out = Sample;
-    fn act<R: tasks::On, F, M>(self, tasks: &Tasks, make: M) -> Result<Sample, CaseError>
+    fn act<R: On, F, M>(self, tasks: &Tasks, make: M) -> Result<Sample, CaseError>
     where
         M: Fn() -> F,
         F: Future + Send + 'static,
@@ -324,7 +325,7 @@ struct TimeToPeak<'a> {
 
 impl Action for TimeToPeak<'_> {
     type Out = Duration;
-    fn act<R: tasks::On, F, M>(self, tasks: &Tasks, make: M) -> Result<Duration, CaseError>
+    fn act<R: On, F, M>(self, tasks: &Tasks, make: M) -> Result<Duration, CaseError>
     where
         M: Fn() -> F,
         F: Future + Send + 'static,
@@ -354,7 +355,7 @@ struct Bound<'a, A, R> {
     on: std::marker::PhantomData<R>,
 }
 
-impl<A: Action, R: tasks::On> Body for Bound<'_, A, R> {
+impl<A: Action, R: On> Body for Bound<'_, A, R> {
     type Out = Result<A::Out, CaseError>;
     fn with<F>(self, make: impl Fn() -> F) -> Self::Out
     where
@@ -391,7 +392,7 @@ fn with_body<A: Action>(
                     payload,
                     lateness,
                     $sleep,
-                    on::<tasks::Spawning<$on>, A>(tasks, action),
+                    on::<on::Spawned<$on>, A>(tasks, action),
                 )
             } else {
                 payload::unspawned(
@@ -399,15 +400,15 @@ fn with_body<A: Action>(
                     lateness,
                     d,
                     $sleep,
-                    on::<tasks::Polled<$on>, A>(tasks, action),
+                    on::<on::Polled<$on>, A>(tasks, action),
                 )
             }
         };
     }
     match case.runtime {
-        Runtime::TokioCt | Runtime::TokioMt => on_runtime!(tasks::OnTokio, tokio::time::sleep),
-        Runtime::AsyncStd => on_runtime!(tasks::OnAsyncStd, payload::async_std_sleep),
-        Runtime::Smol => on_runtime!(tasks::OnSmol, smol::Timer::after),
+        Runtime::TokioCt | Runtime::TokioMt => on_runtime!(on::Tokio, tokio::time::sleep),
+        Runtime::AsyncStd => on_runtime!(on::AsyncStd, payload::async_std_sleep),
+        Runtime::Smol => on_runtime!(on::Smol, smol::Timer::after),
         Runtime::Os => Ok(Err(CaseError::Failed(
             "OS threads have no task body".into(),
         ))),
@@ -435,7 +436,7 @@ struct SizeOf;
 
 impl Action for SizeOf {
     type Out = usize;
-    fn act<R: tasks::On, F, M>(self, tasks: &Tasks, make: M) -> Result<usize, CaseError>
+    fn act<R: On, F, M>(self, tasks: &Tasks, make: M) -> Result<usize, CaseError>
     where
         M: Fn() -> F,
         F: Future + Send + 'static,

@@ -9,10 +9,10 @@ use crate::serial;
 
 use std::time::Duration;
 
-use taskmem::matrix::Case;
 use taskmem::sample::Metric;
-use taskmem::workload::{self, Driver, RunOptions};
 use taskmem::{Runtime, Sample, Strategy, Tasks};
+use taskmem_suite::matrix::Case;
+use taskmem_suite::workload::{self, Driver, RunOptions};
 
 const PAYLOAD: usize = 1024;
 
@@ -154,9 +154,13 @@ fn threads_without_thread_caches() {
 fn tokio_sequential_allocates_size_of_sleep_per_task() {
     let _serial = serial();
     let size = size_of::<tokio::time::Sleep>() as f64;
-    let driver = Driver::new(taskmem::matrix::Runtime::TokioCt).unwrap();
+    let driver = Driver::new(taskmem_suite::matrix::Runtime::TokioCt).unwrap();
     let at = |n: usize| {
-        let case = Case::new(driver.runtime(), taskmem::matrix::Strategy::Sequential, n);
+        let case = Case::new(
+            driver.runtime(),
+            taskmem_suite::matrix::Strategy::Sequential,
+            n,
+        );
         let mut v: Vec<i64> = (0..3)
             .map(|_| {
                 workload::measure(&driver, &case, &RunOptions::default())

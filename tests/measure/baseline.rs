@@ -5,11 +5,11 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use taskmem::baseline;
-use taskmem::matrix::Case;
-use taskmem::sample::{Metric, Sample};
+use taskmem::sample::Sample;
 use taskmem::summary::{self, Summary};
-use taskmem::workload::{self, Driver, RunOptions};
+use taskmem_suite::baseline;
+use taskmem_suite::matrix::Case;
+use taskmem_suite::workload::{self, Driver, RunOptions};
 
 use crate::serial;
 
@@ -49,14 +49,19 @@ fn measured_summary(dir: &Path, file: &str, cases: &[&str], payload: Option<usiz
         let runs: Vec<Sample> = (0..10)
             .map(|_| workload::measure(&driver, &case, &opts).unwrap())
             .collect();
-        measured.push(summary::summarise_case(
-            &case,
-            Metric::default_for(&case),
+        measured.push(summary::summarise(
+            &case.id(),
+            case.n,
+            case.default_metric(),
             &runs,
             11,
         ));
     }
-    write_summary(dir, file, &summary::merge(None, measured, vec![]))
+    write_summary(
+        dir,
+        file,
+        &summary::merge(None, measured, vec![], Some(taskmem_suite::pairs::pairing)),
+    )
 }
 
 fn write_summary(dir: &Path, file: &str, s: &Summary) -> PathBuf {
@@ -149,10 +154,10 @@ fn synthetic(ids: &[(&str, f64)]) -> Summary {
                 large: 0,
                 rss: b,
             };
-            summary::summarise_case(&case, Metric::default_for(&case), &[s; 10], 10)
+            summary::summarise(&case.id(), case.n, case.default_metric(), &[s; 10], 10)
         })
         .collect();
-    summary::merge(None, measured, vec![])
+    summary::merge(None, measured, vec![], Some(taskmem_suite::pairs::pairing))
 }
 
 #[test]

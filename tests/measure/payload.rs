@@ -12,9 +12,9 @@
 
 use std::time::Duration;
 
-use taskmem::matrix::{Case, INLINE_SIZES, Payload, Place, Runtime, Strategy};
 use taskmem::sample::{self, Metric};
-use taskmem::workload::{self, Driver, Release, RunOptions, future_size};
+use taskmem_suite::matrix::{Case, INLINE_SIZES, Payload, Place, Runtime, Strategy};
+use taskmem_suite::workload::{self, Driver, Release, RunOptions, future_size};
 
 use crate::serial;
 
@@ -118,7 +118,7 @@ fn bounded_tasks_hold_their_permit_beside_the_body() {
 /// whatever its size, and a heap payload holds a `Vec` where a dropped one holds its sum.
 #[test]
 fn payload_places_change_the_future_as_promised() {
-    for case in taskmem::matrix::payload_pairs() {
+    for case in taskmem_suite::matrix::payload_pairs() {
         let (rt, s) = (case.runtime, case.strategy);
         let inline0 = size(rt, s, Some("p0-inline"));
         for p in INLINE_SIZES {
@@ -292,7 +292,7 @@ fn bounded_tasks_pass_through_k_at_a_time() {
     ] {
         let case: Case = id.parse().unwrap();
         let driver = Driver::new(case.runtime).unwrap();
-        let _guard = taskmem::workload::exclusive();
+        let _guard = taskmem_suite::workload::exclusive();
         let before = taskmem::alloc::counters().requested;
         let mut at_peak = 0;
         taskmem::alloc::track_peak();

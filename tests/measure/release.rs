@@ -19,10 +19,10 @@ use crate::serial;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use taskmem::matrix::Case;
 use taskmem::sample;
-use taskmem::workload::{self, Driver, Release, RunOptions, exclusive};
 use taskmem::{alloc, probe};
+use taskmem_suite::matrix::Case;
+use taskmem_suite::workload::{self, Driver, Release, RunOptions, exclusive};
 
 const N: usize = 50_000;
 const SLEEP: Duration = Duration::from_millis(400);
@@ -102,7 +102,7 @@ fn check(case: &str) {
         median(cancelled.iter().map(|s| s.resident as f64)),
         median(completed.iter().map(|c| c.0)),
     )];
-    if case.runtime == taskmem::matrix::Runtime::Os {
+    if case.runtime == taskmem_suite::matrix::Runtime::Os {
         // Spawn-time transients raise a completing run's allocated maximum (module doc), and
         // a threads run's own allocated bytes move between levels ~16 KB apart (2.5 % at
         // 2000 threads; a clean-clone CI run read 548 KB cancelled against 535 KB completed

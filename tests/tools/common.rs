@@ -8,9 +8,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use taskmem::matrix::{self, Case, Strategy};
-use taskmem::sample::{Metric, Sample};
+use taskmem::sample::Sample;
 use taskmem::summary::{self, Skip, Summary};
+use taskmem_suite::matrix::{self, Case, Strategy};
 
 /// Bytes per task of the `i`-th pair: 100 B + 24 B per pair, threads 25 KiB.
 fn per_task(i: usize, case: &Case) -> i64 {
@@ -50,22 +50,23 @@ pub fn summary() -> Summary {
                     }
                 })
                 .collect();
-            measured.push(summary::summarise_case(
-                &case,
-                Metric::default_for(&case),
+            measured.push(summary::summarise(
+                &case.id(),
+                case.n,
+                case.default_metric(),
                 &samples,
                 11,
             ));
         }
     }
-    summary::merge(None, measured, skipped)
+    summary::merge(None, measured, skipped, Some(taskmem_suite::pairs::pairing))
 }
 
 /// The fixture with what the published matrix leaves out: a payload pair
 /// (`tokio-mt/spawn/p1024-inline` at 1K and 10K) and a case recorded from a user's own bench
 /// (`handler/tokio-mt/spawn`, no payload, an empty runtime), as users' summaries may hold.
 pub fn summary_with_variants() -> Summary {
-    use taskmem::matrix::{Payload, Place, Runtime};
+    use taskmem_suite::matrix::{Payload, Place, Runtime};
     let mut measured = Vec::new();
     for n in [1_000, 10_000] {
         let case = Case::new(Runtime::TokioMt, Strategy::Spawn, n)
@@ -82,15 +83,21 @@ pub fn summary_with_variants() -> Summary {
                 }
             })
             .collect();
-        measured.push(summary::summarise_case(
-            &case,
-            Metric::default_for(&case),
+        measured.push(summary::summarise(
+            &case.id(),
+            case.n,
+            case.default_metric(),
             &samples,
             11,
         ));
     }
     let base = summary();
-    let mut s = summary::merge(Some(base), measured, Vec::new());
+    let mut s = summary::merge(
+        Some(base),
+        measured,
+        Vec::new(),
+        Some(taskmem_suite::pairs::pairing),
+    );
     let mut user = s.pairs[0].clone();
     user.id = "handler/tokio-mt/spawn".into();
     user.runtime = String::new();
@@ -110,9 +117,9 @@ pub fn summary_with_variants() -> Summary {
 /// Whole-process peaks: a base size plus a cost per task, made up but self-consistent.
 pub fn sweep_summary() -> Summary {
     use std::time::Duration;
-    use taskmem::matrix::Runtime;
-    use taskmem::run::Allocator;
-    use taskmem::sweep::{Cell, Row, Subject, SubjectKind};
+    use taskmem_suite::matrix::Runtime;
+    use taskmem_suite::run::Allocator;
+    use taskmem_suite::sweep::{Cell, Row, Subject, SubjectKind};
     let ran = |base: u64, per_task: u64, n: usize| Cell::Ran {
         peak_rss: base + per_task * n as u64,
         wall: Duration::from_millis(200),
@@ -179,7 +186,7 @@ pub fn sweep_summary() -> Summary {
                 .collect(),
         },
     ];
-    taskmem::sweep::to_summary(&rows, Duration::from_millis(200))
+    taskmem_suite::sweep::to_summary(&rows, Duration::from_millis(200))
 }
 
 /// Writes a sweep's summary as `<dir>/sweep.json` (where the report looks for it, beside

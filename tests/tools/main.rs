@@ -8,6 +8,7 @@
 mod cli;
 mod common;
 mod layers;
+mod package;
 mod peers;
 mod readme;
 mod report_browser;

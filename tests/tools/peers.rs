@@ -1,5 +1,5 @@
 //! Every peer in `peers/peers.toml` whose toolchain is installed here is built and run at
-//! N = 10 with a 200 ms sleep, measured whole by `taskmem::child::run_measured`: it must exit 0,
+//! N = 10 with a 200 ms sleep, measured whole by `taskmem_suite::child::run_measured`: it must exit 0,
 //! print `done 10 spawn_ms=MS`, take at least the sleep, and peak between 1 MiB and 2 GiB; bad arguments
 //! must give one line on stderr and exit code 2. Peers not installed are listed as skipped (on
 //! stderr, past the test harness's capture), with their install hint.
@@ -9,8 +9,8 @@
 
 use std::io::Write;
 use std::time::Duration;
-use taskmem::child::run_measured;
-use taskmem::peers::{Done, Manifest, Prepared, default_build_root};
+use taskmem_suite::child::run_measured;
+use taskmem_suite::peers::{Done, Manifest, Prepared, default_build_root};
 
 const N: u64 = 10;
 const SLEEP: Duration = Duration::from_millis(200);
@@ -85,7 +85,7 @@ fn every_installed_peer_runs_ten_tasks_and_reports_a_plausible_peak() {
                 if bad.status.code() != Some(2) || lines != 1 {
                     problems.push(format!(
                         "bad N gave {} and {lines} stderr lines: {:?}",
-                        taskmem::child::ended(&bad.status),
+                        taskmem_suite::child::ended(&bad.status),
                         bad.stderr
                     ));
                 }

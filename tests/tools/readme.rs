@@ -52,7 +52,8 @@ fn scratch_crate(repo: &Path) -> PathBuf {
     let heading = "## Measure your own tasks";
     let toml = block(&readme, heading, "toml");
     let rust = block(&readme, heading, "rust");
-    assert!(toml.contains("path = \"../taskmem\""), "{toml}");
+    // The library's folder of a checkout beside the user's crate.
+    assert!(toml.contains("path = \"../taskmem/taskmem\""), "{toml}");
     assert!(rust.contains("criterion_main!"), "{rust}");
 
     let root = std::env::temp_dir().join(format!("taskmem-readme-{}", std::process::id()));
@@ -134,12 +135,20 @@ fn the_readme_example_runs_in_a_crate_of_its_own() {
         "toml ",
         "humantime ",
         "rayon ",
+        "taskmem-suite ",
+        "hyper ",
     ] {
         assert!(
             !tree.lines().any(|l| l.starts_with(heavy)),
             "the lean crate builds {heavy}"
         );
     }
+    // The library package alone, from its own folder.
+    assert!(
+        tree.lines()
+            .any(|l| l.starts_with("taskmem v") && l.trim_end().ends_with("/taskmem)")),
+        "{tree}"
+    );
     // Criterion itself needs clap and regex; taskmem adds neither.
     for (name, via) in [("clap", "criterion"), ("regex", "criterion")] {
         let (_, _, users, _) = run(cargo().args([
@@ -197,4 +206,23 @@ fn the_readme_example_runs_in_a_crate_of_its_own() {
     );
     assert!(!err.contains("panicked"), "{err}");
     let _ = std::fs::remove_dir_all(krate.parent().unwrap());
+}
+
+/// The library's own README (its crate page and its docs) shows the same example as the
+/// repository's, byte for byte: one example, written twice on purpose, checked here.
+#[test]
+fn the_library_readme_shows_the_same_example() {
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let root = std::fs::read_to_string(repo.join("README.md")).unwrap();
+    let lib = std::fs::read_to_string(repo.join("taskmem/README.md")).unwrap();
+    let example = block(&root, "## Measure your own tasks", "rust");
+    assert!(
+        lib.contains(&example),
+        "taskmem/README.md lacks the README's example"
+    );
+    let toml = block(&root, "## Measure your own tasks", "toml");
+    assert!(
+        lib.contains(&toml),
+        "taskmem/README.md lacks the README's toml"
+    );
 }

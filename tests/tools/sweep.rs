@@ -7,9 +7,9 @@
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use taskmem::run::{Allocator, RunRecord};
 use taskmem::summary::Summary;
-use taskmem::sweep::{Cell, Subject, SubjectKind, run_one};
+use taskmem_suite::run::{Allocator, RunRecord};
+use taskmem_suite::sweep::{Cell, Subject, SubjectKind, run_one};
 
 /// The processes measure themselves; running two at once would only slow both.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -400,9 +400,9 @@ fn the_sweep_puts_the_published_rust_program_beside_the_runner() {
 /// and no other test here runs more than a few thousand tasks in this process).
 #[test]
 fn a_bare_run_allocates_no_table_of_polled_tasks() {
-    use taskmem::workload::{Driver, RunOptions, exclusive};
+    use taskmem_suite::workload::{Driver, RunOptions, exclusive};
     let _s = serial();
-    let case: taskmem::matrix::Case = "tokio-mt/spawn/100000".parse().unwrap();
+    let case: taskmem_suite::matrix::Case = "tokio-mt/spawn/100000".parse().unwrap();
     let driver = Driver::new(case.runtime).unwrap();
     let _g = exclusive();
     let grown = |bare: bool| {

@@ -5,9 +5,9 @@
 
 use std::time::Duration;
 
-use taskmem::matrix::Case;
-use taskmem::timing::{LatenessStats, lateness_run, percentile};
-use taskmem::workload::{Driver, RunOptions, exclusive};
+use taskmem_suite::matrix::Case;
+use taskmem_suite::timing::{LatenessStats, lateness_run, percentile};
+use taskmem_suite::workload::{Driver, RunOptions, exclusive};
 
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
@@ -115,21 +115,21 @@ fn spawn_time_ids_are_the_memory_suite_ids() {
     let _s = serial();
     let dir = std::env::temp_dir().join(format!("taskmem-spawn-ids-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let config = taskmem::config::Config::from_parts(
+    let config = taskmem_suite::config::Config::from_parts(
         Some("1"),
         None,
         &["tokio-ct/(join_all|spawn)".to_string()],
     )
     .unwrap();
-    let mut criterion = taskmem::spawn_time::criterion()
+    let mut criterion = taskmem_suite::spawn_time::criterion()
         .output_directory(&dir)
         .warm_up_time(Duration::from_millis(5))
         .measurement_time(Duration::from_millis(20));
-    let lateness = taskmem::spawn_time::LatenessConfig {
+    let lateness = taskmem_suite::spawn_time::LatenessConfig {
         tasks: 0,
         sleep: ms(1),
     };
-    let outcome = taskmem::spawn_time::run(&mut criterion, &config, &lateness);
+    let outcome = taskmem_suite::spawn_time::run(&mut criterion, &config, &lateness);
     let ids: Vec<&str> = outcome.cases.iter().map(|c| c.id.as_str()).collect();
     assert_eq!(ids, ["tokio-ct/join_all/1", "tokio-ct/spawn/1"]);
     for id in ids {
@@ -150,7 +150,7 @@ fn spawn_time_ids_are_the_memory_suite_ids() {
 
 #[test]
 fn lateness_settings_reject_bad_values_in_one_line() {
-    use taskmem::spawn_time::LatenessConfig;
+    use taskmem_suite::spawn_time::LatenessConfig;
     let d = LatenessConfig::from_values(None, None).unwrap();
     assert_eq!((d.tasks, d.sleep), (1000, ms(10)));
     let c = LatenessConfig::from_values(Some("10k"), Some("5ms")).unwrap();
@@ -192,7 +192,7 @@ fn the_all_pending_callback_comes_before_any_task_wakes() {
         let _g = exclusive();
         let opts = RunOptions {
             sleep,
-            release: taskmem::workload::Release::Complete,
+            release: taskmem_suite::workload::Release::Complete,
             bare: true,
             ..RunOptions::default()
         };

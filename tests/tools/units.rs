@@ -2,13 +2,13 @@
 //! summary's statistics and slope, and the thread-limit check.
 
 use criterion::Throughput;
-use criterion::measurement::ValueFormatter;
-use taskmem::config::{Config, parse_size, parse_sizes};
-use taskmem::matrix::{self, Case, Runtime, Strategy};
-use taskmem::measurement::{BytesFormatter, format_bytes};
+use criterion::measurement::Measurement;
 use taskmem::sample::{Metric, Sample};
 use taskmem::summary::{Stats, slope};
-use taskmem::workload::CaseError;
+use taskmem::{Memory, format_bytes};
+use taskmem_suite::config::{Config, parse_size, parse_sizes};
+use taskmem_suite::matrix::{self, Case, Runtime, Strategy};
+use taskmem_suite::workload::CaseError;
 
 #[test]
 fn case_ids_read_runtime_strategy_n_and_parse_back() {
@@ -115,7 +115,7 @@ fn bench_config_rejects_bad_input_in_one_line() {
 /// prints its help even after a filter that matches nothing.
 #[test]
 fn criterion_modes_are_read_as_criterion_reads_them() {
-    use taskmem::config::{Filter, Mode};
+    use taskmem_suite::config::{Filter, Mode};
     let config = |a: &[&str]| Config::from_parts(Some("1"), None, &args(a)).unwrap();
     let mode = |a: &[&str]| config(a).mode;
     assert_eq!(mode(&["--bench"]), Mode::Bench);
@@ -148,7 +148,7 @@ fn criterion_modes_are_read_as_criterion_reads_them() {
 /// lists what it matches, empty or not.
 #[test]
 fn a_filter_selects_like_criterion_and_says_when_it_matches_nothing() {
-    use taskmem::config::select_ids;
+    use taskmem_suite::config::select_ids;
     let ids: Vec<String> = ["tokio-mt/tcp/1", "tokio-mt/tcp/10000", "go/tcp/10000"]
         .map(String::from)
         .to_vec();
@@ -199,13 +199,14 @@ fn a_filter_selects_like_criterion_and_says_when_it_matches_nothing() {
 fn default_metric_counts_thread_stacks() {
     let threads = Case::new(Runtime::Os, Strategy::Threads, 10);
     let spawn = Case::new(Runtime::Smol, Strategy::Spawn, 10);
-    assert_eq!(Metric::default_for(&threads), Metric::Rss);
-    assert_eq!(Metric::default_for(&spawn), Metric::Resident);
+    assert_eq!(threads.default_metric(), Metric::Rss);
+    assert_eq!(spawn.default_metric(), Metric::Resident);
 }
 
 #[test]
 fn formatter_scales_to_binary_units() {
-    let f = BytesFormatter;
+    let memory = Memory::default();
+    let f = memory.formatter();
     let mut v = [512.0, 2048.0];
     assert_eq!(f.scale_values(512.0, &mut v), "B");
     assert_eq!(v, [512.0, 2048.0]);
@@ -221,7 +222,8 @@ fn formatter_scales_to_binary_units() {
 
 #[test]
 fn formatter_handles_every_throughput() {
-    let f = BytesFormatter;
+    let memory = Memory::default();
+    let f = memory.formatter();
     let total = 26_400_000.0;
     let cases = [
         (Throughput::Elements(100_000), "B/task", 264.0),
@@ -312,7 +314,7 @@ fn stats_and_slope_are_computed_right() {
 
 #[test]
 fn thread_limits_name_the_binding_limit() {
-    let err = taskmem::limits::check_threads(10_000_000).unwrap_err();
+    let err = taskmem_suite::limits::check_threads(10_000_000).unwrap_err();
     let CaseError::Skipped(why) = err else {
         panic!("{err:?}")
     };
@@ -328,13 +330,13 @@ fn thread_limits_name_the_binding_limit() {
         .any(|l| why.contains(l)),
         "{why}"
     );
-    assert_eq!(taskmem::limits::check_threads(8), Ok(()));
+    assert_eq!(taskmem_suite::limits::check_threads(8), Ok(()));
 }
 
 #[test]
 fn payload_and_bounded_ids_parse_back() {
-    use taskmem::config::PayloadSet;
-    use taskmem::matrix::{Payload, Place};
+    use taskmem_suite::config::PayloadSet;
+    use taskmem_suite::matrix::{Payload, Place};
     let case = Case::new(Runtime::TokioMt, Strategy::Spawn, 100_000)
         .with_payload(Payload::new(1024, Place::Inline).unwrap());
     assert_eq!(case.id(), "tokio-mt/spawn/p1024-inline/100000");
@@ -487,7 +489,7 @@ fn summary_breaks_down_a_synthetic_pair() {
     // 16385 heap bytes, a 136-byte header; usable adds 4095 B of size class, each task has
     // one large allocation (its payload), resident adds the pad and 4 B.
     let case: Case = "tokio-mt/spawn/p16385-heap/1".parse().unwrap();
-    let future = taskmem::workload::future_size(&case).unwrap() as i64;
+    let future = taskmem_suite::workload::future_size(&case).unwrap() as i64;
     let pad = taskmem::probe::large_pad_bytes().unwrap() as i64;
     let measured = [1000i64, 10_000]
         .iter()
@@ -505,14 +507,14 @@ fn summary_breaks_down_a_synthetic_pair() {
                 large: n,
                 rss: usable + n * pad,
             };
-            summary::summarise_case(&c, Metric::Resident, &[s; 10], 11)
+            summary::summarise(&c.id(), c.n, Metric::Resident, &[s; 10], 11)
         })
         .collect();
-    let s = summary::merge(None, measured, vec![]);
+    let s = summary::merge(None, measured, vec![], Some(taskmem_suite::pairs::pairing));
     assert_eq!(s.pairs.len(), 1);
     let p = &s.pairs[0];
     assert_eq!(p.id, "tokio-mt/spawn/p16385-heap");
-    assert_eq!(p.payload, case.payload);
+    assert_eq!(taskmem_suite::pairs::payload(p), case.payload);
     let b = p.breakdown.expect("a breakdown");
     let close = |a: f64, b: f64| (a - b).abs() < 1e-6;
     assert!(close(b.future, future as f64));
@@ -569,7 +571,7 @@ fn a_users_own_pair_does_not_file_its_heap_as_the_runtimes_header() {
             c
         })
         .collect();
-    let s = summary::merge(None, cases, vec![]);
+    let s = summary::merge(None, cases, vec![], Some(taskmem_suite::pairs::pairing));
     let b = s.pairs[0]
         .breakdown
         .expect("a breakdown: the future's size is known");

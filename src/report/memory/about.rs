@@ -6,7 +6,7 @@ use std::path::Path;
 use super::comparison::Comparison;
 use crate::baseline::Verdict;
 use crate::report::Section;
-use crate::summary::Summary;
+use taskmem::summary::Summary;
 
 pub(super) fn about(
     summary: &Summary,

@@ -2,8 +2,8 @@
 //! with `size_of` of the task's future marked.
 
 use super::view::{PairView, main_metric, metric_name, per_task};
-use crate::measurement::format_bytes;
 use crate::report::{Axis, Chart, ChartKind, Point, Scale, Section, Series, Unit};
+use taskmem::format_bytes;
 
 pub(super) fn per_task_section(views: &[PairView<'_>]) -> Section {
     let main = main_metric(views);

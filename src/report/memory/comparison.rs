@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::baseline::{self, Row};
-use crate::summary::Summary;
+use taskmem::summary::Summary;
 
 /// A run compared with a saved baseline, for the report's change column.
 #[derive(Debug, Clone, PartialEq)]

@@ -14,12 +14,12 @@
 
 use super::tables::{skip_n, skip_pair};
 use super::view::{Kind, PairView, metric_mode, metric_name, of_kind, per_task};
-use crate::measurement::format_bytes;
 use crate::report::{
     Align, Axis, Chart, ChartKind, Colour, Dash, Marker, Point, Scale, Section, Series, Style,
     Table, Tabs, Unit, format_count,
 };
-use crate::summary::{PairSummary, Summary};
+use taskmem::format_bytes;
+use taskmem::summary::{PairSummary, Summary};
 
 /// How the bars of other languages name their metric.
 const PEER_METRIC: &str = "whole-process peak RSS";

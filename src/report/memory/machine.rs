@@ -4,9 +4,9 @@
 use std::path::Path;
 
 use super::about::utc_date;
-use crate::measurement::format_bytes;
 use crate::report::{Align, Section, Table};
-use crate::summary::Summary;
+use taskmem::format_bytes;
+use taskmem::summary::Summary;
 
 pub(super) fn unsupported_section(summary: &Summary) -> Section {
     let mut t = Table::new("unsupported", "Runtime x strategy pairs that do not exist")

@@ -34,7 +34,7 @@
 use std::path::Path;
 
 use super::{Link, Report};
-use crate::summary::Summary;
+use taskmem::summary::Summary;
 
 mod about;
 mod bytes_per_task;

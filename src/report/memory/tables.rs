@@ -7,9 +7,9 @@ use super::comparison::Comparison;
 use super::variants::{bound, per_live_task};
 use super::view::{Kind, PairView, per_task};
 use crate::baseline::Row;
-use crate::measurement::format_bytes;
 use crate::report::{Align, Section, Table};
-use crate::summary::Summary;
+use taskmem::format_bytes;
+use taskmem::summary::Summary;
 
 /// The sizes in the summary, measured or skipped, ascending.
 fn sizes(summary: &Summary) -> Vec<usize> {

@@ -7,12 +7,12 @@ use std::path::Path;
 use super::about::utc_date;
 use super::*;
 use crate::baseline;
-use crate::provenance::Provenance;
 use crate::report::{Block, ChartKind};
 use crate::report::{Chart, Scale, Table};
-use crate::sample::Metric;
-use crate::summary::{CaseSummary, PairSummary};
-use crate::summary::{Machine, Skip, Stats};
+use taskmem::sample::Metric;
+use taskmem::summary::Provenance;
+use taskmem::summary::{CaseSummary, PairSummary};
+use taskmem::summary::{Machine, Skip, Stats};
 
 fn stats(v: f64) -> Stats {
     Stats {
@@ -67,7 +67,7 @@ fn pair(id: &str, future: Option<usize>, per_task: f64, cases: Vec<CaseSummary>)
 fn summary() -> Summary {
     use Metric::{Resident, Rss};
     Summary {
-        format: crate::summary::FORMAT,
+        format: taskmem::summary::FORMAT,
         tool: "taskmem 0.1.0".into(),
         updated_unix: 1_700_000_000,
         machine: Machine {
@@ -538,7 +538,7 @@ fn users_cases_get_their_own_table_and_stay_out_of_the_charts() {
         ["handler/tokio-mt/spawn/10000", "tokio-mt", "10K"]
     );
     for c in r.charts() {
-        crate::report::chart::svg(c).unwrap();
+        crate::report::svg::svg(c).unwrap();
         assert!(
             !c.series.iter().any(|s| s.label.contains("handler")),
             "{}",

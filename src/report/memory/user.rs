@@ -3,8 +3,8 @@
 //! they neither crash the report nor mix with the published matrix.
 
 use super::view::{Kind, PairView, of_kind};
-use crate::measurement::format_bytes;
 use crate::report::{Align, Section, Table, format_count};
+use taskmem::format_bytes;
 
 /// One row per user case; `None` when there are none.
 pub(super) fn user_section(views: &[PairView<'_>]) -> Option<Section> {

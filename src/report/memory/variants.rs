@@ -3,9 +3,9 @@
 //! and bounded pairs (memory flat in N: bytes per live task).
 
 use super::view::{Kind, PairView, metric_mode, metric_name, of_kind, per_task};
-use crate::measurement::format_bytes;
 use crate::report::{Axis, Chart, ChartKind, Point, Scale, Section, Series, Unit, format_count};
-use crate::summary::PairSummary;
+use taskmem::format_bytes;
+use taskmem::summary::PairSummary;
 
 /// `runtime/strategy` of a pair id.
 fn base(id: &str) -> String {
@@ -107,7 +107,7 @@ pub(super) fn payload_section(views: &[PairView<'_>]) -> Option<Section> {
 
 /// P, for a payload kept alive across the await (inline or on the heap).
 fn payload_mark(pair: &PairSummary) -> Option<f64> {
-    let p = pair.payload?;
+    let p = crate::pairs::payload(pair)?;
     (p.place != crate::matrix::Place::Dropped && p.bytes > 0).then_some(p.bytes as f64)
 }
 

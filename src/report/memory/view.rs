@@ -4,8 +4,8 @@
 
 use crate::matrix::{Runtime, Strategy};
 use crate::report::{Dash, Marker, OKABE_ITO, Style};
-use crate::sample::Metric;
-use crate::summary::{CaseSummary, PairSummary, Summary};
+use taskmem::sample::Metric;
+use taskmem::summary::{CaseSummary, PairSummary, Summary};
 
 /// Runtime, strategy and any further segments of a pair id.
 fn split_pair(id: &str) -> (&str, &str) {
@@ -74,12 +74,12 @@ pub(super) fn kind(pair: &PairSummary) -> Kind {
         seg.strip_prefix(prefix)
             .is_some_and(|r| r.starts_with(|c: char| c.is_ascii_digit()))
     };
-    match (pair.payload, pair.bound, rest.as_slice()) {
-        (Some(_), _, _) => Kind::Payload,
-        (None, Some(_), _) => Kind::Bounded,
-        (None, None, []) => Kind::Published,
-        (None, None, [seg]) if numbered(seg, 'p') => Kind::Payload,
-        (None, None, [seg]) if numbered(seg, 'k') => Kind::Bounded,
+    match (pair.payload.is_some(), pair.bound, rest.as_slice()) {
+        (true, _, _) => Kind::Payload,
+        (false, Some(_), _) => Kind::Bounded,
+        (false, None, []) => Kind::Published,
+        (false, None, [seg]) if numbered(seg, 'p') => Kind::Payload,
+        (false, None, [seg]) if numbered(seg, 'k') => Kind::Bounded,
         _ => Kind::User,
     }
 }

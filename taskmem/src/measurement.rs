@@ -360,3 +360,41 @@ impl ValueFormatter for BytesFormatter {
         "B"
     }
 }
+
+/// Why Criterion's analysis of a benchmark panicked, told from the panic's message. Criterion
+/// 0.8 panics in its analysis on figures a byte count makes possible; [`group`](crate::group)
+/// catches the panic, keeps the case and prints this in one line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AnalysisPanic {
+    /// Every run measured the same bytes, this time and the last: Criterion cannot draw the
+    /// t-test of two equal zero-variance samples.
+    EqualSamples,
+    /// Anything else: the panic's first line.
+    Other(String),
+}
+
+impl AnalysisPanic {
+    /// The kind of panic `message` is.
+    pub fn of(message: &str) -> AnalysisPanic {
+        if message.contains("index out of bounds: the len is 0") {
+            AnalysisPanic::EqualSamples
+        } else {
+            AnalysisPanic::Other(message.lines().next().unwrap_or("").to_string())
+        }
+    }
+}
+
+impl std::fmt::Display for AnalysisPanic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AnalysisPanic::EqualSamples => f.write_str(
+                "Criterion 0.8.2 cannot draw the t-test of two zero-variance samples that are \
+                 equal (every run measured the same bytes as the baseline); this case's HTML page \
+                 keeps its previous plots, its figures and change estimates are saved",
+            ),
+            AnalysisPanic::Other(first_line) => {
+                write!(f, "Criterion's analysis failed: {first_line}")
+            }
+        }
+    }
+}

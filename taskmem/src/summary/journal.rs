@@ -1,7 +1,7 @@
 //! Nothing lost: every case is on disk as soon as it is measured, and two runs at once never
 //! lose each other's cases.
 //!
-//! The suite ([`crate::suite`]) and a user's groups ([`crate::group`]) record each case
+//! A user's groups ([`crate::group`]) and the taskmem suite record each case
 //! through a [`Journal`] as soon as it is measured or skipped:
 //!
 //! 1. the case is appended, one JSON line, to this run's journal beside the summary
@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::summary::{self, CaseSummary, Skip, Summary};
+use crate::summary::{self, CaseSummary, Pairing, Skip, Summary};
 
 /// How long an update waits for another run's lock on the summary.
 pub const LOCK_WAIT: Duration = Duration::from_secs(60);
@@ -97,16 +97,17 @@ fn try_lock(_file: &File) -> bool {
     true
 }
 
-/// Merges `measured` and `skipped` into the summary at `path` under its lock and writes it
-/// atomically; returns the summary written.
+/// Merges `measured` and `skipped` into the summary at `path` under its lock
+/// ([`summary::merge`], with `pairing`) and writes it atomically; returns the summary written.
 pub fn update(
     path: &Path,
     measured: Vec<CaseSummary>,
     skipped: Vec<Skip>,
+    pairing: Option<Pairing>,
 ) -> Result<Summary, String> {
     let _lock = lock(path)?;
     let earlier = summary::load(path).ok();
-    let merged = summary::merge(earlier, measured, skipped);
+    let merged = summary::merge(earlier, measured, skipped, pairing);
     let json = serde_json::to_vec_pretty(&merged)
         .map_err(|e| format!("cannot encode the summary: {e}"))?;
     summary::write_atomic(path, &json)?;
@@ -126,13 +127,15 @@ pub struct Journal {
     summary: PathBuf,
     file: PathBuf,
     recorded: usize,
+    pairing: Option<Pairing>,
 }
 
 impl Journal {
-    /// A journal for the summary at `summary`. First recovers the journals of runs that
-    /// died, with one line per such run on stdout.
-    pub fn open(summary: &Path) -> Journal {
-        let (journal, recovered) = Journal::open_with(summary);
+    /// A journal for the summary at `summary`, merging with `pairing` (see
+    /// [`summary::merge`]). First recovers the journals of runs that died, with one line per
+    /// such run on stdout.
+    pub fn open(summary: &Path, pairing: Option<Pairing>) -> Journal {
+        let (journal, recovered) = Journal::open_with(summary, pairing);
         for r in recovered {
             println!("taskmem: {r}");
         }
@@ -140,7 +143,7 @@ impl Journal {
     }
 
     /// [`Journal::open`] returning the recovery lines instead of printing them.
-    pub fn open_with(summary: &Path) -> (Journal, Vec<String>) {
+    pub fn open_with(summary: &Path, pairing: Option<Pairing>) -> (Journal, Vec<String>) {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let k = NEXT.fetch_add(1, Ordering::Relaxed);
         let file = sibling(
@@ -148,11 +151,12 @@ impl Journal {
             ".",
             &format!(".journal-{}-{k}", std::process::id()),
         );
-        let recovered = recover(summary);
+        let recovered = recover(summary, pairing);
         let journal = Journal {
             summary: summary.to_path_buf(),
             file,
             recorded: 0,
+            pairing,
         };
         (journal, recovered)
     }
@@ -193,7 +197,7 @@ impl Journal {
             Entry::Case(c) => (vec![c], vec![]),
             Entry::Skip(s) => (vec![], vec![s]),
         };
-        update(&self.summary, measured, skipped)?;
+        update(&self.summary, measured, skipped, self.pairing)?;
         self.recorded += 1;
         Ok(())
     }
@@ -205,7 +209,7 @@ impl Journal {
 }
 
 /// Whether process `pid` is alive (on non-Unix: assumed alive, nothing is recovered).
-pub(crate) fn alive(pid: u32) -> bool {
+pub fn alive(pid: u32) -> bool {
     #[cfg(unix)]
     {
         let Ok(pid) = libc::pid_t::try_from(pid) else {
@@ -249,7 +253,7 @@ pub fn parse(text: &str) -> Vec<Entry> {
 }
 
 /// Folds the journals of dead runs into the summary; one line per journal found.
-fn recover(summary: &Path) -> Vec<String> {
+fn recover(summary: &Path, pairing: Option<Pairing>) -> Vec<String> {
     let dir = summary
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -272,7 +276,7 @@ fn recover(summary: &Path) -> Vec<String> {
         if pid == std::process::id() || alive(pid) {
             continue;
         }
-        match recover_one(summary, &file.path()) {
+        match recover_one(summary, &file.path(), pairing) {
             Ok((total, folded)) => {
                 lines.push(format!(
                     "an earlier run (pid {pid}) ended before it finished; its {total} \
@@ -295,7 +299,11 @@ fn recover(summary: &Path) -> Vec<String> {
 /// Folds one dead run's journal into the summary: the entries whose case the summary does
 /// not hold at all (a later run's result for the same case is newer). Returns (entries,
 /// folded in).
-fn recover_one(summary: &Path, journal: &Path) -> Result<(usize, usize), String> {
+fn recover_one(
+    summary: &Path,
+    journal: &Path,
+    pairing: Option<Pairing>,
+) -> Result<(usize, usize), String> {
     let file = File::open(journal).map_err(|e| e.to_string())?;
     let text: Vec<String> = std::io::BufReader::new(file)
         .lines()
@@ -322,7 +330,7 @@ fn recover_one(summary: &Path, journal: &Path) -> Result<(usize, usize), String>
     }
     let folded = measured.len() + skipped.len();
     if folded > 0 {
-        let merged = summary::merge(earlier, measured, skipped);
+        let merged = summary::merge(earlier, measured, skipped, pairing);
         let json = serde_json::to_vec_pretty(&merged)
             .map_err(|e| format!("cannot encode the summary: {e}"))?;
         summary::write_atomic(summary, &json)?;

@@ -31,7 +31,7 @@ mod jemalloc;
 #[cfg_attr(target_os = "linux", path = "linux.rs")]
 #[cfg_attr(not(target_os = "linux"), path = "other.rs")]
 pub mod os;
-pub(crate) mod room;
+pub mod room;
 
 use std::fmt;
 

@@ -50,20 +50,14 @@ use crate::error::Error;
 use crate::measurement::{Calls, Memory};
 pub use crate::runtime::{Release, Runtime, Strategy};
 use crate::sample::{self, Metric, Sample};
-// For the suite's workloads (feature `suite`), which compile one runtime's strategies each.
-#[allow(unused_imports)]
-pub(crate) use dispatch::On;
+// What `taskmem::on` names: the runtimes a run is compiled for.
 #[cfg(feature = "async-std")]
-#[allow(unused_imports)]
-pub(crate) use dispatch::OnAsyncStd;
+pub use dispatch::AsyncStd;
 #[cfg(feature = "smol")]
-#[allow(unused_imports)]
-pub(crate) use dispatch::OnSmol;
+pub use dispatch::Smol;
 #[cfg(feature = "tokio")]
-#[allow(unused_imports)]
-pub(crate) use dispatch::OnTokio;
-#[allow(unused_imports)]
-pub(crate) use dispatch::{Polled, Spawning};
+pub use dispatch::Tokio;
+pub use dispatch::{Any, On, Polled, Spawned};
 use guard::{FirstPoll, STARTED, Seen, Watch, Watchdog};
 /// Runs `f` with panics caught and kept quiet (for Criterion's analysis in `group`).
 pub(crate) use guard::{guarded, panic_message};
@@ -356,12 +350,16 @@ impl Tasks {
         F::Output: Send + 'static,
     {
         let _guard = sample::exclusive();
-        self.measure_on::<dispatch::Any, F, M>(make)
+        self.measure_on::<Any, F, M>(make)
     }
 
-    /// [`Tasks::measure`] compiled for the runtimes of `R` only; the caller holds
-    /// [`sample::exclusive`].
-    pub(crate) fn measure_on<R: dispatch::On, F, M>(&self, make: M) -> Result<Sample, Error>
+    /// [`Tasks::measure`] compiled for the runtimes and strategies of `R` only
+    /// ([`crate::on`]): a bench that measures many future types, each on one runtime and one
+    /// kind of strategy, compiles a fraction of the code. With a runtime or strategy outside
+    /// `R` nothing runs and the result is [`Error::Unsupported`]. Unlike
+    /// [`Tasks::measure`], the caller holds [`sample::exclusive`] (so that it can measure
+    /// other things in the same lock).
+    pub fn measure_on<R: On, F, M>(&self, make: M) -> Result<Sample, Error>
     where
         M: Fn() -> F,
         F: Future + Send + 'static,
@@ -433,19 +431,19 @@ impl Tasks {
     }
 
     /// [`Tasks::time_to_peak`] for a caller that already holds [`sample::exclusive`].
-    #[doc(hidden)]
-    pub fn time_to_peak_unlocked<F, M>(&self, make: M) -> Result<Duration, Error>
+    fn time_to_peak_unlocked<F, M>(&self, make: M) -> Result<Duration, Error>
     where
         M: Fn() -> F,
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.time_to_peak_on::<dispatch::Any, F, M>(make, &mut || {})
+        self.time_to_peak_on::<Any, F, M>(make, &mut || {})
     }
 
-    /// [`Tasks::time_to_peak_unlocked`] compiled for the runtimes of `R` only; `at_peak` is
-    /// called at the peak, every task alive and pending, after the time is taken.
-    pub(crate) fn time_to_peak_on<R: dispatch::On, F, M>(
+    /// [`Tasks::time_to_peak`] compiled for the runtimes and strategies of `R` only (see
+    /// [`Tasks::measure_on`]); `at_peak` is called at the peak, every task alive and pending,
+    /// after the time is taken. The caller holds [`sample::exclusive`].
+    pub fn time_to_peak_on<R: On, F, M>(
         &self,
         make: M,
         at_peak: &mut dyn FnMut(),
@@ -578,8 +576,7 @@ impl Tasks {
 
     /// [`Tasks::run`] for a caller that already holds [`sample::exclusive`], with a callback
     /// just before the first task is created.
-    #[doc(hidden)]
-    pub fn run_unlocked<F, M>(
+    fn run_unlocked<F, M>(
         &self,
         make: &M,
         on_start: &mut dyn FnMut(),
@@ -591,13 +588,14 @@ impl Tasks {
         F::Output: Send + 'static,
     {
         self.refuse(self.held_size(make))?;
-        self.run_on::<dispatch::Any, F, M>(make, on_start, at_peak)
+        self.run_on::<Any, F, M>(make, on_start, at_peak)
     }
 
-    /// [`Tasks::run_unlocked`] compiled for the runtimes of `R` only (the suite's futures run
-    /// on one runtime each: instantiating every runtime's strategies for each of them would
-    /// triple the code the compiler generates).
-    pub(crate) fn run_on<R: dispatch::On, F, M>(
+    /// [`Tasks::run`] compiled for the runtimes and strategies of `R` only (see
+    /// [`Tasks::measure_on`]), with `on_start` called just before the first task is created
+    /// and `at_peak` once every task is alive and polled. The caller holds
+    /// [`sample::exclusive`].
+    pub fn run_on<R: On, F, M>(
         &self,
         make: &M,
         on_start: &mut dyn FnMut(),

@@ -1,31 +1,34 @@
-//! The machine-readable summary of a run: `target/taskmem/summary.json`.
+//! The machine-readable summary of a run: `target/taskmem/summary.json`, written by
+//! [`group`](crate::group) for a user's cases (and by the taskmem suite for its own), read by
+//! `taskmem baseline save`, `taskmem compare` and `taskmem report`.
 //!
-//! Per runtime x strategy pair it holds, for every N measured: the statistics of every metric
-//! over the runs (median, mean, coefficient of variation, min, max; bytes), which metric the
-//! Criterion benchmark reported, and whether a page-granular figure fell back to exact bytes.
-//! Per pair: bytes per task of each metric (least-squares slope of the medians across N; with
-//! one N, the median divided by N) and `size_of` of the task's future where it has one.
-//! Skipped cases carry their reason; pairs that do not exist carry theirs.
+//! For every case ([`CaseSummary`], id `<name>/<N>`) it holds the statistics of every
+//! metric over the runs of Criterion's samples (median, mean, coefficient of variation, min,
+//! max; bytes), which metric Criterion reported, and whether a page-granular figure fell back
+//! to exact bytes. Cases are grouped into pairs ([`PairSummary`]: the case id without its
+//! last segment, N) with bytes per task of each metric (least-squares slope of the medians
+//! across N; with one N, the median divided by N), `size_of` of the task's future where it
+//! is known, and a [`Breakdown`] of the bytes per task. Skipped cases carry their reason.
 //!
-//! A pair is everything of a case id but N: `tokio-mt/spawn`, `tokio-mt/spawn/p1024-inline`,
-//! `tokio-mt/buffer_unordered/k1000`. Pairs with a payload or a bound carry it
-//! (`payload`, `bound`). Each async pair that is not bounded carries a [`Breakdown`] of its
-//! bytes per task: the future's `size_of_val`, the payload's heap bytes, the runtime's (or
-//! combinator's) per-task header, the allocator's rounding, and the unexplained rest. A
-//! bounded pair carries its bytes per live task instead (its bytes are flat in N).
-//! Older summaries, without these fields, still load.
-//!
-//! A filtered run updates only the cases it ran: the file is merged by case id and written
-//! atomically (temporary file, then rename).
+//! A run updates only the cases it measured: the file is merged by case id and written
+//! atomically (temporary file, then rename), under a lock, through a [`Journal`] that keeps
+//! every case on disk as soon as it is measured ([`journal`]). A pair whose cases did not
+//! change keeps what an earlier writer put in it; a writer that knows more about its pairs
+//! (the suite's payloads and bounds) passes a [`Pairing`]. Older summaries, without the newer
+//! fields, still load.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::matrix::{Case, Pair, Payload};
-use crate::provenance::Provenance;
 use crate::sample::{Metric, Sample};
+
+pub mod journal;
+mod provenance;
+
+pub use journal::{Entry, Journal};
+pub use provenance::Provenance;
 
 /// The summary file's format version.
 pub const FORMAT: u32 = 1;
@@ -124,9 +127,10 @@ pub struct PairSummary {
     pub bytes_per_task: BTreeMap<String, f64>,
     /// The cases measured, by N.
     pub cases: Vec<CaseSummary>,
-    /// What each task holds across its await, for a payload pair.
+    /// What each task holds across its await, for a pair of the suite's payload cases
+    /// (`{"bytes": 1024, "place": "inline"}`); kept as written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payload: Option<Payload>,
+    pub payload: Option<serde_json::Value>,
     /// K, for a bounded pair (`buffer_unordered`, `semaphore`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bound: Option<usize>,
@@ -295,12 +299,6 @@ pub struct Summary {
     pub unsupported: Vec<Skip>,
 }
 
-/// Summarises one case from the runs of Criterion's samples (`samples`) and the count of all
-/// runs made, warm-up included.
-pub fn summarise_case(case: &Case, metric: Metric, samples: &[Sample], runs: usize) -> CaseSummary {
-    summarise(&case.id(), case.n, metric, samples, runs)
-}
-
 /// Summarises the sampled runs of any case, by its id and task count `n`.
 pub fn summarise(
     id: &str,
@@ -415,17 +413,34 @@ pub fn write_atomic_with(
     })
 }
 
-/// Builds a summary from this run's cases merged over an earlier summary.
-pub fn merge(earlier: Option<Summary>, measured: Vec<CaseSummary>, skipped: Vec<Skip>) -> Summary {
+/// What a writer that knows its pairs better than their ids do does to a merged summary: the
+/// taskmem suite fills in its payloads, bounds and breakdowns, orders its pairs and lists the
+/// pairs that do not exist. It runs after every merge, on the whole summary.
+pub type Pairing = fn(&mut Summary);
+
+/// Builds a summary from this run's cases merged over an earlier summary: cases by id (a
+/// case measured now replaces the earlier one; a skipped one removes it), grouped into pairs
+/// by [`PairSummary::of`]. A pair whose cases are all as they were keeps the earlier
+/// summary's pair as it was. Then `pairing`, where given.
+pub fn merge(
+    earlier: Option<Summary>,
+    measured: Vec<CaseSummary>,
+    skipped: Vec<Skip>,
+    pairing: Option<Pairing>,
+) -> Summary {
     let mut cases: BTreeMap<String, CaseSummary> = BTreeMap::new();
     let mut skips: BTreeMap<String, String> = BTreeMap::new();
+    let mut kept: BTreeMap<String, PairSummary> = BTreeMap::new();
+    let mut unsupported = Vec::new();
     if let Some(e) = earlier {
         for p in e.pairs {
-            for c in p.cases {
-                cases.insert(c.id.clone(), c);
+            for c in &p.cases {
+                cases.insert(c.id.clone(), c.clone());
             }
+            kept.insert(p.id.clone(), p);
         }
         skips.extend(e.skipped.into_iter().map(|s| (s.id, s.reason)));
+        unsupported = e.unsupported;
     }
     for c in measured {
         skips.remove(&c.id);
@@ -437,38 +452,24 @@ pub fn merge(earlier: Option<Summary>, measured: Vec<CaseSummary>, skipped: Vec<
     }
     let machine = Machine::current();
     let pad = machine.jemalloc_large_pad.unwrap_or(0) as f64;
-    let mut by_pair: BTreeMap<Pair, Vec<CaseSummary>> = BTreeMap::new();
-    let mut own: BTreeMap<String, Vec<CaseSummary>> = BTreeMap::new();
+    let mut by_pair: BTreeMap<String, Vec<CaseSummary>> = BTreeMap::new();
     for c in cases.into_values() {
-        match c.id.parse::<Case>() {
-            Ok(case) => by_pair.entry(case.pair()).or_default().push(c),
-            Err(_) => own
-                .entry(
-                    c.id.rsplit_once('/')
-                        .map_or(c.id.clone(), |(p, _)| p.to_string()),
-                )
-                .or_default()
-                .push(c),
-        }
+        by_pair
+            .entry(pair_id(&c.id).to_string())
+            .or_default()
+            .push(c);
     }
-    let mut pairs: Vec<(Pair, PairSummary)> = by_pair
+    let pairs = by_pair
         .into_iter()
-        .map(|(pair, mine)| (pair, pair_summary(pair, mine, pad)))
+        .map(|(id, mut mine)| {
+            mine.sort_by_key(|c| c.n);
+            match kept.remove(&id) {
+                Some(earlier) if earlier.cases == mine => earlier,
+                _ => PairSummary::of(id, mine, pad),
+            }
+        })
         .collect();
-    // A payload pair's header beside its plain pair's.
-    let plain_headers: BTreeMap<Pair, f64> = pairs
-        .iter()
-        .filter(|(p, _)| p.payload.is_none())
-        .filter_map(|(p, s)| Some((*p, s.breakdown?.header?)))
-        .collect();
-    for (pair, s) in &mut pairs {
-        if let (Some(_), Some(b)) = (pair.payload, s.breakdown.as_mut()) {
-            b.header_plain = plain_headers.get(&pair.plain()).copied();
-        }
-    }
-    let mut pairs: Vec<PairSummary> = pairs.into_iter().map(|(_, s)| s).collect();
-    pairs.extend(own.into_iter().map(|(id, mine)| own_pair(id, mine, pad)));
-    Summary {
+    let mut summary = Summary {
         format: FORMAT,
         tool: format!("taskmem {}", env!("CARGO_PKG_VERSION")),
         updated_unix: std::time::SystemTime::now()
@@ -480,117 +481,111 @@ pub fn merge(earlier: Option<Summary>, measured: Vec<CaseSummary>, skipped: Vec<
             .into_iter()
             .map(|(id, reason)| Skip { id, reason })
             .collect(),
-        unsupported: crate::matrix::unsupported()
-            .into_iter()
-            .map(|(p, why)| Skip {
-                id: p.id(),
-                reason: why.to_string(),
-            })
-            .collect(),
+        unsupported,
+    };
+    if let Some(pairing) = pairing {
+        pairing(&mut summary);
+    }
+    summary
+}
+
+/// The pair a case id belongs to: the id without its last segment (N).
+pub fn pair_id(case_id: &str) -> &str {
+    case_id.rsplit_once('/').map_or(case_id, |(p, _)| p)
+}
+
+impl PairSummary {
+    /// A pair from its cases, sorted by N: bytes per task of each counter, and the breakdown
+    /// where the future's size is known (`pad`: jemalloc's large-allocation pad in bytes).
+    /// The runtime and the future's size are the latest case's that has them.
+    pub fn of(id: String, mut cases: Vec<CaseSummary>, pad: f64) -> PairSummary {
+        cases.sort_by_key(|c| c.n);
+        let bytes_per_task = bytes_per_task(&cases);
+        let future_size = cases.iter().rev().find_map(|c| c.future_size);
+        let breakdown = future_size.map(|future| {
+            Breakdown::compute(PerTask::of(&cases, &bytes_per_task, pad), future, None)
+        });
+        PairSummary {
+            id,
+            runtime: cases
+                .iter()
+                .rev()
+                .find_map(|c| c.runtime.clone())
+                .unwrap_or_default(),
+            future_size,
+            bytes_per_task,
+            cases,
+            payload: None,
+            bound: None,
+            breakdown,
+            bytes_per_live_task: None,
+        }
     }
 }
 
-/// One pair's summary from its cases; `pad` is jemalloc's large-allocation pad in bytes.
-/// A pair of cases recorded from a user's bench (an id that is not the matrix's): bytes per
-/// task of each counter, and the breakdown where the future's size is known.
-fn own_pair(id: String, mut mine: Vec<CaseSummary>, pad: f64) -> PairSummary {
-    mine.sort_by_key(|c| c.n);
-    let bytes_per_task = slopes(&mine);
-    let future_size = mine.iter().rev().find_map(|c| c.future_size);
-    let breakdown = future_size
-        .map(|future| Breakdown::compute(per_task(&mine, &bytes_per_task, pad), future, None));
-    PairSummary {
-        id,
-        runtime: mine
-            .iter()
-            .rev()
-            .find_map(|c| c.runtime.clone())
-            .unwrap_or_default(),
-        future_size,
-        bytes_per_task,
-        cases: mine,
-        payload: None,
-        bound: None,
-        breakdown,
-        bytes_per_live_task: None,
-    }
-}
-
-/// Bytes per task of each counter and of the reported figure: slopes of the medians over N.
-fn slopes(mine: &[CaseSummary]) -> BTreeMap<String, f64> {
+/// Bytes per task of each counter (`resident`, `allocated`, `usable`, `rss`) and of the
+/// reported figure (`reported`): slopes of the medians over N.
+pub fn bytes_per_task(cases: &[CaseSummary]) -> BTreeMap<String, f64> {
     let mut bytes_per_task = BTreeMap::new();
     for key in ["resident", "allocated", "usable", "rss"] {
-        let pts: Vec<(f64, f64)> = mine
+        let pts: Vec<(f64, f64)> = cases
             .iter()
             .filter_map(|c| Some((c.n as f64, c.metrics.get(key)?.median)))
             .collect();
         bytes_per_task.insert(key.to_string(), slope(&pts));
     }
-    let reported: Vec<(f64, f64)> = mine.iter().map(|c| (c.n as f64, c.value.median)).collect();
+    let reported: Vec<(f64, f64)> = cases.iter().map(|c| (c.n as f64, c.value.median)).collect();
     bytes_per_task.insert("reported".to_string(), slope(&reported));
     bytes_per_task
 }
 
-/// The per-task figures a [`Breakdown`] starts from.
-fn per_task(mine: &[CaseSummary], bytes_per_task: &BTreeMap<String, f64>, pad: f64) -> PerTask {
-    let large: Vec<(f64, f64)> = mine
-        .iter()
-        .filter_map(|c| Some((c.n as f64, c.large_allocations?.median * pad)))
-        .collect();
-    let per = |key: &str| bytes_per_task.get(key).copied().unwrap_or(0.0);
-    PerTask {
-        metric: mine.last().map_or(Metric::Resident, |c| c.metric),
-        measured: per("reported"),
-        allocated: per("allocated"),
-        usable: per("usable"),
-        large_pad: slope(&large),
+impl PerTask {
+    /// The per-task figures of a pair's `cases`, from its [`bytes_per_task`] and jemalloc's
+    /// large-allocation pad `pad`.
+    pub fn of(cases: &[CaseSummary], bytes_per_task: &BTreeMap<String, f64>, pad: f64) -> PerTask {
+        let large: Vec<(f64, f64)> = cases
+            .iter()
+            .filter_map(|c| Some((c.n as f64, c.large_allocations?.median * pad)))
+            .collect();
+        let per = |key: &str| bytes_per_task.get(key).copied().unwrap_or(0.0);
+        PerTask {
+            metric: cases.last().map_or(Metric::Resident, |c| c.metric),
+            measured: per("reported"),
+            allocated: per("allocated"),
+            usable: per("usable"),
+            large_pad: slope(&large),
+        }
     }
 }
 
-fn pair_summary(pair: Pair, mut mine: Vec<CaseSummary>, pad: f64) -> PairSummary {
-    mine.sort_by_key(|c| c.n);
-    let bytes_per_task = slopes(&mine);
-    let future_size = mine
-        .iter()
-        .rev()
-        .find_map(|c| c.future_size)
-        .or_else(|| suite_future_size(&pair.case(1)));
-    let breakdown = match (future_size, pair.bound) {
-        (Some(future), None) => Some(Breakdown::compute(
-            per_task(&mine, &bytes_per_task, pad),
-            future,
-            Some(pair.payload.map_or(0, |p| p.heap_bytes())),
-        )),
-        _ => None,
-    };
-    let bytes_per_live_task = pair.bound.and_then(|_| {
-        let last = mine.last()?;
-        let live = pair.case(last.n).live_tasks().max(1);
-        Some(last.value.median / live as f64)
-    });
-    PairSummary {
-        id: pair.id(),
-        runtime: pair.runtime.describe().to_string(),
-        future_size,
-        bytes_per_task,
-        cases: mine,
-        payload: pair.payload,
-        bound: pair.bound,
-        breakdown,
-        bytes_per_live_task,
-    }
-}
-
-/// `size_of` of one task of a matrix case, from the suite's workloads (`None` in a build
-/// without them).
-fn suite_future_size(case: &Case) -> Option<usize> {
-    #[cfg(feature = "suite")]
-    {
-        crate::workload::future_size(case)
-    }
-    #[cfg(not(feature = "suite"))]
-    {
-        let _ = case;
-        None
+impl std::fmt::Display for CaseSummary {
+    /// Two lines, indented under Criterion's own: the reported figure per task (with its CV,
+    /// and the fallback to exact bytes where it applied), then every counter per task.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::measurement::format_bytes;
+        let per = |key: &str| {
+            self.metrics.get(key).map_or_else(
+                || "-".into(),
+                |s| format_bytes(s.median / self.n.max(1) as f64),
+            )
+        };
+        let note = if self.below_resolution {
+            " (resident/RSS grew by less than a page: showing exact allocated bytes)"
+        } else {
+            ""
+        };
+        write!(
+            f,
+            "{:<40} {} per task [{}; cv {:.2}%]{note}\n{:<40} resident {} | allocated {} | usable {} | rss {}",
+            "",
+            format_bytes(self.per_task),
+            self.metric,
+            self.value.cv_percent,
+            "",
+            per("resident"),
+            per("allocated"),
+            per("usable"),
+            per("rss"),
+        )
     }
 }

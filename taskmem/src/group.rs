@@ -15,10 +15,9 @@ use std::ops::{Deref, DerefMut};
 
 use criterion::{BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, Throughput};
 
-use crate::journal::{Entry, Journal};
-use crate::measurement::{Memory, format_bytes};
+use crate::measurement::{AnalysisPanic, Memory};
 use crate::sample::Sample;
-use crate::summary::{self, CaseSummary};
+use crate::summary::{self, Entry, Journal};
 use crate::tasks::Tasks;
 
 /// A Criterion group of task benchmarks, recorded in taskmem's summary when it ends.
@@ -50,7 +49,7 @@ pub fn group<'a>(c: &'a mut Criterion<Memory>, name: impl Into<String>) -> Group
     Group {
         name,
         group: Some(group),
-        journal: Journal::open(&summary::default_path()),
+        journal: Journal::open(&summary::default_path(), None),
     }
 }
 
@@ -126,11 +125,7 @@ impl Group<'_> {
         if let Err(payload) = bench {
             let message = crate::tasks::panic_message(&*payload).unwrap_or_default();
             let n = tasks.n();
-            println!(
-                "{}/{name}/{n}: {}",
-                self.name,
-                explain_report_panic(&message)
-            );
+            println!("{}/{name}/{n}: {}", self.name, AnalysisPanic::of(&message));
         }
         let calls = tasks.take_calls();
         if calls.is_empty() {
@@ -143,7 +138,7 @@ impl Group<'_> {
         let mut case = summary::summarise(&id, tasks.n(), tasks.reported_metric(), &sampled, runs);
         case.runtime = Some(tasks.runtime_kind().id().to_string());
         case.future_size = tasks.future_size();
-        print_case(&case);
+        println!("{case}");
         if let Err(e) = self.journal.record(Entry::Case(case)) {
             eprintln!("taskmem: {e}");
         }
@@ -191,52 +186,5 @@ impl DerefMut for Group<'_> {
         self.group
             .as_mut()
             .expect("the group is open until it is dropped")
-    }
-}
-
-/// One line after Criterion's own: the reported figure per task and every counter per task.
-pub(crate) fn print_case(c: &CaseSummary) {
-    let per = |key: &str| {
-        c.metrics
-            .get(key)
-            .map_or_else(|| "-".into(), |s| format_bytes(s.median / c.n as f64))
-    };
-    let note = if c.below_resolution {
-        " (resident/RSS grew by less than a page: showing exact allocated bytes)"
-    } else {
-        ""
-    };
-    println!(
-        "{:<40} {} per task [{}; cv {:.2}%]{note}\n{:<40} resident {} | allocated {} | usable {} | rss {}",
-        "",
-        format_bytes(c.per_task),
-        c.metric,
-        c.value.cv_percent,
-        "",
-        per("resident"),
-        per("allocated"),
-        per("usable"),
-        per("rss"),
-    );
-}
-
-/// Whether Criterion's analysis panicked on two equal zero-variance samples: every run
-/// measured the same bytes, this time and the last.
-pub(crate) fn is_equal_samples_panic(message: &str) -> bool {
-    message.contains("index out of bounds: the len is 0")
-}
-
-/// One line on why Criterion's analysis of a case panicked, from its message.
-pub(crate) fn explain_report_panic(message: &str) -> String {
-    if is_equal_samples_panic(message) {
-        "Criterion 0.8.2 cannot draw the t-test of two zero-variance samples that are \
-         equal (every run measured the same bytes as the baseline); this case's HTML page \
-         keeps its previous plots, its figures and change estimates are saved"
-            .to_string()
-    } else {
-        format!(
-            "Criterion's analysis failed: {}",
-            message.lines().next().unwrap_or("")
-        )
     }
 }

@@ -11,18 +11,18 @@ use crate::probe::cgroup::{self, Controller};
 use crate::probe::os;
 
 /// Whether `need` bytes fit in the room left.
-pub(crate) enum Room {
+pub enum Room {
     /// They fit (or no limit is known and `MemAvailable` was read).
     Fits,
     /// They do not: one line naming the limit and the need.
     Exceeds(String),
     /// `MemAvailable` could not be read (not Linux): why (the suite's skip says it).
-    Unknown(#[cfg_attr(not(feature = "suite"), allow(dead_code))] String),
+    Unknown(String),
 }
 
 /// Whether `what`, needing `need` bytes, fits in the room left: the cgroup's memory limit
 /// minus its usage, and half of `MemAvailable`.
-pub(crate) fn room_for(what: &str, need: u64) -> Room {
+pub fn room_for(what: &str, need: u64) -> Room {
     if let Some(l) = cgroup::limit(Controller::Memory) {
         if need > l.headroom() {
             return Room::Exceeds(format!(
@@ -52,8 +52,7 @@ pub(crate) fn room_for(what: &str, need: u64) -> Room {
 /// The memory a run may take now, by [`room_for`]'s rule: half of `MemAvailable`, and no more
 /// than the room the cgroup's memory limit leaves. `None` when `MemAvailable` cannot be read.
 /// (The suite's jobs size themselves by it; the lean library does not call it.)
-#[cfg_attr(not(feature = "suite"), allow(dead_code))]
-pub(crate) fn available() -> Option<u64> {
+pub fn available() -> Option<u64> {
     let half = os::mem_available_bytes().ok()? / 2;
     Some(cgroup::limit(Controller::Memory).map_or(half, |l| half.min(l.headroom())))
 }

@@ -197,11 +197,17 @@ pub fn exclusive() -> MutexGuard<'static, ()> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Returns the pages that runs left held to the OS ([`probe::return_freed_pages`]), as a new
-/// workload starts, or ends the process with one line: a workload that started on another's
-/// held pages would keep more memory than its own peak.
+/// Returns the pages that earlier runs left held for the next one (with
+/// [`crate::Tasks::reuse_pages`]) to the OS. Call it as a different workload starts: one
+/// that started on another's held pages would keep more memory than its own peak.
+pub fn return_held_pages() -> Result<(), Error> {
+    Ok(probe::return_freed_pages()?)
+}
+
+/// [`return_held_pages`], or the process ends with one line (inside Criterion's routine,
+/// which has no way to return an error).
 pub(crate) fn return_held_pages_or_exit() {
-    if let Err(e) = probe::return_freed_pages() {
+    if let Err(e) = return_held_pages() {
         crate::error::exit_with(&e.to_string(), 1);
     }
 }

@@ -19,8 +19,10 @@ pub struct Provenance {
     pub kernel: String,
     /// `rustc --version` of the compiler that built the suite.
     pub rustc: String,
-    /// Locked versions of the crates the suite measures (tokio, async-std, smol, futures,
-    /// criterion, tikv-jemallocator, tikv-jemalloc-sys).
+    /// Locked versions of the crates whose versions move what is measured (tokio,
+    /// async-std, smol, futures, criterion, tikv-jemallocator, tikv-jemalloc-sys), from the
+    /// `Cargo.lock` of the bench's workspace (the nearest one above the directory the bench
+    /// runs in, as cargo runs benches from their package's root).
     pub crates: BTreeMap<String, String>,
     /// `git rev-parse HEAD` of the working tree, where there is one.
     pub git_revision: Option<String>,
@@ -43,11 +45,10 @@ impl Provenance {
             memory_bytes: os::mem_total_bytes().unwrap_or(0),
             kernel: os::kernel_release().unwrap_or_else(|_| std::env::consts::OS.to_string()),
             rustc: env!("TASKMEM_RUSTC").to_string(),
-            crates: env!("TASKMEM_CRATES")
-                .split(',')
-                .filter_map(|kv| kv.split_once('='))
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
+            crates: std::env::current_dir()
+                .ok()
+                .and_then(|dir| locked_versions(&dir))
+                .unwrap_or_default(),
             git_revision,
             taskmem: env!("CARGO_PKG_VERSION").to_string(),
         }
@@ -82,4 +83,39 @@ impl Provenance {
         }
         out
     }
+}
+
+/// The crates whose locked versions a [`Provenance`] records.
+const CRATES: [&str; 7] = [
+    "tokio",
+    "async-std",
+    "smol",
+    "futures",
+    "criterion",
+    "tikv-jemallocator",
+    "tikv-jemalloc-sys",
+];
+
+/// The locked versions of [`CRATES`] in the nearest `Cargo.lock` at or above `dir`.
+fn locked_versions(dir: &std::path::Path) -> Option<BTreeMap<String, String>> {
+    let lock = dir
+        .ancestors()
+        .find_map(|d| std::fs::read_to_string(d.join("Cargo.lock")).ok())?;
+    Some(parse_lock(&lock))
+}
+
+/// The versions of [`CRATES`] in a `Cargo.lock`'s text.
+fn parse_lock(lock: &str) -> BTreeMap<String, String> {
+    let mut found = BTreeMap::new();
+    let mut name = None;
+    for line in lock.lines() {
+        if let Some(n) = line.strip_prefix("name = ") {
+            name = Some(n.trim_matches('"').to_string());
+        } else if let (Some(v), Some(n)) = (line.strip_prefix("version = "), name.take()) {
+            if CRATES.contains(&n.as_str()) {
+                found.insert(n, v.trim_matches('"').to_string());
+            }
+        }
+    }
+    found
 }

@@ -1,7 +1,7 @@
 //! Which runtime's strategies a run is compiled with. [`Any`] matches the built runtime and
 //! runs its strategy, so a user's future can run anywhere; the suite's futures each belong to
 //! one runtime and to one half of the strategies (spawned or polled), and use
-//! [`Spawning`] or [`Polled`] of [`OnTokio`], [`OnSmol`] or [`OnAsyncStd`], which compile that
+//! [`Spawned`] or [`Polled`] of [`Tokio`], [`Smol`] or [`AsyncStd`], which compile that
 //! runtime's half alone: each of the suite's task bodies compiles a sixth of the strategy
 //! code that [`Any`] would.
 
@@ -12,8 +12,14 @@ use super::guard::{FirstPoll, Watch};
 use super::strategies::{self, AtPeak};
 use super::{Executor, Strategy, Tasks};
 
-/// A set of runtimes a run is compiled for.
-pub(crate) trait On {
+/// A set of runtimes a run is compiled for: [`Any`], or one runtime's drivers, whole or one
+/// half. Sealed: implemented by the types of [`taskmem::on`](crate::on) alone.
+pub trait On: Dispatch {}
+
+impl<T: Dispatch> On for T {}
+
+/// How an [`On`] runs the tasks (the sealed half of [`On`]; not nameable outside taskmem).
+pub trait Dispatch {
     /// Creates, holds and releases the tasks with their strategy on their runtime; false when
     /// it is not one of this set's runtimes, or not built (nothing ran).
     fn dispatch<F, M>(tasks: &Tasks, make: &M, at_peak: AtPeak<'_>) -> bool
@@ -26,8 +32,8 @@ pub(crate) trait On {
 /// A set of runtimes' strategies in two halves: those that spawn each task (spawn, `JoinSet`,
 /// the semaphore) and those that poll them all from one future (`join_all`, sequential,
 /// `FuturesUnordered`, `buffer_unordered`). A future made for one half alone compiles that
-/// half alone ([`Spawning`], [`Polled`]): the suite's task bodies each belong to one.
-pub(crate) trait Halves {
+/// half alone ([`Spawned`], [`Polled`]): the suite's task bodies each belong to one.
+pub trait Halves {
     /// Runs a spawning strategy; false for another strategy or runtime.
     fn spawned<F, M>(tasks: &Tasks, make: &M, at_peak: AtPeak<'_>) -> bool
     where
@@ -43,7 +49,7 @@ pub(crate) trait Halves {
         F::Output: Send + 'static;
 }
 
-impl<H: Halves> On for H {
+impl<H: Halves> Dispatch for H {
     fn dispatch<F, M>(tasks: &Tasks, make: &M, at_peak: AtPeak<'_>) -> bool
     where
         M: Fn() -> F,
@@ -58,11 +64,11 @@ impl<H: Halves> On for H {
     }
 }
 
-/// The spawning strategies of `H` alone (a type only: the suite's workloads name it).
-#[cfg_attr(not(feature = "suite"), allow(dead_code))]
-pub(crate) struct Spawning<H>(PhantomData<H>);
+/// The spawning strategies of `H` alone (`Strategy::Spawn`, `JoinSet`, `Semaphore`): a
+/// future that only ever runs spawned compiles no unspawned strategy.
+pub struct Spawned<H>(PhantomData<H>);
 
-impl<H: Halves> Halves for Spawning<H> {
+impl<H: Halves> Halves for Spawned<H> {
     fn spawned<F, M>(tasks: &Tasks, make: &M, at_peak: AtPeak<'_>) -> bool
     where
         M: Fn() -> F,
@@ -82,9 +88,9 @@ impl<H: Halves> Halves for Spawning<H> {
     }
 }
 
-/// The unspawned strategies of `H` alone (a type only: the suite's workloads name it).
-#[cfg_attr(not(feature = "suite"), allow(dead_code))]
-pub(crate) struct Polled<H>(PhantomData<H>);
+/// The unspawned strategies of `H` alone (`JoinAll`, `Sequential`, `FuturesUnordered`,
+/// `BufferUnordered`): a future that is never spawned compiles no spawning strategy.
+pub struct Polled<H>(PhantomData<H>);
 
 impl<H: Halves> Halves for Polled<H> {
     fn spawned<F, M>(_: &Tasks, _: &M, _: AtPeak<'_>) -> bool
@@ -106,8 +112,9 @@ impl<H: Halves> Halves for Polled<H> {
     }
 }
 
-/// Every runtime compiled into taskmem.
-pub(crate) struct Any;
+/// Every runtime compiled into taskmem, every strategy: what [`Tasks::measure`] and the
+/// other methods without `_on` compile.
+pub struct Any;
 
 /// `Any`'s halves: the built runtime's.
 macro_rules! any_half {
@@ -124,11 +131,11 @@ macro_rules! any_half {
             };
             match *executor {
                 #[cfg(feature = "tokio")]
-                Executor::Tokio(_) => OnTokio::$half(tasks, make, at_peak),
+                Executor::Tokio(_) => Tokio::$half(tasks, make, at_peak),
                 #[cfg(feature = "async-std")]
-                Executor::AsyncStd(_) => OnAsyncStd::$half(tasks, make, at_peak),
+                Executor::AsyncStd(_) => AsyncStd::$half(tasks, make, at_peak),
                 #[cfg(feature = "smol")]
-                Executor::Smol(_) => OnSmol::$half(tasks, make, at_peak),
+                Executor::Smol(_) => Smol::$half(tasks, make, at_peak),
             }
         }
     };
@@ -170,10 +177,10 @@ where
 
 /// tokio's runtimes only.
 #[cfg(feature = "tokio")]
-pub(crate) struct OnTokio;
+pub struct Tokio;
 
 #[cfg(feature = "tokio")]
-impl Halves for OnTokio {
+impl Halves for Tokio {
     fn spawned<F, M>(tasks: &Tasks, make: &M, at_peak: AtPeak<'_>) -> bool
     where
         M: Fn() -> F,
@@ -217,7 +224,7 @@ macro_rules! async_io_runtime {
     ($(#[$doc:meta])* $on:ident, $variant:ident, $feature:literal) => {
         $(#[$doc])*
         #[cfg(feature = $feature)]
-        pub(crate) struct $on;
+        pub struct $on;
 
         #[cfg(feature = $feature)]
         impl Halves for $on {
@@ -260,13 +267,13 @@ macro_rules! async_io_runtime {
 
 async_io_runtime!(
     /// async-std's executor only.
-    OnAsyncStd,
+    AsyncStd,
     AsyncStd,
     "async-std"
 );
 async_io_runtime!(
     /// smol's executor only.
-    OnSmol,
+    Smol,
     Smol,
     "smol"
 );

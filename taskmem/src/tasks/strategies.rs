@@ -42,7 +42,7 @@ async fn poll_once<E: Exec, F: Future>(mut fut: Pin<&mut F>) -> bool {
 }
 
 /// The peak callback of a run: called once, when every task is alive and polled.
-pub(super) type AtPeak<'a> = &'a mut dyn FnMut();
+pub type AtPeak<'a> = &'a mut dyn FnMut();
 
 /// `join_all` over N futures from `make`, polled once.
 pub(super) fn join_all<E: Exec, F: Future>(
