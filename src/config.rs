@@ -212,8 +212,8 @@ pub fn select(filter: &Filter, mode: Mode, bench: &str, all: &[Case]) -> Result<
     let example = all
         .iter()
         .filter(|c| {
-            c.runtime == matrix::Runtime::TokioMt
-                && c.strategy == matrix::Strategy::Spawn
+            c.runtime == matrix::Runtime::TOKIO_MT
+                && c.strategy == matrix::Strategy::SPAWN
                 && c.payload.is_none()
         })
         .max_by_key(|c| c.n)

@@ -447,13 +447,13 @@ mod tests {
     fn case(n: usize, strategy: Strategy) -> Case {
         crate::matrix::cases_bounded(&[n], 1000)
             .into_iter()
-            .find(|c| c.runtime == Runtime::TokioCt && c.strategy == strategy)
+            .find(|c| c.runtime == Runtime::TOKIO_CT && c.strategy == strategy)
             .unwrap()
     }
 
     #[test]
     fn never_more_jobs_than_cases_and_always_one() {
-        let spawn = |n| case(n, Strategy::Spawn);
+        let spawn = |n| case(n, Strategy::SPAWN);
         assert_eq!(count(Some(4), &[spawn(1)]), 1);
         assert_eq!(count(Some(2), &[spawn(1), spawn(10)]), 2);
         assert_eq!(count(None, &[]), 1);
@@ -469,15 +469,15 @@ mod tests {
             mine: RefCell::default(),
         };
         let (a, b) = (claims(), claims());
-        let spawn = |n| case(n, Strategy::Spawn);
+        let spawn = |n| case(n, Strategy::SPAWN);
         assert_eq!(a.take(&spawn(1)), Ok(true));
         assert_eq!(b.take(&spawn(1)), Ok(false));
         assert_eq!(b.take(&spawn(10)), Ok(false), "the pair is a's");
         assert_eq!(a.take(&spawn(10)), Ok(true), "a runs every N of it");
-        assert_eq!(b.take(&case(10, Strategy::JoinAll)), Ok(true));
+        assert_eq!(b.take(&case(10, Strategy::JOIN_ALL)), Ok(true));
         std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!(
-            a.take(&case(1, Strategy::JoinAll)),
+            a.take(&case(1, Strategy::JOIN_ALL)),
             Ok(false),
             "the run is over"
         );

@@ -40,61 +40,52 @@ pub const DEFAULT_BOUND: usize = 1000;
 /// after the peak is measured, so no run waits this long.
 pub const SLEEP: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// An executor the tasks run on.
+/// What a case's tasks run on: one of the library's runtimes, or OS threads, which the suite
+/// measures beside them. The runtimes' ids, descriptions and features are the library's
+/// ([`taskmem::Runtime`]); the suite adds only `os`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Runtime {
-    /// tokio, current-thread scheduler.
-    TokioCt,
-    /// tokio, multi-thread scheduler with its default worker count (one per core).
-    TokioMt,
-    /// async-std (legacy: discontinued upstream, kept because the published comparisons use it).
-    AsyncStd,
-    /// smol: `smol::spawn` on its global executor, `smol::block_on`.
-    Smol,
+    /// An async runtime, driven by the library's [`taskmem::Tasks`].
+    Async(taskmem::Runtime),
     /// No async runtime: OS threads scheduled by the kernel.
     Os,
 }
 
-/// How the N tasks are created and awaited.
+/// How a case's N tasks are created and held: one of the library's strategies (a bounded one
+/// with its K), or OS threads. Names, ids and bounds are the library's
+/// ([`taskmem::Strategy`]); the suite adds only `threads`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Strategy {
-    /// `futures::future::join_all` over N sleep futures; nothing is spawned.
-    JoinAll,
-    /// A `Vec` of N sleep futures awaited one by one in a `for` loop.
-    Sequential,
-    /// Spawn each task, keep the `JoinHandle`s, await them.
-    Spawn,
-    /// tokio's `JoinSet`.
-    JoinSet,
-    /// `futures::stream::FuturesUnordered` over N sleep futures; nothing is spawned.
-    FuturesUnordered,
-    /// Bounded: `futures::StreamExt::buffer_unordered(K)` over a lazy stream of N sleep
-    /// futures; at most K exist at a time, nothing is spawned.
-    BufferUnordered,
-    /// Bounded: N spawned tasks, each holding one of K semaphore permits (tokio's
-    /// `Semaphore`, async-lock's on async-std and smol); at most K are alive at a time.
-    Semaphore,
+    /// Async tasks, created and held by the library's strategy.
+    Async(taskmem::Strategy),
     /// `std::thread::spawn` + join, each thread waiting with a 10 s deadline.
     Threads,
 }
 
 impl Runtime {
-    /// Every runtime, in report order.
+    /// tokio's current-thread runtime.
+    pub const TOKIO_CT: Runtime = Runtime::Async(taskmem::Runtime::TokioCurrentThread);
+    /// tokio's multi-thread runtime (default workers).
+    pub const TOKIO_MT: Runtime = Runtime::Async(taskmem::Runtime::TokioMultiThread);
+    /// async-std (legacy: discontinued upstream, kept because the published comparisons
+    /// use it).
+    pub const ASYNC_STD: Runtime = Runtime::Async(taskmem::Runtime::AsyncStd);
+    /// smol: `smol::spawn` on its global executor.
+    pub const SMOL: Runtime = Runtime::Async(taskmem::Runtime::Smol);
+
+    /// Every runtime, in report order: the library's, then OS threads.
     pub const ALL: [Runtime; 5] = [
-        Runtime::TokioCt,
-        Runtime::TokioMt,
-        Runtime::AsyncStd,
-        Runtime::Smol,
+        Runtime::TOKIO_CT,
+        Runtime::TOKIO_MT,
+        Runtime::ASYNC_STD,
+        Runtime::SMOL,
         Runtime::Os,
     ];
 
-    /// The id used in benchmark ids and on the command line.
+    /// The id used in benchmark ids and on the command line (the library's, and `os`).
     pub fn id(self) -> &'static str {
         match self {
-            Runtime::TokioCt => "tokio-ct",
-            Runtime::TokioMt => "tokio-mt",
-            Runtime::AsyncStd => "async-std",
-            Runtime::Smol => "smol",
+            Runtime::Async(rt) => rt.id(),
             Runtime::Os => "os",
         }
     }
@@ -102,55 +93,90 @@ impl Runtime {
     /// A one-line description, with the legacy label where it applies.
     pub fn describe(self) -> &'static str {
         match self {
-            Runtime::TokioCt => "tokio, current-thread runtime",
-            Runtime::TokioMt => "tokio, multi-thread runtime (default workers)",
-            Runtime::AsyncStd => "async-std (legacy: discontinued upstream)",
-            Runtime::Smol => "smol (global executor)",
+            Runtime::Async(rt) => rt.describe(),
             Runtime::Os => "OS threads (std::thread)",
+        }
+    }
+
+    /// The library's runtime, for an async one.
+    pub fn tasks(self) -> Option<taskmem::Runtime> {
+        match self {
+            Runtime::Async(rt) => Some(rt),
+            Runtime::Os => None,
         }
     }
 }
 
 impl Strategy {
-    /// Every strategy, in report order.
+    /// `futures::future::join_all` over N sleep futures; nothing is spawned.
+    pub const JOIN_ALL: Strategy = Strategy::Async(taskmem::Strategy::JoinAll);
+    /// A `Vec` of N sleep futures awaited one by one in a `for` loop.
+    pub const SEQUENTIAL: Strategy = Strategy::Async(taskmem::Strategy::Sequential);
+    /// Spawn each task, keep the `JoinHandle`s, await them.
+    pub const SPAWN: Strategy = Strategy::Async(taskmem::Strategy::Spawn);
+    /// tokio's `JoinSet`.
+    pub const JOINSET: Strategy = Strategy::Async(taskmem::Strategy::JoinSet);
+    /// `futures::stream::FuturesUnordered` over N sleep futures; nothing is spawned.
+    pub const FUTURES_UNORDERED: Strategy = Strategy::Async(taskmem::Strategy::FuturesUnordered);
+    /// Bounded: `buffer_unordered(K)` over a lazy stream of N sleep futures, with
+    /// [`DEFAULT_BOUND`] (see [`Strategy::with_bound`]).
+    pub const BUFFER_UNORDERED: Strategy =
+        Strategy::Async(taskmem::Strategy::BufferUnordered(DEFAULT_BOUND));
+    /// Bounded: N spawned tasks, each holding one of K semaphore permits (tokio's
+    /// `Semaphore`, async-lock's on async-std and smol), with [`DEFAULT_BOUND`].
+    pub const SEMAPHORE: Strategy = Strategy::Async(taskmem::Strategy::Semaphore(DEFAULT_BOUND));
+
+    /// Every strategy, in report order (the bounded ones with [`DEFAULT_BOUND`]).
     pub const ALL: [Strategy; 8] = [
-        Strategy::JoinAll,
-        Strategy::Sequential,
-        Strategy::Spawn,
-        Strategy::JoinSet,
-        Strategy::FuturesUnordered,
-        Strategy::BufferUnordered,
-        Strategy::Semaphore,
+        Strategy::JOIN_ALL,
+        Strategy::SEQUENTIAL,
+        Strategy::SPAWN,
+        Strategy::JOINSET,
+        Strategy::FUTURES_UNORDERED,
+        Strategy::BUFFER_UNORDERED,
+        Strategy::SEMAPHORE,
         Strategy::Threads,
     ];
 
-    /// The id used in benchmark ids and on the command line.
+    /// The name used in benchmark ids and on the command line, without the bound (the
+    /// library's, and `threads`).
     pub fn id(self) -> &'static str {
         match self {
-            Strategy::JoinAll => "join_all",
-            Strategy::Sequential => "sequential",
-            Strategy::Spawn => "spawn",
-            Strategy::JoinSet => "joinset",
-            Strategy::FuturesUnordered => "futures_unordered",
-            Strategy::BufferUnordered => "buffer_unordered",
-            Strategy::Semaphore => "semaphore",
+            Strategy::Async(s) => s.name(),
             Strategy::Threads => "threads",
+        }
+    }
+
+    /// The library's strategy, for async tasks.
+    pub fn tasks(self) -> Option<taskmem::Strategy> {
+        match self {
+            Strategy::Async(s) => Some(s),
+            Strategy::Threads => None,
         }
     }
 
     /// Whether the strategy's tasks are spawned onto a scheduler (and so carry its per-task
     /// header), rather than being futures polled inside one task.
     pub fn spawns(self) -> bool {
-        matches!(
-            self,
-            Strategy::Spawn | Strategy::JoinSet | Strategy::Semaphore | Strategy::Threads
-        )
+        match self {
+            Strategy::Async(s) => s.spawns(),
+            Strategy::Threads => true,
+        }
     }
 
-    /// Whether the strategy bounds how many of its N tasks are alive at a time (its cases
-    /// carry a bound K).
+    /// Whether the strategy bounds how many of its N tasks are alive at a time.
     pub fn bounded(self) -> bool {
-        matches!(self, Strategy::BufferUnordered | Strategy::Semaphore)
+        self.bound().is_some()
+    }
+
+    /// K, for a bounded strategy.
+    pub fn bound(self) -> Option<usize> {
+        self.tasks().and_then(taskmem::Strategy::bound)
+    }
+
+    /// The same strategy with bound K; `None` for a strategy that takes none.
+    pub fn with_bound(self, k: usize) -> Option<Strategy> {
+        self.tasks()?.with_bound(k).map(Strategy::Async)
     }
 }
 
@@ -303,37 +329,26 @@ from_id!(Strategy, "strategy");
 
 /// Whether a strategy exists on a runtime.
 pub fn support(runtime: Runtime, strategy: Strategy) -> Result<(), &'static str> {
-    use Runtime::*;
-    use Strategy::*;
+    use Runtime::Os;
+    use Strategy::Threads;
     match (runtime, strategy) {
         (Os, Threads) => Ok(()),
         (Os, _) => Err("OS threads have no futures: async strategies need an async runtime"),
         (_, Threads) => Err("OS threads are the `os` runtime, not a strategy of an async one"),
-        (AsyncStd | Smol, JoinSet) => Err("JoinSet is tokio's API; this runtime has none"),
+        (Runtime::ASYNC_STD | Runtime::SMOL, Strategy::JOINSET) => {
+            Err("JoinSet is tokio's API; this runtime has none")
+        }
         _ => Ok(()),
     }
 }
 
-/// Whether a whole case can exist: its pair ([`support`]), its bound (required by the bounded
-/// strategies, refused by the others, at least 1) and its payload (async tasks only).
+/// Whether a whole case can exist: its pair ([`support`]), its bound (at least 1) and its
+/// payload (async tasks only).
 pub fn support_case(case: &Case) -> Result<(), String> {
     support(case.runtime, case.strategy)
         .map_err(|why| format!("{} does not exist: {why}", case.pair().id()))?;
-    match (case.strategy.bounded(), case.bound) {
-        (true, None) => {
-            return Err(format!(
-                "{} needs its bound K in the id: {}/{}/k{DEFAULT_BOUND}/{}",
-                case.strategy, case.runtime, case.strategy, case.n
-            ));
-        }
-        (true, Some(0)) => return Err("the bound K must be at least 1".into()),
-        (false, Some(k)) => {
-            return Err(format!(
-                "k{k}: only the bounded strategies (buffer_unordered, semaphore) take a bound, not {}",
-                case.strategy
-            ));
-        }
-        _ => {}
+    if case.strategy.bound() == Some(0) {
+        return Err("the bound K must be at least 1".into());
     }
     if case.payload.is_some() && case.runtime == Runtime::Os {
         return Err("payloads are held by async tasks; os/threads takes none".into());
@@ -347,29 +362,31 @@ pub fn support_case(case: &Case) -> Result<(), String> {
 pub struct Pair {
     /// The runtime.
     pub runtime: Runtime,
-    /// The strategy.
+    /// The strategy, a bounded one with its K.
     pub strategy: Strategy,
-    /// K, for the bounded strategies.
-    pub bound: Option<usize>,
     /// What each task holds across its await.
     pub payload: Option<Payload>,
 }
 
 impl Pair {
-    /// The plain pair: no payload, the default bound for a bounded strategy.
+    /// The plain pair: no payload.
     pub fn new(runtime: Runtime, strategy: Strategy) -> Pair {
         Pair {
             runtime,
             strategy,
-            bound: strategy.bounded().then_some(DEFAULT_BOUND),
             payload: None,
         }
+    }
+
+    /// K, for a bounded pair.
+    pub fn bound(self) -> Option<usize> {
+        self.strategy.bound()
     }
 
     /// `runtime/strategy[/kK][/pP-place]`: the case id without N.
     pub fn id(self) -> String {
         let mut id = format!("{}/{}", self.runtime.id(), self.strategy.id());
-        if let Some(k) = self.bound {
+        if let Some(k) = self.bound() {
             id.push_str(&format!("/k{k}"));
         }
         if let Some(p) = self.payload {
@@ -391,7 +408,6 @@ impl Pair {
         Case {
             runtime: self.runtime,
             strategy: self.strategy,
-            bound: self.bound,
             payload: self.payload,
             n,
         }
@@ -433,10 +449,8 @@ impl FromStr for Pair {
 pub struct Case {
     /// The runtime.
     pub runtime: Runtime,
-    /// The strategy.
+    /// The strategy; a bounded one's K says how many of the N tasks are alive at a time.
     pub strategy: Strategy,
-    /// K, for the bounded strategies: at most K of the N tasks are alive at a time.
-    pub bound: Option<usize>,
     /// What each task holds across its await; `None`: a bare sleep.
     pub payload: Option<Payload>,
     /// How many tasks the case runs (all alive at the peak, unless bounded).
@@ -444,7 +458,7 @@ pub struct Case {
 }
 
 impl Case {
-    /// A case without payload; a bounded strategy gets [`DEFAULT_BOUND`].
+    /// A case without payload.
     pub fn new(runtime: Runtime, strategy: Strategy, n: usize) -> Self {
         Pair::new(runtime, strategy).case(n)
     }
@@ -457,12 +471,9 @@ impl Case {
         }
     }
 
-    /// The same case with bound K (meaningful for the bounded strategies only).
-    pub fn with_bound(self, k: usize) -> Self {
-        Case {
-            bound: Some(k),
-            ..self
-        }
+    /// K, for a bounded case.
+    pub fn bound(&self) -> Option<usize> {
+        self.strategy.bound()
     }
 
     /// `runtime/strategy[/kK][/pP-place]/N`, the Criterion id.
@@ -475,14 +486,13 @@ impl Case {
         Pair {
             runtime: self.runtime,
             strategy: self.strategy,
-            bound: self.bound,
             payload: self.payload,
         }
     }
 
     /// How many tasks are alive at the peak: N, or K for a bounded case with N above K.
     pub fn live_tasks(&self) -> usize {
-        self.bound.map_or(self.n, |k| self.n.min(k))
+        self.bound().map_or(self.n, |k| self.n.min(k))
     }
 }
 
@@ -505,20 +515,26 @@ impl FromStr for Case {
         let mut case = Case {
             runtime: runtime.parse()?,
             strategy: strategy.parse()?,
-            bound: None,
             payload: None,
             n,
         };
+        let mut bound = None;
         for part in middle {
             if let Some(k) = part
                 .strip_prefix('k')
                 .filter(|k| k.bytes().all(|b| b.is_ascii_digit()))
             {
-                if case.bound.is_some() {
+                if bound.is_some() {
                     return Err(format!("case '{s}' names its bound twice"));
                 }
                 let k = parse_size(k).map_err(|e| format!("bound {part}: {e}"))?;
-                case.bound = Some(k);
+                bound = Some(k);
+                case.strategy = case.strategy.with_bound(k).ok_or_else(|| {
+                    format!(
+                        "k{k}: only the bounded strategies (buffer_unordered, semaphore) take a bound, not {}",
+                        case.strategy
+                    )
+                })?;
             } else if part.starts_with('p') {
                 if case.payload.is_some() {
                     return Err(format!("case '{s}' names its payload twice"));
@@ -529,6 +545,12 @@ impl FromStr for Case {
                     "case '{s}': '{part}' is neither a payload (p1024-inline) nor a bound (k1000)"
                 ));
             }
+        }
+        if case.strategy.bounded() && bound.is_none() {
+            return Err(format!(
+                "{} needs its bound K in the id: {}/{}/k{DEFAULT_BOUND}/{}",
+                case.strategy, case.runtime, case.strategy, case.n
+            ));
         }
         support_case(&case)?;
         Ok(case)
@@ -575,7 +597,7 @@ pub fn cases_bounded(sizes: &[usize], k: usize) -> Vec<Case> {
     pairs()
         .into_iter()
         .map(|p| Pair {
-            bound: p.bound.map(|_| k),
+            strategy: p.strategy.with_bound(k).unwrap_or(p.strategy),
             ..p
         })
         .flat_map(|p| sizes.iter().map(move |&n| p.case(n)))
@@ -619,10 +641,10 @@ pub fn default_payload_cases() -> Vec<Case> {
         .map(|place| Payload { bytes: 1024, place })
         .collect();
     let sets = [
-        (Runtime::TokioCt, Strategy::JoinAll, &full),
-        (Runtime::TokioMt, Strategy::Spawn, &full),
-        (Runtime::AsyncStd, Strategy::Spawn, &small),
-        (Runtime::Smol, Strategy::Spawn, &small),
+        (Runtime::TOKIO_CT, Strategy::JOIN_ALL, &full),
+        (Runtime::TOKIO_MT, Strategy::SPAWN, &full),
+        (Runtime::ASYNC_STD, Strategy::SPAWN, &small),
+        (Runtime::SMOL, Strategy::SPAWN, &small),
     ];
     sets.into_iter()
         .flat_map(|(runtime, strategy, payloads)| {

@@ -58,7 +58,7 @@ fn pair_summary(pair: Pair, cases: Vec<taskmem::summary::CaseSummary>, pad: f64)
     let future_size = s
         .future_size
         .or_else(|| crate::workload::future_size(&pair.case(1)));
-    s.breakdown = match (future_size, pair.bound) {
+    s.breakdown = match (future_size, pair.bound()) {
         (Some(future), None) => Some(Breakdown::compute(
             PerTask::of(&s.cases, &bytes_per_task(&s.cases), pad),
             future,
@@ -66,7 +66,7 @@ fn pair_summary(pair: Pair, cases: Vec<taskmem::summary::CaseSummary>, pad: f64)
         )),
         _ => None,
     };
-    s.bytes_per_live_task = pair.bound.and_then(|_| {
+    s.bytes_per_live_task = pair.bound().and_then(|_| {
         let last = s.cases.last()?;
         let live = pair.case(last.n).live_tasks().max(1);
         Some(last.value.median / live as f64)
@@ -74,6 +74,6 @@ fn pair_summary(pair: Pair, cases: Vec<taskmem::summary::CaseSummary>, pad: f64)
     s.runtime = pair.runtime.describe().to_string();
     s.future_size = future_size;
     s.payload = pair.payload.and_then(|p| serde_json::to_value(p).ok());
-    s.bound = pair.bound;
+    s.bound = pair.bound();
     s
 }

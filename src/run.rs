@@ -223,7 +223,7 @@ pub fn serial_sleeps(
     n: usize,
     sleep: Duration,
 ) -> Option<String> {
-    if (runtime, strategy) != (Runtime::AsyncStd, Strategy::Sequential) {
+    if (runtime, strategy) != (Runtime::ASYNC_STD, Strategy::SEQUENTIAL) {
         return None;
     }
     let total = sleep.saturating_mul(n.min(u32::MAX as usize) as u32);

@@ -266,7 +266,7 @@ mod tests {
 
     #[test]
     fn a_ratio_across_two_states_of_the_cores_is_marked_and_explained() {
-        let case = Case::new(Runtime::TokioMt, Strategy::Spawn, 1_000_000);
+        let case = Case::new(Runtime::TOKIO_MT, Strategy::SPAWN, 1_000_000);
         let mut floor = crate::timing::SpawnTime::of(&case, &[(Duration::from_millis(200), 1)]);
         floor.round_trip_ns = vec![61.0, 63.0];
         let floors = crate::timing::merge(None, vec![floor], Vec::new(), Vec::new());

@@ -445,8 +445,8 @@ pub fn against_published(rows: &[Row], sizes: &[usize]) -> String {
             matches!(
                 r.subject.kind,
                 SubjectKind::Rust {
-                    runtime: Runtime::TokioMt,
-                    strategy: Strategy::Spawn,
+                    runtime: Runtime::TOKIO_MT,
+                    strategy: Strategy::SPAWN,
                     ..
                 }
             )

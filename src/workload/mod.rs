@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
-use crate::matrix::{Case, Payload, Runtime, Strategy};
+use crate::matrix::{Case, Payload, Runtime};
 use payload::Body;
 use taskmem::on::{self, On};
 use taskmem::sample::Sample;
@@ -115,32 +115,6 @@ fn sleep_duration() -> Duration {
     Duration::from_nanos(SLEEP_NANOS.load(Ordering::Relaxed))
 }
 
-/// The public API's runtime for a matrix runtime (`None` for OS threads).
-pub fn executor(runtime: Runtime) -> Option<tasks::Runtime> {
-    match runtime {
-        Runtime::TokioCt => Some(tasks::Runtime::TokioCurrentThread),
-        Runtime::TokioMt => Some(tasks::Runtime::TokioMultiThread),
-        Runtime::AsyncStd => Some(tasks::Runtime::AsyncStd),
-        Runtime::Smol => Some(tasks::Runtime::Smol),
-        Runtime::Os => None,
-    }
-}
-
-/// The public API's strategy for a case's strategy and bound (`None` for OS threads, and for
-/// a bounded strategy without its bound).
-pub fn strategy(case: &Case) -> Option<tasks::Strategy> {
-    Some(match case.strategy {
-        Strategy::JoinAll => tasks::Strategy::JoinAll,
-        Strategy::Sequential => tasks::Strategy::Sequential,
-        Strategy::Spawn => tasks::Strategy::Spawn,
-        Strategy::JoinSet => tasks::Strategy::JoinSet,
-        Strategy::FuturesUnordered => tasks::Strategy::FuturesUnordered,
-        Strategy::BufferUnordered => tasks::Strategy::BufferUnordered(case.bound?),
-        Strategy::Semaphore => tasks::Strategy::Semaphore(case.bound?),
-        Strategy::Threads => return None,
-    })
-}
-
 /// A runtime, built once and reused by every run of every case on it.
 pub struct Driver {
     runtime: Runtime,
@@ -152,8 +126,10 @@ impl Driver {
     /// Builds the runtime (tokio's runtimes are created here; the global executors of
     /// async-std and smol start on first use).
     pub fn new(runtime: Runtime) -> Result<Driver, CaseError> {
-        let base = executor(runtime).map(|rt| Tasks::new(rt, tasks::Strategy::JoinAll, 1));
-        if let Some(rt) = executor(runtime).filter(|rt| !rt.is_compiled()) {
+        let base = runtime
+            .tasks()
+            .map(|rt| Tasks::new(rt, tasks::Strategy::JoinAll, 1));
+        if let Some(rt) = runtime.tasks().filter(|rt| !rt.is_compiled()) {
             return Err(CaseError::Skipped(
                 taskmem::Error::NotCompiled(rt).to_string(),
             ));
@@ -186,8 +162,10 @@ impl Driver {
         let Some(base) = &self.base else {
             return Ok(None);
         };
-        let strategy = strategy(case)
-            .ok_or_else(|| CaseError::Failed(format!("{} has no bound", case.id())))?;
+        let strategy = case
+            .strategy
+            .tasks()
+            .ok_or_else(|| CaseError::Failed(format!("{} has no async strategy", case.id())))?;
         // Runs reuse the pages the run before them freed, except with a payload, whose RSS
         // would then read more (Tasks::reuse_pages says why). Threads (no Tasks here) start
         // from fresh pages too: each new thread's jemalloc cache is a zeroed allocation, free
@@ -406,9 +384,9 @@ fn with_body<A: Action>(
         };
     }
     match case.runtime {
-        Runtime::TokioCt | Runtime::TokioMt => on_runtime!(on::Tokio, tokio::time::sleep),
-        Runtime::AsyncStd => on_runtime!(on::AsyncStd, payload::async_std_sleep),
-        Runtime::Smol => on_runtime!(on::Smol, smol::Timer::after),
+        Runtime::TOKIO_CT | Runtime::TOKIO_MT => on_runtime!(on::Tokio, tokio::time::sleep),
+        Runtime::ASYNC_STD => on_runtime!(on::AsyncStd, payload::async_std_sleep),
+        Runtime::SMOL => on_runtime!(on::Smol, smol::Timer::after),
         Runtime::Os => Ok(Err(CaseError::Failed(
             "OS threads have no task body".into(),
         ))),
@@ -427,7 +405,7 @@ pub fn future_size(case: &Case) -> Option<usize> {
 /// [`future_size`] of the tasks a run with `opts` makes (with [`RunOptions::lateness`]: the
 /// tasks that keep their deadline).
 pub fn future_size_with(case: &Case, opts: &RunOptions) -> Option<usize> {
-    let tasks = Tasks::new(executor(case.runtime)?, strategy(case)?, case.n);
+    let tasks = Tasks::new(case.runtime.tasks()?, case.strategy.tasks()?, case.n);
     with_body(&tasks, case, opts, SizeOf).ok()
 }
 

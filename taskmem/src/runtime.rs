@@ -37,6 +37,16 @@ impl Runtime {
         }
     }
 
+    /// A one-line description, with the legacy label where it applies.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Runtime::TokioCurrentThread => "tokio, current-thread runtime",
+            Runtime::TokioMultiThread => "tokio, multi-thread runtime (default workers)",
+            Runtime::AsyncStd => "async-std (legacy: discontinued upstream)",
+            Runtime::Smol => "smol (global executor)",
+        }
+    }
+
     /// The cargo feature of taskmem that compiles the runtime in.
     pub fn feature(self) -> &'static str {
         match self {
@@ -98,14 +108,39 @@ impl Strategy {
     /// The strategy's id in benchmark ids: `join_all`, `sequential`, `spawn`, `joinset`,
     /// `futures_unordered`, `buffer_unordered/k1000`, `semaphore/k1000`.
     pub fn id(self) -> String {
+        match self.bound() {
+            Some(k) => format!("{}/k{k}", self.name()),
+            None => self.name().into(),
+        }
+    }
+
+    /// The strategy's name: its id without the bound (`buffer_unordered`).
+    pub fn name(self) -> &'static str {
         match self {
-            Strategy::JoinAll => "join_all".into(),
-            Strategy::Sequential => "sequential".into(),
-            Strategy::Spawn => "spawn".into(),
-            Strategy::JoinSet => "joinset".into(),
-            Strategy::FuturesUnordered => "futures_unordered".into(),
-            Strategy::BufferUnordered(k) => format!("buffer_unordered/k{k}"),
-            Strategy::Semaphore(k) => format!("semaphore/k{k}"),
+            Strategy::JoinAll => "join_all",
+            Strategy::Sequential => "sequential",
+            Strategy::Spawn => "spawn",
+            Strategy::JoinSet => "joinset",
+            Strategy::FuturesUnordered => "futures_unordered",
+            Strategy::BufferUnordered(_) => "buffer_unordered",
+            Strategy::Semaphore(_) => "semaphore",
+        }
+    }
+
+    /// K, for the bounded strategies.
+    pub fn bound(self) -> Option<usize> {
+        match self {
+            Strategy::BufferUnordered(k) | Strategy::Semaphore(k) => Some(k),
+            _ => None,
+        }
+    }
+
+    /// The same strategy with bound `k`; `None` for a strategy that takes no bound.
+    pub fn with_bound(self, k: usize) -> Option<Strategy> {
+        match self {
+            Strategy::BufferUnordered(_) => Some(Strategy::BufferUnordered(k)),
+            Strategy::Semaphore(_) => Some(Strategy::Semaphore(k)),
+            _ => None,
         }
     }
 
@@ -120,10 +155,7 @@ impl Strategy {
 
     /// How many of `n` tasks are alive at the peak: `n`, or the bound K.
     pub fn live_tasks(self, n: usize) -> usize {
-        match self {
-            Strategy::BufferUnordered(k) | Strategy::Semaphore(k) => n.min(k),
-            _ => n,
-        }
+        self.bound().map_or(n, |k| n.min(k))
     }
 }
 

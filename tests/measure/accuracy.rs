@@ -154,11 +154,11 @@ fn threads_without_thread_caches() {
 fn tokio_sequential_allocates_size_of_sleep_per_task() {
     let _serial = serial();
     let size = size_of::<tokio::time::Sleep>() as f64;
-    let driver = Driver::new(taskmem_suite::matrix::Runtime::TokioCt).unwrap();
+    let driver = Driver::new(taskmem_suite::matrix::Runtime::TOKIO_CT).unwrap();
     let at = |n: usize| {
         let case = Case::new(
             driver.runtime(),
-            taskmem_suite::matrix::Strategy::Sequential,
+            taskmem_suite::matrix::Strategy::SEQUENTIAL,
             n,
         );
         let mut v: Vec<i64> = (0..3)

@@ -51,23 +51,23 @@ fn check_sizes(runtime: Runtime, strategy: Strategy, expected: Expected) {
 #[test]
 fn spawned_task_bodies_have_the_expected_sizes() {
     check_sizes(
-        Runtime::TokioMt,
-        Strategy::Spawn,
+        Runtime::TOKIO_MT,
+        Strategy::SPAWN,
         [120, 120, 184, 1144, 16504, 152, 136],
     );
     check_sizes(
-        Runtime::TokioCt,
-        Strategy::JoinSet,
+        Runtime::TOKIO_CT,
+        Strategy::JOINSET,
         [120, 120, 184, 1144, 16504, 152, 136],
     );
     check_sizes(
-        Runtime::AsyncStd,
-        Strategy::Spawn,
+        Runtime::ASYNC_STD,
+        Strategy::SPAWN,
         [120, 120, 184, 1144, 16504, 152, 136],
     );
     check_sizes(
-        Runtime::Smol,
-        Strategy::Spawn,
+        Runtime::SMOL,
+        Strategy::SPAWN,
         [64, 64, 128, 1088, 16448, 96, 80],
     );
 }
@@ -75,15 +75,15 @@ fn spawned_task_bodies_have_the_expected_sizes() {
 #[test]
 fn unspawned_payload_futures_have_the_expected_sizes() {
     for strategy in [
-        Strategy::JoinAll,
-        Strategy::Sequential,
-        Strategy::FuturesUnordered,
-        Strategy::BufferUnordered,
+        Strategy::JOIN_ALL,
+        Strategy::SEQUENTIAL,
+        Strategy::FUTURES_UNORDERED,
+        Strategy::BUFFER_UNORDERED,
     ] {
-        for runtime in [Runtime::TokioCt, Runtime::AsyncStd] {
+        for runtime in [Runtime::TOKIO_CT, Runtime::ASYNC_STD] {
             check_sizes(runtime, strategy, [112, 136, 200, 1160, 16520, 168, 152]);
         }
-        check_sizes(Runtime::Smol, strategy, [56, 80, 144, 1104, 16464, 112, 96]);
+        check_sizes(Runtime::SMOL, strategy, [56, 80, 144, 1104, 16464, 112, 96]);
     }
 }
 
@@ -93,18 +93,18 @@ fn unspawned_payload_futures_have_the_expected_sizes() {
 fn bounded_tasks_hold_their_permit_beside_the_body() {
     for (runtime, permit) in [
         (
-            Runtime::TokioMt,
+            Runtime::TOKIO_MT,
             size_of::<tokio::sync::OwnedSemaphorePermit>(),
         ),
-        (Runtime::Smol, size_of::<smol::lock::SemaphoreGuardArc>()),
+        (Runtime::SMOL, size_of::<smol::lock::SemaphoreGuardArc>()),
         (
-            Runtime::AsyncStd,
+            Runtime::ASYNC_STD,
             size_of::<smol::lock::SemaphoreGuardArc>(),
         ),
     ] {
         for payload in [None, Some("p1024-inline"), Some("p1024-heap")] {
-            let body = size(runtime, Strategy::Spawn, payload);
-            let task = size(runtime, Strategy::Semaphore, payload);
+            let body = size(runtime, Strategy::SPAWN, payload);
+            let task = size(runtime, Strategy::SEMAPHORE, payload);
             assert!(
                 task >= body + permit && task <= body + permit + 16,
                 "{runtime}/semaphore {payload:?}: {task} B for a {body} B body and a {permit} B permit"

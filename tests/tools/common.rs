@@ -69,7 +69,7 @@ pub fn summary_with_variants() -> Summary {
     use taskmem_suite::matrix::{Payload, Place, Runtime};
     let mut measured = Vec::new();
     for n in [1_000, 10_000] {
-        let case = Case::new(Runtime::TokioMt, Strategy::Spawn, n)
+        let case = Case::new(Runtime::TOKIO_MT, Strategy::SPAWN, n)
             .with_payload(Payload::new(1024, Place::Inline).expect("a compiled-in size"));
         let samples: Vec<Sample> = (0..10)
             .map(|r| {
@@ -139,8 +139,8 @@ pub fn sweep_summary() -> Summary {
                 "tokio-mt/spawn@system",
                 "rust",
                 SubjectKind::Rust {
-                    runtime: Runtime::TokioMt,
-                    strategy: Strategy::Spawn,
+                    runtime: Runtime::TOKIO_MT,
+                    strategy: Strategy::SPAWN,
                     allocator: Allocator::System,
                 },
             ),

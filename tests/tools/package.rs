@@ -7,11 +7,21 @@ use std::process::Command;
 fn the_published_package_holds_only_the_library() {
     let out = Command::new(env!("CARGO"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["package", "-p", "taskmem", "--list", "--allow-dirty", "--offline"])
+        .args([
+            "package",
+            "-p",
+            "taskmem",
+            "--list",
+            "--allow-dirty",
+            "--offline",
+        ])
         .output()
         .expect("cargo runs");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "cargo package --list failed: {stderr}");
+    assert!(
+        out.status.success(),
+        "cargo package --list failed: {stderr}"
+    );
     let files: Vec<String> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(String::from)
@@ -26,7 +36,10 @@ fn the_published_package_holds_only_the_library() {
         "src/tasks/mod.rs",
         "src/summary/mod.rs",
     ] {
-        assert!(files.iter().any(|f| f == needed), "{needed} is not packaged: {files:?}");
+        assert!(
+            files.iter().any(|f| f == needed),
+            "{needed} is not packaged: {files:?}"
+        );
     }
     let allowed = |f: &str| {
         f.starts_with("src/")
@@ -45,7 +58,12 @@ fn the_published_package_holds_only_the_library() {
     let extra: Vec<&String> = files.iter().filter(|f| !allowed(f)).collect();
     assert!(extra.is_empty(), "packaged beyond the library: {extra:?}");
     // The suite's modules are not in the library's sources.
-    for suite in ["src/matrix.rs", "src/report/mod.rs", "src/cli.rs", "src/workload/mod.rs"] {
+    for suite in [
+        "src/matrix.rs",
+        "src/report/mod.rs",
+        "src/cli.rs",
+        "src/workload/mod.rs",
+    ] {
         assert!(!files.iter().any(|f| f == suite), "{suite} is packaged");
     }
 }

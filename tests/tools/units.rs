@@ -12,7 +12,7 @@ use taskmem_suite::workload::CaseError;
 
 #[test]
 fn case_ids_read_runtime_strategy_n_and_parse_back() {
-    let case = Case::new(Runtime::TokioMt, Strategy::Spawn, 100_000);
+    let case = Case::new(Runtime::TOKIO_MT, Strategy::SPAWN, 100_000);
     assert_eq!(case.id(), "tokio-mt/spawn/100000");
     assert_eq!("tokio-mt/spawn/100k".parse::<Case>().unwrap(), case);
     for c in matrix::cases(&matrix::DEFAULT_SIZES) {
@@ -45,8 +45,8 @@ fn missing_pairs_say_why() {
     let missing = matrix::unsupported();
     let ids: Vec<String> = missing.iter().map(|(p, _)| p.id()).collect();
     assert_eq!(ids, ["async-std/joinset", "smol/joinset"]);
-    assert!(matrix::support(Runtime::Os, Strategy::Spawn).is_err());
-    assert!(Runtime::AsyncStd.describe().contains("legacy"));
+    assert!(matrix::support(Runtime::Os, Strategy::SPAWN).is_err());
+    assert!(Runtime::ASYNC_STD.describe().contains("legacy"));
 }
 
 #[test]
@@ -198,7 +198,7 @@ fn a_filter_selects_like_criterion_and_says_when_it_matches_nothing() {
 #[test]
 fn default_metric_counts_thread_stacks() {
     let threads = Case::new(Runtime::Os, Strategy::Threads, 10);
-    let spawn = Case::new(Runtime::Smol, Strategy::Spawn, 10);
+    let spawn = Case::new(Runtime::SMOL, Strategy::SPAWN, 10);
     assert_eq!(threads.default_metric(), Metric::Rss);
     assert_eq!(spawn.default_metric(), Metric::Resident);
 }
@@ -337,11 +337,11 @@ fn thread_limits_name_the_binding_limit() {
 fn payload_and_bounded_ids_parse_back() {
     use taskmem_suite::config::PayloadSet;
     use taskmem_suite::matrix::{Payload, Place};
-    let case = Case::new(Runtime::TokioMt, Strategy::Spawn, 100_000)
+    let case = Case::new(Runtime::TOKIO_MT, Strategy::SPAWN, 100_000)
         .with_payload(Payload::new(1024, Place::Inline).unwrap());
     assert_eq!(case.id(), "tokio-mt/spawn/p1024-inline/100000");
     assert_eq!("tokio-mt/spawn/p1024-inline/100k".parse::<Case>(), Ok(case));
-    let bounded = Case::new(Runtime::Smol, Strategy::BufferUnordered, 1_000_000);
+    let bounded = Case::new(Runtime::SMOL, Strategy::BUFFER_UNORDERED, 1_000_000);
     assert_eq!(bounded.id(), "smol/buffer_unordered/k1000/1000000");
     assert_eq!(bounded.live_tasks(), 1000);
     assert_eq!(
@@ -353,7 +353,7 @@ fn payload_and_bounded_ids_parse_back() {
     );
     // Plain ids are unchanged: the committed baselines stay valid.
     assert_eq!(
-        Case::new(Runtime::TokioCt, Strategy::JoinAll, 1).id(),
+        Case::new(Runtime::TOKIO_CT, Strategy::JOIN_ALL, 1).id(),
         "tokio-ct/join_all/1"
     );
     let every = [
