@@ -40,15 +40,6 @@ pub fn peak_rss_bytes() -> Result<u64, ProbeError> {
     status_kib("VmHWM").map(|kib| kib * 1024)
 }
 
-/// Resets the peak RSS to the current RSS (writes `5` to `/proc/self/clear_refs`).
-pub fn reset_peak_rss() -> Result<(), ProbeError> {
-    fs::write("/proc/self/clear_refs", "5").map_err(|e| {
-        ProbeError(format!(
-            "cannot reset peak RSS via /proc/self/clear_refs: {e}"
-        ))
-    })
-}
-
 fn status_kib(key: &str) -> Result<u64, ProbeError> {
     let status = read("/proc/self/status")?;
     status

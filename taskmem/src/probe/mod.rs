@@ -186,6 +186,7 @@ pub fn large_pad_bytes() -> Result<u64, ProbeError> {
 /// thread's cache, so the workers go without. The thread that runs the measurements keeps its
 /// cache ([`measuring_thread`]; it is flushed before each run), and so do threads a run creates
 /// (they end with it).
+#[inline]
 pub(crate) fn runtime_thread() {
     if THREAD_CACHE.get() != UNDECIDED || !crate::alloc::serving() {
         return;

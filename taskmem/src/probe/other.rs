@@ -21,11 +21,6 @@ pub fn peak_rss_bytes() -> Result<u64, ProbeError> {
     Err(unsupported("peak RSS"))
 }
 
-/// Resetting peak RSS: not available off Linux.
-pub fn reset_peak_rss() -> Result<(), ProbeError> {
-    Err(unsupported("resetting peak RSS"))
-}
-
 /// Available memory: not available off Linux.
 pub fn mem_available_bytes() -> Result<u64, ProbeError> {
     Err(unsupported("available memory"))

@@ -69,6 +69,7 @@ impl Latch {
         self.target.store(target, Ordering::SeqCst);
     }
 
+    #[inline]
     pub(super) fn arrive(&self) {
         let now = self.arrived.fetch_add(1, Ordering::AcqRel) + 1;
         if now == self.target.load(Ordering::Acquire) {
@@ -210,6 +211,7 @@ fn install_quiet_hook() {
     });
 }
 
+#[inline]
 fn note_ready() {
     if BEFORE_PEAK.load(Ordering::Relaxed) {
         EARLY.fetch_add(1, Ordering::Relaxed);
@@ -256,6 +258,7 @@ impl Seen {
     }
 
     /// Records `key`; true the first time it is seen in this run.
+    #[inline]
     fn first(key: usize) -> bool {
         let ptr = SEEN_PTR.load(Ordering::Acquire);
         let mask = SEEN_MASK.load(Ordering::Acquire);

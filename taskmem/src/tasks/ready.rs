@@ -71,6 +71,7 @@ impl Latch {
 
     /// Records that the calling task has reached its idle state. Call it once per task per
     /// run; it allocates nothing.
+    #[inline]
     pub fn arrive(&self) {
         if FORWARD.load(Ordering::Relaxed) {
             STARTED.arrive();
