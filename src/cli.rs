@@ -74,6 +74,14 @@ enum Command {
     /// target/criterion/taskmem/index.html (or --out). With either, writes the page only when
     /// --out is given.
     Report(ReportOptions),
+    /// The bill of one task, for the cases of your own bench: the future's states and the
+    /// locals each holds (from the compiler's layouts), the runtime's share, the rest, and
+    /// what to change.
+    ///
+    /// Compiles the bench target once with rustc's -Zprint-type-sizes (RUSTC_BOOTSTRAP=1, said
+    /// when it runs), runs the bench (unless --no-run), then prints the bill of every pair of
+    /// its cases in the summary.
+    Bill(BillOptions),
     /// Measure one case (runtime/strategy/N) a few times and print every counter.
     Measure {
         /// The case, e.g. tokio-mt/spawn/100000 (N takes k/m suffixes).
@@ -129,7 +137,120 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
         Command::Run(args) => crate::run::exec(&args),
         Command::Sweep(args) => crate::sweep::main(&args),
         Command::Report(options) => write_report(&options),
+        Command::Bill(options) => bill(&options),
     }
+}
+
+/// What `taskmem bill` reads and runs.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BillOptions {
+    /// The bench target whose cases to bill (its `[[bench]]` name).
+    #[arg(long)]
+    pub bench: String,
+    /// The bench's package [default: the one in the current directory].
+    #[arg(long, value_name = "FILE")]
+    pub manifest_path: Option<PathBuf>,
+    /// Only pairs whose id matches this regular expression (also passed to the bench as
+    /// Criterion's filter).
+    #[arg(long)]
+    pub filter: Option<String>,
+    /// Bill the cases already in the summary; do not run the bench.
+    #[arg(long)]
+    pub no_run: bool,
+    /// The cargo profile the layouts are compiled in (`test` reuses what `cargo test` built;
+    /// a layout is matched to the measured future by its size, so a profile that laid the
+    /// future out differently is said, not used).
+    #[arg(long, default_value = "bench")]
+    pub profile: String,
+    /// The summary to read [default: <target>/taskmem/summary.json of the bench's package].
+    #[arg(long, value_name = "FILE")]
+    pub summary: Option<PathBuf>,
+}
+
+/// `taskmem bill`: the compiler's layouts, the bench's run, then each pair's bill.
+fn bill(o: &BillOptions) -> i32 {
+    let filter = match o.filter.as_deref().map(regex::Regex::new).transpose() {
+        Ok(f) => f,
+        Err(e) => {
+            // regex's message spans lines (the pattern, a caret, the error): its last says it.
+            let e = e.to_string();
+            let why = e.lines().last().unwrap_or("").trim_start_matches("error: ");
+            eprintln!(
+                "taskmem: --filter '{}': {why}",
+                o.filter.as_deref().unwrap_or("")
+            );
+            return 2;
+        }
+    };
+    println!("{}", crate::layouts::NOTICE);
+    let layouts = match crate::layouts::of_bench(o.manifest_path.as_deref(), &o.bench, &o.profile) {
+        Ok(text) => crate::bill::layout::parse(&text),
+        Err(e) => {
+            eprintln!("taskmem: {e}");
+            return 1;
+        }
+    };
+    if !o.no_run {
+        let mut cmd =
+            std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+        cmd.args(["bench", "--bench", &o.bench]);
+        if let Some(m) = &o.manifest_path {
+            cmd.arg("--manifest-path").arg(m);
+        }
+        if let Some(f) = &o.filter {
+            cmd.args(["--", f]);
+        }
+        match cmd.status() {
+            Ok(s) if s.success() => {}
+            Ok(s) => {
+                eprintln!("taskmem: cargo bench --bench {} failed ({s})", o.bench);
+                return 1;
+            }
+            Err(e) => {
+                eprintln!("taskmem: cannot run cargo: {e}");
+                return 1;
+            }
+        }
+    }
+    let path = o.summary.clone().unwrap_or_else(|| match &o.manifest_path {
+        Some(m) if std::env::var_os("CARGO_TARGET_DIR").is_none() => m
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join("target/taskmem/summary.json"),
+        _ => summary::default_path(),
+    });
+    let s = match summary::load(&path) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("taskmem: {e}");
+            return 1;
+        }
+    };
+    let pairs: Vec<_> = s
+        .pairs
+        .iter()
+        .filter(|p| p.cases.iter().any(|c| c.future_type.is_some()))
+        .filter(|p| filter.as_ref().is_none_or(|f| f.is_match(&p.id)))
+        .collect();
+    if pairs.is_empty() {
+        eprintln!(
+            "taskmem: no pair in {} records its future's type{}: run the bench with this \
+             taskmem first",
+            path.display(),
+            o.filter
+                .as_deref()
+                .map(|f| format!(" and matches '{f}'"))
+                .unwrap_or_default()
+        );
+        return 1;
+    }
+    for p in pairs {
+        println!();
+        for line in crate::bill::of(p, &layouts).lines() {
+            println!("{line}");
+        }
+    }
+    0
 }
 
 /// What `taskmem report` writes.

@@ -18,6 +18,7 @@
 #![warn(missing_docs)]
 
 pub mod baseline;
+pub mod bill;
 pub mod child;
 pub mod cli;
 pub mod config;
@@ -29,6 +30,7 @@ pub mod gate;
 pub mod heap_profile;
 pub mod interrupt;
 pub mod jobs;
+pub mod layouts;
 pub mod limits;
 pub mod matrix;
 pub mod pairs;

@@ -605,6 +605,7 @@ pub fn to_summary(rows: &[Row], sleep: Duration) -> Summary {
                         large_allocations: None,
                         runtime: None,
                         future_size: None,
+                        future_type: None,
                     });
                 }
                 Cell::Skipped(why) | Cell::Failed(why) => skipped.push(Skip {

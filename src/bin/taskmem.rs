@@ -13,5 +13,9 @@
 taskmem::use_tracked_jemalloc!();
 
 fn main() {
+    // `taskmem bill` names this binary as cargo's workspace rustc wrapper: then it is rustc.
+    if let Some(code) = taskmem_suite::layouts::as_rustc_wrapper() {
+        std::process::exit(code);
+    }
     std::process::exit(taskmem_suite::cli::main(std::env::args_os()));
 }

@@ -138,6 +138,7 @@ impl Group<'_> {
         let mut case = summary::summarise(&id, tasks.n(), tasks.reported_metric(), &sampled, runs);
         case.runtime = Some(tasks.runtime_kind().id().to_string());
         case.future_size = tasks.future_size();
+        case.future_type = tasks.future_type().map(String::from);
         println!("{case}");
         if let Err(e) = self.journal.record(Entry::Case(case)) {
             eprintln!("taskmem: {e}");

@@ -203,3 +203,15 @@ fn measure_runs_a_payload_case() {
         "{stdout}"
     );
 }
+
+#[test]
+fn a_bill_of_a_bench_that_does_not_exist_is_one_line_and_exit_1() {
+    let out = taskmem(&["bill", "--bench", "no_such_bench", "--no-run"], &[]);
+    assert_one_line_error(&out, 1, "no bench target named `no_such_bench`");
+}
+
+#[test]
+fn a_bill_with_a_bad_filter_is_one_line_and_exit_2() {
+    let out = taskmem(&["bill", "--bench", "memory", "--filter", "("], &[]);
+    assert_one_line_error(&out, 2, "--filter");
+}

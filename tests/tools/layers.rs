@@ -27,6 +27,7 @@ const SUITE_LAYERS: [(&str, &[&str]); 4] = [
         "what runs and records",
         &[
             "baseline",
+            "bill",
             "connections",
             "gate",
             "pairs",
@@ -44,6 +45,7 @@ const SUITE_LAYERS: [(&str, &[&str]); 4] = [
             "heap_profile",
             "interrupt",
             "jobs",
+            "layouts",
             "peers",
             "progress",
             "run",

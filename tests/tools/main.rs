@@ -5,6 +5,7 @@
 //!
 //! Run with: `cargo test --test tools` (a module alone: `cargo test --test tools cli::`).
 
+mod bill;
 mod cli;
 mod common;
 mod layers;

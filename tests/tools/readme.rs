@@ -192,6 +192,60 @@ fn the_readme_example_runs_in_a_crate_of_its_own() {
     // run, as taskmem's settings make it: it is kept off stderr.
     assert!(!err.contains("Unable to complete"), "{err}");
 
+    // The bill of one task, as the README's "What one task holds" runs it (the layouts in
+    // the test profile, which this crate was just built in).
+    let bill = Command::new(env!("CARGO_BIN_EXE_taskmem"))
+        .current_dir(&krate)
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("RUSTFLAGS")
+        .args(["bill", "--bench", "tasks", "--profile", "test", "--no-run"])
+        .output()
+        .expect("taskmem runs");
+    let text = String::from_utf8_lossy(&bill.stdout);
+    let err = String::from_utf8_lossy(&bill.stderr);
+    println!("{text}");
+    assert!(bill.status.success(), "taskmem bill failed: {err}\n{text}");
+    assert!(text.contains("RUSTC_BOOTSTRAP=1"), "{text}");
+    // The handler's state machine: the 2 KiB buffer's Vec (24 B) held across its one await,
+    // on tokio's Sleep, and tokio's cell around the future.
+    assert!(text.contains("{async fn body of handler()}"), "{text}");
+    let fattest = text
+        .lines()
+        .find(|l| l.contains("<- fattest"))
+        .unwrap_or_else(|| panic!("no fattest state: {text}"));
+    assert!(
+        fattest.contains("Suspend0") && fattest.contains("request 24 B"),
+        "{fattest}"
+    );
+    assert!(fattest.contains("awaiting Sleep"), "{fattest}");
+    assert!(
+        text.contains("tokio's task cell around it") && text.contains("256 B in all"),
+        "{text}"
+    );
+    // What is left beyond the future, the cell and the handle is the buffer the handler
+    // allocated, 2048 B, within 1 % of the measured figure.
+    let figure = |key: &str| -> f64 {
+        let line = text
+            .lines()
+            .find(|l| l.contains(key))
+            .unwrap_or_else(|| panic!("no line with {key:?}: {text}"));
+        line.split_whitespace()
+            .find_map(|w| w.parse::<f64>().ok())
+            .unwrap_or_else(|| panic!("no figure in {line:?}"))
+    };
+    let allocated = text
+        .lines()
+        .find(|l| l.starts_with("bill of handler/tokio-mt/spawn"))
+        .and_then(|l| l.split(": ").nth(1))
+        .and_then(|l| l.split(' ').next())
+        .and_then(|b| b.parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("no bill line: {text}"));
+    let rest = figure("the rest:");
+    assert!(
+        (rest - 2048.0).abs() <= 0.01 * allocated,
+        "the rest is {rest} B of {allocated} B, not the planted 2048 B"
+    );
+
     // A runtime this build of taskmem lacks: one line naming the feature, exit code 1.
     let (ok, code, _, err) =
         run(cargo().args(["bench", "--profile", "test", "--bench", "not_compiled"]));

@@ -43,6 +43,7 @@ fn case(pair: &str, n: usize, metric: Metric, value: f64, allocated: f64) -> Cas
         large_allocations: None,
         runtime: None,
         future_size: None,
+        future_type: None,
     }
 }
 

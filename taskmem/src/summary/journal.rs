@@ -35,6 +35,9 @@ pub const LOCK_WAIT: Duration = Duration::from_secs(60);
 /// One line of a journal: a case measured, or skipped with its reason.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+// One entry per case, read and written one at a time: boxing the large variant would save
+// nothing that matters.
+#[allow(clippy::large_enum_variant)]
 pub enum Entry {
     /// A measured case.
     Case(CaseSummary),

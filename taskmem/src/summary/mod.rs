@@ -112,6 +112,9 @@ pub struct CaseSummary {
     /// `size_of` of one task as it was held, for a case recorded from a user's bench.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub future_size: Option<usize>,
+    /// `std::any::type_name` of the task's future, for a case recorded from a user's bench.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub future_type: Option<String>,
 }
 
 /// One runtime x strategy pair (with its bound and payload, where it has them).
@@ -332,6 +335,7 @@ pub fn summarise(
         large_allocations: Some(col(|s| s.large)),
         runtime: None,
         future_size: None,
+        future_type: None,
     }
 }
 

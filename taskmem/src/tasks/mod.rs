@@ -127,6 +127,8 @@ pub struct Tasks {
     /// Whether a run has been made on this runtime instance (see [`Tasks::measure`]).
     warmed: Arc<std::sync::atomic::AtomicBool>,
     future_size: Cell<Option<usize>>,
+    /// `std::any::type_name` of the caller's future, from the last run.
+    future_type: Cell<Option<&'static str>>,
     runs: std::sync::Mutex<Calls<Vec<Sample>>>,
     reuse_pages: bool,
     self_reported: bool,
@@ -173,6 +175,7 @@ impl Tasks {
             executor: Arc::new(OnceLock::new()),
             warmed: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             future_size: Cell::new(None),
+            future_type: Cell::new(None),
             runs: std::sync::Mutex::new(Calls::default()),
             reuse_pages: false,
             self_reported: false,
@@ -201,6 +204,7 @@ impl Tasks {
             executor: Arc::clone(&self.executor),
             warmed: Arc::clone(&self.warmed),
             future_size: Cell::new(None),
+            future_type: Cell::new(None),
             runs: std::sync::Mutex::new(Calls::default()),
             reuse_pages: self.reuse_pages,
             self_reported: self.self_reported,
@@ -302,6 +306,13 @@ impl Tasks {
     /// [`Strategy::Semaphore`]). `None` before a run.
     pub fn future_size(&self) -> Option<usize> {
         self.future_size.get()
+    }
+
+    /// `std::any::type_name` of the caller's future (`mybench::handler::{{closure}}` for
+    /// `async fn handler`), from the last run: what matches it to the compiler's type layout.
+    /// `None` before a run.
+    pub fn future_type(&self) -> Option<&'static str> {
+        self.future_type.get()
     }
 
     /// The samples of every run made by [`Tasks::bench`] so far, one `Vec` per Criterion
@@ -661,6 +672,7 @@ impl Tasks {
         on_start();
         let result = guard::guarded(|| {
             self.future_size.set(Some(self.held_size(make)));
+            self.future_type.set(Some(std::any::type_name::<F>()));
             R::dispatch(self, make, &mut peak)
         });
         drop(watchdog.take());
