@@ -162,7 +162,7 @@ pub struct BillOptions {
     /// future out differently is said, not used).
     #[arg(long, default_value = "bench")]
     pub profile: String,
-    /// The summary to read [default: <target>/taskmem/summary.json of the bench's package].
+    /// The summary to read [default: target/taskmem/summary.json beside the bench's package].
     #[arg(long, value_name = "FILE")]
     pub summary: Option<PathBuf>,
 }
