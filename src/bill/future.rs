@@ -313,37 +313,9 @@ mod tests {
     use super::*;
     use crate::bill::layout::parse;
 
-    const LAYOUT: &str = "\
-print-type-size type: `{async fn body of handler()}`: 680 bytes, alignment: 8 bytes
-print-type-size     discriminant: 1 bytes
-print-type-size     variant `Unresumed`: 0 bytes
-print-type-size     variant `Suspend0`: 655 bytes
-print-type-size         local `.request`: 24 bytes, offset: 0 bytes, alignment: 8 bytes
-print-type-size         local `.big`: 512 bytes
-print-type-size         padding: 8 bytes
-print-type-size         local `.__awaitee`: 112 bytes, alignment: 1 bytes, type: Sleep
-print-type-size     variant `Suspend1`: 679 bytes
-print-type-size         local `.request`: 24 bytes, offset: 0 bytes, alignment: 8 bytes
-print-type-size         local `.big`: 512 bytes
-print-type-size         padding: 8 bytes
-print-type-size         local `.__awaitee`: 136 bytes, alignment: 8 bytes, type: {async fn body of inner()}
-print-type-size     variant `Returned`: 0 bytes
-print-type-size     variant `Panicked`: 0 bytes
-print-type-size type: `{async fn body of inner()}`: 136 bytes, alignment: 8 bytes
-print-type-size     discriminant: 1 bytes
-print-type-size     variant `Unresumed`: 8 bytes
-print-type-size         upvar `.x`: 8 bytes, offset: 0 bytes, alignment: 8 bytes
-print-type-size     variant `Suspend0`: 128 bytes
-print-type-size         upvar `.x`: 8 bytes, offset: 0 bytes, alignment: 8 bytes
-print-type-size         local `.x`: 8 bytes
-print-type-size         local `.__awaitee`: 112 bytes, type: Sleep
-print-type-size     variant `Returned`: 8 bytes
-print-type-size     end padding: 7 bytes
-";
-
     #[test]
     fn the_fattest_state_its_locals_and_the_nested_future_are_found() {
-        let types = parse(LAYOUT);
+        let types = parse(crate::bill::layout::tests::HANDLER);
         let f = find(&types, "mybench::handler::{{closure}}", 680).unwrap();
         let b = bill(&types, f);
         assert_eq!(b.states[b.fattest].name, "Suspend1");
@@ -365,7 +337,7 @@ print-type-size     end padding: 7 bytes
 
     #[test]
     fn a_future_no_layout_matches_is_said_and_two_that_match_are_named() {
-        let types = parse(LAYOUT);
+        let types = parse(crate::bill::layout::tests::HANDLER);
         let e = find(&types, "mybench::handler::{{closure}}", 999).unwrap_err();
         assert!(e.contains("no async state machine of 999 B"), "{e}");
         // One of that size, but another function's: not taken for it.

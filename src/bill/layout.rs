@@ -181,10 +181,12 @@ pub fn parse(output: &str) -> BTreeMap<String, TypeLayout> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    const HANDLER: &str = "\
+    /// rustc's output for an `async fn handler()` holding a 512-byte local across two awaits,
+    /// the second on `async fn inner(x)`, and one struct (the bill's tests share it).
+    pub(crate) const HANDLER: &str = "\
 print-type-size type: `{async fn body of handler()}`: 680 bytes, alignment: 8 bytes
 print-type-size     discriminant: 1 bytes
 print-type-size     variant `Unresumed`: 0 bytes
@@ -200,6 +202,16 @@ print-type-size         padding: 8 bytes
 print-type-size         local `.__awaitee`: 136 bytes, alignment: 8 bytes, type: {async fn body of inner()}
 print-type-size     variant `Returned`: 0 bytes
 print-type-size     variant `Panicked`: 0 bytes
+print-type-size type: `{async fn body of inner()}`: 136 bytes, alignment: 8 bytes
+print-type-size     discriminant: 1 bytes
+print-type-size     variant `Unresumed`: 8 bytes
+print-type-size         upvar `.x`: 8 bytes, offset: 0 bytes, alignment: 8 bytes
+print-type-size     variant `Suspend0`: 128 bytes
+print-type-size         upvar `.x`: 8 bytes, offset: 0 bytes, alignment: 8 bytes
+print-type-size         local `.x`: 8 bytes
+print-type-size         local `.__awaitee`: 112 bytes, type: Sleep
+print-type-size     variant `Returned`: 8 bytes
+print-type-size     end padding: 7 bytes
 print-type-size type: `std::pin::Pin<&mut Sleep>`: 8 bytes, alignment: 8 bytes
 print-type-size     field `.pointer`: 8 bytes
 Compiling something else
