@@ -31,3 +31,21 @@ fn with_title(svg: &str, title: &str) -> String {
         _ => svg.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_of_chart_carries_its_title_for_screen_readers() {
+        let lines = svg(&super::super::chart::tests::memory_chart()).unwrap();
+        assert!(lines.contains("<title>Memory &amp; N</title>"), "{lines}");
+        assert!(lines.contains("<svg role=\"img\" "), "{lines}");
+        let ranking = svg(&super::super::ranking::tests::ranking(&[
+            ("a/spawn", 1024.0 * 1024.0),
+            ("os/threads", 4.0 * 1048576.0),
+        ]))
+        .unwrap();
+        assert!(ranking.contains("<title>At 1M</title>"), "{ranking}");
+    }
+}
