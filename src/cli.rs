@@ -191,8 +191,7 @@ fn bill(o: &BillOptions) -> i32 {
         }
     };
     if !o.no_run {
-        let mut cmd =
-            std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+        let mut cmd = std::process::Command::new(crate::layouts::cargo());
         cmd.args(["bench", "--bench", &o.bench]);
         if let Some(m) = &o.manifest_path {
             cmd.arg("--manifest-path").arg(m);

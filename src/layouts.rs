@@ -39,6 +39,11 @@ pub fn as_rustc_wrapper() -> Option<i32> {
     })
 }
 
+/// The cargo that runs this (`$CARGO` under cargo), or the one on the `PATH`.
+pub fn cargo() -> std::ffi::OsString {
+    std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
+}
+
 /// What [`of_bench`] says before it compiles, once.
 pub const NOTICE: &str = "taskmem bill: the futures' layouts come from rustc's \
     -Zprint-type-sizes, an unstable flag, used here with RUSTC_BOOTSTRAP=1 on this compiler \
@@ -48,7 +53,7 @@ pub const NOTICE: &str = "taskmem bill: the futures' layouts come from rustc's \
 /// `manifest` (the current one when `None`), compiled in cargo profile `profile` (`bench`,
 /// as `cargo bench` compiles it), as text.
 pub fn of_bench(manifest: Option<&Path>, bench: &str, profile: &str) -> Result<String, String> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let cargo = cargo();
     let run = |extra: &[&str]| -> Result<String, String> {
         let mut cmd = Command::new(&cargo);
         cmd.args(["rustc", "--profile", profile, "--bench", bench]);

@@ -10,7 +10,7 @@
 //! are flat in N). The matrix's pairs come first, in matrix order, then a user's; the pairs
 //! that do not exist are listed with their reasons.
 
-use taskmem::summary::{Breakdown, PairSummary, PerTask, Skip, Summary, bytes_per_task};
+use taskmem::summary::{Breakdown, PairSummary, PerTask, Skip, Summary};
 
 use crate::matrix::{Pair, Payload};
 
@@ -60,7 +60,7 @@ fn pair_summary(pair: Pair, cases: Vec<taskmem::summary::CaseSummary>, pad: f64)
         .or_else(|| crate::workload::future_size(&pair.case(1)));
     s.breakdown = match (future_size, pair.bound()) {
         (Some(future), None) => Some(Breakdown::compute(
-            PerTask::of(&s.cases, &bytes_per_task(&s.cases), pad),
+            PerTask::of(&s.cases, &s.bytes_per_task, pad),
             future,
             Some(pair.payload.map_or(0, |p| p.heap_bytes())),
         )),

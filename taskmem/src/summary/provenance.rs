@@ -31,8 +31,14 @@ pub struct Provenance {
 }
 
 impl Provenance {
-    /// This machine and build, now.
+    /// This machine and build. Read once per process (it runs `git rev-parse` and reads the
+    /// lock file) and the same after: a summary is merged and written once per case.
     pub fn current() -> Provenance {
+        static CURRENT: std::sync::OnceLock<Provenance> = std::sync::OnceLock::new();
+        CURRENT.get_or_init(Provenance::read).clone()
+    }
+
+    fn read() -> Provenance {
         let git_revision = std::process::Command::new("git")
             .args(["rev-parse", "HEAD"])
             .output()
