@@ -183,30 +183,40 @@ fn bill(o: &BillOptions) -> i32 {
         }
     };
     println!("{}", crate::layouts::NOTICE);
-    let layouts = match crate::layouts::of_bench(o.manifest_path.as_deref(), &o.bench, &o.profile) {
-        Ok(text) => crate::bill::layout::parse(&text),
+    let build = match crate::layouts::of_bench(o.manifest_path.as_deref(), &o.bench, &o.profile) {
+        Ok(build) => build,
         Err(e) => {
             eprintln!("taskmem: {e}");
             return 1;
         }
     };
+    let layouts = crate::bill::layout::parse(&build.layouts);
     if !o.no_run {
-        let mut cmd = std::process::Command::new(crate::layouts::cargo());
-        cmd.args(["bench", "--bench", &o.bench]);
-        if let Some(m) = &o.manifest_path {
-            cmd.arg("--manifest-path").arg(m);
+        let Some(exe) = &build.executable else {
+            eprintln!(
+                "taskmem: cargo named no executable for the bench {}",
+                o.bench
+            );
+            return 1;
+        };
+        // The executable the layouts came from (with line tables for the sites), run as
+        // `cargo bench` runs it, with each case followed by a site recording.
+        let mut cmd = std::process::Command::new(exe);
+        cmd.arg("--bench").env(taskmem::SITES_ENV, "1");
+        if let Some(dir) = &build.package_dir {
+            cmd.current_dir(dir);
         }
         if let Some(f) = &o.filter {
-            cmd.args(["--", f]);
+            cmd.arg(f);
         }
         match cmd.status() {
             Ok(s) if s.success() => {}
             Ok(s) => {
-                eprintln!("taskmem: cargo bench --bench {} failed ({s})", o.bench);
+                eprintln!("taskmem: the bench {} failed ({s})", o.bench);
                 return 1;
             }
             Err(e) => {
-                eprintln!("taskmem: cannot run cargo: {e}");
+                eprintln!("taskmem: cannot run the bench {}: {e}", exe.display());
                 return 1;
             }
         }
@@ -230,6 +240,14 @@ fn bill(o: &BillOptions) -> i32 {
         .iter()
         .filter(|p| p.cases.iter().any(|c| c.future_type.is_some()))
         .filter(|p| filter.as_ref().is_none_or(|f| f.is_match(&p.id)))
+        // After a run, the pairs it recorded (the summary keeps other benches' too).
+        .filter(|p| {
+            o.no_run
+                || p.cases.iter().any(|c| {
+                    c.sites_from.is_some()
+                        && c.sites_from.as_deref().map(Path::new) == build.executable.as_deref()
+                })
+        })
         .collect();
     if pairs.is_empty() {
         eprintln!(
@@ -243,13 +261,55 @@ fn bill(o: &BillOptions) -> i32 {
         );
         return 1;
     }
+    let root = build
+        .package_dir
+        .as_deref()
+        .map(|d| d.to_string_lossy().into_owned());
     for p in pairs {
         println!();
-        for line in crate::bill::of(p, &layouts).lines() {
+        let sites = pair_sites(p, build.executable.as_deref(), root.as_deref());
+        for line in crate::bill::of(p, &layouts, sites).lines() {
             println!("{line}");
         }
     }
     0
+}
+
+/// The allocation sites of a pair's cases, per task and named from `exe`; why not, when the
+/// run recorded none or they cannot be named.
+fn pair_sites(
+    pair: &summary::PairSummary,
+    exe: Option<&Path>,
+    root: Option<&str>,
+) -> Result<Vec<crate::bill::sites::SiteShare>, String> {
+    let cases: Vec<(usize, &[taskmem::sites::Site])> = pair
+        .cases
+        .iter()
+        .filter_map(|c| Some((c.n, c.sites.as_deref()?)))
+        .collect();
+    if cases.is_empty() {
+        return Err(
+            "the summary holds none for this pair (a run without taskmem bill, or \
+                    --no-run after one)"
+                .into(),
+        );
+    }
+    let exe = exe.ok_or("cargo named no executable to name them from")?;
+    let this = exe.to_string_lossy();
+    if let Some(other) = pair
+        .cases
+        .iter()
+        .filter_map(|c| c.sites_from.as_deref())
+        .find(|from| *from != this)
+    {
+        return Err(format!(
+            "recorded by another executable ({other}): bill that bench, or run without \
+             --no-run"
+        ));
+    }
+    let addresses = crate::bill::sites::addresses(cases.iter().flat_map(|(_, s)| s.iter()));
+    let frames = crate::symbols::resolve(exe, &addresses)?;
+    Ok(crate::bill::sites::shares(&cases, &frames, root))
 }
 
 /// What `taskmem report` writes.

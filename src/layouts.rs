@@ -1,7 +1,8 @@
-//! The compiler's type layouts of a bench target, for the bill of one task
-//! ([`crate::bill`]): `cargo rustc --profile bench --bench NAME -- -Zprint-type-sizes`.
-//! Other lines of the output (a build script's, a `println!` at compile time) are left to
-//! the reader, which keeps only the layout lines.
+//! The compiler's type layouts of a bench target, and the executable the bill runs
+//! ([`crate::bill`]): `cargo rustc --profile bench --bench NAME -- -Zprint-type-sizes`, with
+//! cargo's JSON messages for the executable's path. Other lines of the output (a build
+//! script's, a `println!` at compile time) are left to the reader, which keeps only the
+//! layout lines.
 //!
 //! `-Zprint-type-sizes` is unstable: it needs a nightly compiler, or the stable one with
 //! `RUSTC_BOOTSTRAP=1`, which this sets for the workspace's own crates alone (and says so).
@@ -9,27 +10,39 @@
 //! whose build script watches it (13 in the README's example, 57 s of build, and as much
 //! again for the next `cargo bench`); instead the `taskmem` binary itself is cargo's
 //! `RUSTC_WORKSPACE_WRAPPER` ([`as_rustc_wrapper`]), which runs rustc with it for the
-//! workspace's members only. Those are compiled again; the next `cargo bench` compiles them
-//! again without. The layout of a type does not depend on the flag.
+//! workspace's members only, and with line tables where the profile has no debug
+//! information, so that the allocation sites of the run can be named down to the line.
+//! Those crates are compiled again; the next `cargo bench` compiles them again without. The
+//! layout of a type does not depend on either.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Set for [`as_rustc_wrapper`]: this process is cargo's rustc wrapper.
 const WRAPPER: &str = "TASKMEM_AS_RUSTC_WRAPPER";
 
 /// When this process was started by cargo as the workspace's rustc wrapper (by
-/// [`of_bench`]): runs the rustc it was given, with its arguments and `RUSTC_BOOTSTRAP=1`,
-/// and returns its exit code. `None` otherwise.
+/// [`of_bench`]): runs the rustc it was given, with its arguments, `RUSTC_BOOTSTRAP=1`, and
+/// line tables when the profile gives no debug information (`-C debuginfo=line-tables-only
+/// -C strip=none`: the file and line of each allocation site, inlined calls included; the
+/// code is the same), and returns its exit code. `None` otherwise.
 pub fn as_rustc_wrapper() -> Option<i32> {
     std::env::var_os(WRAPPER)?;
     let mut args = std::env::args_os().skip(1);
     let rustc = args.next()?;
-    let status = Command::new(rustc)
-        .args(args)
-        .env("RUSTC_BOOTSTRAP", "1")
-        .env_remove(WRAPPER)
-        .status();
+    let args: Vec<_> = args.collect();
+    let mut cmd = Command::new(rustc);
+    cmd.args(&args);
+    // Cargo passes `-C strip=debuginfo` where the profile has no debug information: line
+    // tables need it off. A later `-C` of the same name wins.
+    let debuginfo = args.iter().any(|a| {
+        let a = a.to_string_lossy();
+        a.contains("debuginfo=") && !a.ends_with("debuginfo=0")
+    });
+    if !debuginfo {
+        cmd.args(["-C", "debuginfo=line-tables-only", "-C", "strip=none"]);
+    }
+    let status = cmd.env("RUSTC_BOOTSTRAP", "1").env_remove(WRAPPER).status();
     Some(match status {
         Ok(s) => s.code().unwrap_or(1),
         Err(e) => {
@@ -49,51 +62,89 @@ pub const NOTICE: &str = "taskmem bill: the futures' layouts come from rustc's \
     -Zprint-type-sizes, an unstable flag, used here with RUSTC_BOOTSTRAP=1 on this compiler \
     for the crates of the bench's workspace alone";
 
-/// rustc's `-Zprint-type-sizes` output for the bench target `bench` of the package at
-/// `manifest` (the current one when `None`), compiled in cargo profile `profile` (`bench`,
-/// as `cargo bench` compiles it), as text.
-pub fn of_bench(manifest: Option<&Path>, bench: &str, profile: &str) -> Result<String, String> {
-    let cargo = cargo();
-    let run = |extra: &[&str]| -> Result<String, String> {
-        let mut cmd = Command::new(&cargo);
-        cmd.args(["rustc", "--profile", profile, "--bench", bench]);
-        if let Some(m) = manifest {
-            cmd.arg("--manifest-path").arg(m);
-        }
-        cmd.args(["--", "-Zprint-type-sizes"]).args(extra);
-        match std::env::current_exe() {
-            Ok(me) => {
-                cmd.env("RUSTC_WORKSPACE_WRAPPER", me).env(WRAPPER, "1");
-            }
-            Err(_) => {
-                cmd.env("RUSTC_BOOTSTRAP", "1");
-            }
-        }
-        let out = cmd.output().map_err(|e| format!("cannot run cargo: {e}"))?;
-        if !out.status.success() {
-            let err = String::from_utf8_lossy(&out.stderr);
-            let first = err
-                .lines()
-                .find(|l| l.starts_with("error"))
-                .unwrap_or_else(|| err.lines().last().unwrap_or(""));
-            return Err(format!(
-                "cargo rustc --bench {bench} -Zprint-type-sizes failed: {first}"
-            ));
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    };
+/// What [`of_bench`] compiled.
+#[derive(Debug, Clone)]
+pub struct Build {
+    /// rustc's `-Zprint-type-sizes` output, as text.
+    pub layouts: String,
+    /// The bench executable it linked, with line tables for the workspace's crates.
+    pub executable: Option<PathBuf>,
+    /// The folder of the bench's package (where `cargo bench` runs it).
+    pub package_dir: Option<PathBuf>,
+}
+
+/// Compiles the bench target `bench` of the package at `manifest` (the current one when
+/// `None`) in cargo profile `profile` (`bench`, as `cargo bench` compiles it) with rustc's
+/// `-Zprint-type-sizes`, and returns the layouts and the executable.
+pub fn of_bench(manifest: Option<&Path>, bench: &str, profile: &str) -> Result<Build, String> {
+    let mut cmd = Command::new(cargo());
+    cmd.args(["rustc", "--profile", profile, "--bench", bench]);
+    cmd.arg("--message-format=json-render-diagnostics");
+    if let Some(m) = manifest {
+        cmd.arg("--manifest-path").arg(m);
+    }
     // A value of its own each time, so that cargo compiles the target again (it would find
     // it fresh, and print nothing, when the flags were the same as last time).
     let nonce = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
-    let text = run(&["--cfg", &format!("taskmem_bill=\"{nonce}\"")])?;
-    if text.contains("print-type-size type:") {
-        Ok(text)
-    } else {
-        Err(format!(
+    cmd.args(["--", "-Zprint-type-sizes", "--cfg"])
+        .arg(format!("taskmem_bill=\"{nonce}\""));
+    match std::env::current_exe() {
+        Ok(me) => {
+            cmd.env("RUSTC_WORKSPACE_WRAPPER", me).env(WRAPPER, "1");
+        }
+        Err(_) => {
+            cmd.env("RUSTC_BOOTSTRAP", "1");
+        }
+    }
+    let out = cmd.output().map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        let first = err
+            .lines()
+            .find(|l| l.starts_with("error"))
+            .unwrap_or_else(|| err.lines().last().unwrap_or(""));
+        return Err(format!(
+            "cargo rustc --bench {bench} -Zprint-type-sizes failed: {first}"
+        ));
+    }
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    if !text.contains("print-type-size type:") {
+        return Err(format!(
             "rustc printed no type layouts for the bench {bench} (a compiler without \
              -Zprint-type-sizes?)"
-        ))
+        ));
     }
+    let (executable, package_dir) = bench_artifact(&text, bench);
+    Ok(Build {
+        layouts: text,
+        executable,
+        package_dir,
+    })
+}
+
+/// The executable and package folder of the bench target `bench`, from cargo's JSON
+/// messages (`compiler-artifact`) among the lines of `text`.
+fn bench_artifact(text: &str, bench: &str) -> (Option<PathBuf>, Option<PathBuf>) {
+    for line in text.lines().filter(|l| l.starts_with('{')) {
+        let Ok(msg) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        let target = &msg["target"];
+        let is_bench = msg["reason"] == "compiler-artifact"
+            && target["name"] == bench
+            && target["kind"]
+                .as_array()
+                .is_some_and(|k| k.iter().any(|k| k == "bench"));
+        if !is_bench {
+            continue;
+        }
+        let exe = msg["executable"].as_str().map(PathBuf::from);
+        let dir = msg["manifest_path"]
+            .as_str()
+            .and_then(|m| Path::new(m).parent().map(Path::to_path_buf));
+        return (exe, dir);
+    }
+    (None, None)
 }

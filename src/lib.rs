@@ -42,5 +42,6 @@ pub mod sample_time;
 pub mod spawn_time;
 pub mod suite;
 pub mod sweep;
+pub mod symbols;
 pub mod timing;
 pub mod workload;

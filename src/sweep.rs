@@ -606,6 +606,8 @@ pub fn to_summary(rows: &[Row], sleep: Duration) -> Summary {
                         runtime: None,
                         future_size: None,
                         future_type: None,
+                        sites: None,
+                        sites_from: None,
                     });
                 }
                 Cell::Skipped(why) | Cell::Failed(why) => skipped.push(Skip {

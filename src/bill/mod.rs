@@ -1,28 +1,32 @@
 //! The bill of one task: what each task of a case holds at the peak, part by part, and what
 //! to change.
 //!
+//! - **By allocation site** ([`sites`]): every block the tasks hold at the peak, from a site
+//!   recording of the run ([`taskmem::Tasks::sites`]), per task and by whose code allocated
+//!   it: the bench's own line, a library called from it, the runtime (tokio's task cell, with
+//!   the future and the cell's own share read from the layouts; tokio's boxed future past its
+//!   threshold and the smaller cell around it; the runtime's other blocks by file and line),
+//!   taskmem's harness; with each site's size-class rounding.
 //! - **The future** ([`future`]): its state machine from the compiler's layout
 //!   ([`layout`]), state by state with the locals each holds, the fattest state named by
 //!   what it awaits, the futures it awaits as rows of their own, and the locals of the
 //!   fattest state held across an await, with the bytes a change would save.
-//! - **The runtime's share**: on tokio, the task cell around the future (its size from the
-//!   same layouts: header, the future, the trailer, padded to 128 bytes on x86_64) and the
-//!   `JoinHandle` kept per task; the allocator's size-class rounding.
-//! - **The rest**, shown as such: exact allocated bytes per task beyond the parts above
-//!   (what the task's own code allocated, and the runtime's other bookkeeping). This version
-//!   does not yet tell them apart by allocation site.
+//! - Without sites (none recorded, or no way to name them): the future, tokio's cell and the
+//!   `JoinHandle` from the layouts, and the rest by difference, said as such.
 //!
 //! The parts add up to the measured figure (exact allocated bytes per task, the slope across
 //! N); what no part explains is printed as the rest, never left out.
 
 pub mod future;
 pub mod layout;
+pub mod sites;
 
 use std::collections::BTreeMap;
 
 use taskmem::summary::PairSummary;
 
 use layout::TypeLayout;
+use sites::{Owner, SiteShare};
 
 /// The size of tokio's `JoinHandle` (one pointer), which taskmem's `Spawn` strategy keeps per
 /// task in a `Vec`.
@@ -40,39 +44,88 @@ pub struct Bill {
     /// The future's state machine, or why it could not be had.
     pub future: Result<future::FutureBill, String>,
     /// Each part and its bytes per task, in the order printed; the last is the rest.
-    pub parts: Vec<(String, f64)>,
+    pub parts: Vec<Part>,
+    /// What could not be had (the allocation sites, and why), printed above the parts.
+    pub notes: Vec<String>,
+    /// Whether the parts are allocation sites (else the future, the cell and the handle,
+    /// with the rest by difference).
+    pub by_site: bool,
 }
 
-/// The cell tokio allocates around a spawned future, from the layouts: the
+/// The cells tokio allocates around a spawned future, from the layouts: the
 /// `tokio::runtime::task::core::Cell<..>` whose task is `future` in taskmem's first-poll
-/// wrapper (a newtype), on the scheduler of `runtime` (`tokio-mt`: the multi-thread one).
-fn tokio_cell<'a>(
+/// wrapper (a newtype), on the scheduler of `runtime` (`tokio-mt`: the multi-thread one):
+/// the cell that holds the future itself, and the one that holds it boxed (tokio boxes a
+/// future past its threshold; both can be compiled, where tokio decides at run time).
+fn tokio_cells<'a>(
     types: &'a BTreeMap<String, TypeLayout>,
     future: &str,
     runtime: &str,
-) -> Option<&'a TypeLayout> {
+) -> (Option<&'a TypeLayout>, Option<&'a TypeLayout>) {
     // The cell's first type argument is the task itself: `Cell<..::FirstPoll<F>, Arc<..>>`
-    // (not a cell whose task merely names F, like the block that spawns them).
-    let task = format!("::FirstPoll<{future}>, std::sync::Arc<");
+    // (not a cell whose task merely names F, like the block that spawns them), or
+    // `Cell<Pin<Box<..::FirstPoll<F>>>, Arc<..>>` when tokio boxed it.
+    let inline = format!("::FirstPoll<{future}>, std::sync::Arc<");
+    let boxed = format!("::FirstPoll<{future}>>>, std::sync::Arc<");
     let scheduler = if runtime == "tokio-ct" {
         "current_thread"
     } else {
         "multi_thread"
     };
-    types.values().find(|t| {
-        t.name
-            .strip_prefix("tokio::runtime::task::core::Cell<")
-            .is_some_and(|args| {
-                args.split_once(&task).is_some_and(|(wrapper, handle)| {
+    let cell = |pattern: &str, prefix: &str| {
+        types.values().find(|t| {
+            t.name
+                .strip_prefix("tokio::runtime::task::core::Cell<")
+                .and_then(|args| args.split_once(pattern))
+                .and_then(|(wrapper, handle)| Some((wrapper.strip_prefix(prefix)?, handle)))
+                .is_some_and(|(wrapper, handle)| {
                     !wrapper.contains('<') && handle.contains(scheduler)
                 })
+        })
+    };
+    (
+        cell(&inline, ""),
+        cell(&boxed, "std::pin::Pin<std::boxed::Box<"),
+    )
+}
+
+/// tokio's box threshold in a release build (`BOX_FUTURE_THRESHOLD`; 2 KiB with debug
+/// assertions): a larger future is boxed before it is spawned.
+const TOKIO_BOX_THRESHOLD: usize = 16 * 1024;
+
+/// Which of the two cells ([`tokio_cells`]) the run allocated: the one whose size the
+/// task-cell site's blocks have, or, without sites, by the future's size against tokio's
+/// release threshold. True when it is the boxed one.
+fn tokio_cell<'a>(
+    cells: (Option<&'a TypeLayout>, Option<&'a TypeLayout>),
+    sites: Option<&[SiteShare]>,
+    future_size: usize,
+) -> Option<(&'a TypeLayout, bool)> {
+    let seen = sites.and_then(|shares| {
+        shares
+            .iter()
+            .find(|s| {
+                s.owner == Owner::Runtime("tokio".into()) && s.function.contains("runtime::task::")
             })
-    })
+            .and_then(|s| s.block_size)
+    });
+    let (inline, boxed) = cells;
+    match seen {
+        Some(size) if inline.is_some_and(|c| c.size == size) => inline.map(|c| (c, false)),
+        Some(size) if boxed.is_some_and(|c| c.size == size) => boxed.map(|c| (c, true)),
+        _ if future_size > TOKIO_BOX_THRESHOLD && boxed.is_some() => boxed.map(|c| (c, true)),
+        _ => inline.map(|c| (c, false)).or(boxed.map(|c| (c, true))),
+    }
 }
 
 /// The bill of `pair`, a pair recorded from a user's bench (with its future's type and size),
-/// from the bench's compiler layouts `types`.
-pub fn of(pair: &PairSummary, types: &BTreeMap<String, TypeLayout>) -> Bill {
+/// from the bench's compiler layouts `types` and, when the run recorded them, its allocation
+/// sites per task (`sites`; the reason when there are none).
+pub fn of(
+    pair: &PairSummary,
+    types: &BTreeMap<String, TypeLayout>,
+    sites: Result<Vec<SiteShare>, String>,
+) -> Bill {
     let per = |key: &str| pair.bytes_per_task.get(key).copied().unwrap_or(0.0);
     let allocated = per("allocated");
     let rounding = per("usable") - allocated;
@@ -90,35 +143,91 @@ pub fn of(pair: &PairSummary, types: &BTreeMap<String, TypeLayout>) -> Bill {
                 .into(),
         ),
     };
-    let mut parts = Vec::new();
-    let spawned_on_tokio = pair.runtime.starts_with("tokio") && pair.id.ends_with("/spawn");
     let future_bytes = pair.future_size.unwrap_or(0) as f64;
-    match (&future, spawned_on_tokio) {
-        (Ok(f), true) => match tokio_cell(types, &f.name, &pair.runtime) {
-            Some(cell) => {
-                parts.push((format!("the future ({})", f.name), future_bytes));
-                parts.push((
-                    format!(
-                        "tokio's task cell around it (header, scheduler links, trailer; {} B in \
-                         all, aligned to {} B)",
-                        cell.size, cell.align
-                    ),
-                    cell.size as f64 - future_bytes,
-                ));
-                parts.push(("the JoinHandle kept per task".into(), JOIN_HANDLE_BYTES));
+    let on_tokio = pair.runtime.starts_with("tokio");
+    let cell = match (&future, on_tokio) {
+        (Ok(f), true) => tokio_cell(
+            tokio_cells(types, &f.name, &pair.runtime),
+            sites.as_deref().ok(),
+            pair.future_size.unwrap_or(0),
+        ),
+        _ => None,
+    };
+    let future_name = future
+        .as_ref()
+        .map_or("the future".to_string(), |f| f.name.clone());
+    let mut parts = Vec::new();
+    let mut notes = Vec::new();
+    match sites {
+        Ok(shares) => {
+            for share in &shares {
+                parts.push(Part {
+                    what: site_label(share, &future_name, future_bytes, cell),
+                    bytes: share.bytes,
+                    rounding: share.usable - share.bytes,
+                });
             }
-            None => parts.push((
-                format!("the future ({}; tokio's cell not in the layouts)", f.name),
-                future_bytes,
-            )),
-        },
-        _ => parts.push(("the future".into(), future_bytes)),
+        }
+        Err(why) => {
+            notes.push(format!("allocation sites: not recorded: {why}"));
+            let spawned_on_tokio = on_tokio && pair.id.ends_with("/spawn");
+            match (cell, spawned_on_tokio) {
+                (Some((cell, false)), true) => {
+                    parts.push(Part::of(
+                        format!("the future ({future_name})"),
+                        future_bytes,
+                    ));
+                    parts.push(Part::of(
+                        format!(
+                            "tokio's task cell around it (header, scheduler links, trailer; \
+                             {} B in all, aligned to {} B)",
+                            cell.size, cell.align
+                        ),
+                        cell.size as f64 - future_bytes,
+                    ));
+                    parts.push(Part::of(
+                        "the JoinHandle kept per task".into(),
+                        JOIN_HANDLE_BYTES,
+                    ));
+                }
+                (Some((cell, true)), true) => {
+                    parts.push(Part::of(
+                        format!(
+                            "the future ({future_name}), boxed by tokio: past its threshold \
+                             (16 KiB; 2 KiB in a debug build)"
+                        ),
+                        future_bytes,
+                    ));
+                    parts.push(Part::of(
+                        format!(
+                            "tokio's task cell around the box ({} B, aligned to {} B)",
+                            cell.size, cell.align
+                        ),
+                        cell.size as f64,
+                    ));
+                    parts.push(Part::of(
+                        "the JoinHandle kept per task".into(),
+                        JOIN_HANDLE_BYTES,
+                    ));
+                }
+                (None, true) => parts.push(Part::of(
+                    format!("the future ({future_name}; tokio's cell not in the layouts)"),
+                    future_bytes,
+                )),
+                _ => parts.push(Part::of("the future".into(), future_bytes)),
+            }
+        }
     }
-    let known: f64 = parts.iter().map(|(_, b)| b).sum();
-    parts.push((
-        "the rest: heap the task's code allocated and the runtime's other bookkeeping, not \
-         yet told apart by allocation site"
-            .into(),
+    let known: f64 = parts.iter().map(|p| p.bytes).sum();
+    let recorded = notes.is_empty();
+    parts.push(Part::of(
+        if recorded {
+            "the rest: no site explains it (the exact figure less the sites' sum)".into()
+        } else {
+            "the rest: heap the task's code allocated and the runtime's other bookkeeping, \
+             not told apart without the sites"
+                .into()
+        },
         allocated - known,
     ));
     Bill {
@@ -127,6 +236,125 @@ pub fn of(pair: &PairSummary, types: &BTreeMap<String, TypeLayout>) -> Bill {
         rounding,
         future,
         parts,
+        notes,
+        by_site: recorded,
+    }
+}
+
+/// What one site's line says: whose code, what it is (the runtime's parts by name, with
+/// their layout where the compiler gave one), and where.
+fn site_label(
+    share: &SiteShare,
+    future_name: &str,
+    future_bytes: f64,
+    cell: Option<(&TypeLayout, bool)>,
+) -> String {
+    let function = short_function(&share.function);
+    let blocks = if (share.blocks - 1.0).abs() < 0.05 {
+        String::new()
+    } else if share.blocks < 0.5 {
+        ", one block for all the tasks, grown with N".to_string()
+    } else {
+        format!(", {:.2} blocks per task", share.blocks)
+    };
+    let same_as_future = share
+        .block_size
+        .is_some_and(|b| b as f64 == future_bytes && future_bytes > 0.0);
+    let at = share
+        .site
+        .as_deref()
+        .map(|p| format!(" at {p}"))
+        .unwrap_or_default();
+    let what = match &share.owner {
+        Owner::Runtime(rt) if rt == "tokio" && share.function.contains("runtime::task::") => {
+            match cell {
+                Some((cell, false)) => format!(
+                    "tokio: the task cell: the future {future_bytes:.0} B ({future_name}), and \
+                     {:.0} B of header, scheduler links, trailer and padding; {} B, aligned to \
+                     {} B",
+                    cell.size as f64 - future_bytes,
+                    cell.size,
+                    cell.align
+                ),
+                Some((cell, true)) => format!(
+                    "tokio: the task cell around the boxed future ({} B, aligned to {} B)",
+                    cell.size, cell.align
+                ),
+                None => "tokio: the task cell".to_string(),
+            }
+        }
+        Owner::Runtime(rt) if rt == "tokio" && same_as_future => format!(
+            "tokio: the future ({future_name}), boxed: past tokio's threshold (16 KiB; 2 KiB \
+             in a debug build)"
+        ),
+        Owner::Runtime(rt) if rt == "async-task" && share.function.contains("RawTask") => {
+            format!(
+                "async-task: the task: header, schedule function and the future \
+                 {future_bytes:.0} B ({future_name})"
+            )
+        }
+        Owner::Runtime(rt) => format!("{rt}{at}"),
+        Owner::Taskmem => format!(
+            "taskmem's harness: what its strategy keeps for the run (a spawn run's \
+             JoinHandles, a join_all's futures){at}"
+        ),
+        Owner::Yours => format!("your code{at}"),
+        Owner::Library(name) => format!(
+            "{name}{at}, called from your code at {}",
+            share.place.as_deref().unwrap_or("(no line)")
+        ),
+        Owner::Unknown => "an allocation no frame names".to_string(),
+    };
+    format!("{what} [{function}]{blocks}")
+}
+
+/// A function's path without its generic arguments (`<tokio::runtime::task::core::Cell<F,
+/// S>>::new`: `<tokio::runtime::task::core::Cell>::new`), at most 100 characters (the last).
+fn short_function(function: &str) -> String {
+    const MAX: usize = 100;
+    let mut out = String::new();
+    let mut depth = 0usize;
+    let mut prev = ' ';
+    for c in function.chars() {
+        match c {
+            // Generic arguments open after a name; a qualified path (`<A as B>`) at the start
+            // or after `::` is kept.
+            '<' if depth > 0 || prev.is_alphanumeric() || prev == '_' || prev == '}' => depth += 1,
+            '>' if depth > 0 => depth -= 1,
+            _ if depth > 0 => {}
+            _ => out.push(c),
+        }
+        if depth == 0 && c != '>' {
+            prev = c;
+        }
+    }
+    let chars: Vec<char> = out.chars().collect();
+    if chars.len() <= MAX {
+        out
+    } else {
+        let tail: String = chars[chars.len() - MAX..].iter().collect();
+        format!("...{tail}")
+    }
+}
+
+/// One line of the bill: what, its bytes per task, and its size-class rounding per task.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Part {
+    /// What the bytes are.
+    pub what: String,
+    /// Requested bytes per task.
+    pub bytes: f64,
+    /// jemalloc's size-class rounding of them per task, where known (0 otherwise).
+    pub rounding: f64,
+}
+
+impl Part {
+    fn of(what: String, bytes: f64) -> Part {
+        Part {
+            what,
+            bytes,
+            rounding: 0.0,
+        }
     }
 }
 
@@ -138,13 +366,52 @@ impl Bill {
              jemalloc's size classes",
             self.id, self.allocated, self.rounding
         )];
-        for (what, bytes) in &self.parts {
-            out.push(format!("  {bytes:>9.0} B  {what}"));
+        if self.by_site {
+            out.push(
+                "  by allocation site (the blocks live at the peak in one more run per case, \
+                 slope across N; + size-class rounding):"
+                    .into(),
+            );
+        }
+        for note in &self.notes {
+            out.push(format!("  {note}"));
+        }
+        for p in &self.parts {
+            let rounding = if p.rounding.abs() >= 0.5 {
+                format!(" (+{:.0})", p.rounding)
+            } else {
+                String::new()
+            };
+            out.push(format!("  {:>9.0} B{rounding:<7}  {}", p.bytes, p.what));
         }
         match &self.future {
             Ok(f) => out.extend(f.lines(2)),
             Err(why) => out.push(format!("  the future's states: not read: {why}")),
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_function;
+
+    #[test]
+    fn generic_arguments_are_left_out_of_a_functions_name() {
+        assert_eq!(
+            short_function(
+                "<tokio::runtime::task::core::Cell<taskmem::FirstPoll<h::{closure#0}>, \
+                 alloc::sync::Arc<H>>>::new"
+            ),
+            "<tokio::runtime::task::core::Cell>::new"
+        );
+        assert_eq!(
+            short_function("<a::B as core::future::Future>::poll"),
+            "<a::B as core::future::Future>::poll"
+        );
+        assert_eq!(
+            short_function("tasks::handler::{closure#0}"),
+            "tasks::handler::{closure#0}"
+        );
     }
 }

@@ -28,12 +28,15 @@
 //! contend for one line; a reading sums every set, which is exact), and a shared addition
 //! and `fetch_max` while peak tracking is on. Memory that does not go through the global
 //! allocator (thread stacks, `mmap` by other code) is not counted here: use the process RSS
-//! probe for that.
+//! probe for that. One more relaxed load per call checks whether an allocation-site
+//! recording is on ([`crate::sites`]).
 
 use std::alloc::{GlobalAlloc, Layout};
 use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering::Relaxed};
 
 use tikv_jemallocator::Jemalloc;
+
+use crate::sites;
 
 /// jemalloc options the memory benches start with: dirty and muzzy pages are returned to the
 /// OS as soon as they are freed, so `stats.resident` measured in one run is not inflated by the
@@ -191,6 +194,9 @@ unsafe impl GlobalAlloc for TrackedJemalloc {
         let ptr = unsafe { Jemalloc.alloc(layout) };
         if !ptr.is_null() {
             record_alloc(layout);
+            if sites::recording() {
+                sites::on_alloc(ptr, layout, usable_size(layout));
+            }
         }
         ptr
     }
@@ -201,12 +207,18 @@ unsafe impl GlobalAlloc for TrackedJemalloc {
         let ptr = unsafe { Jemalloc.alloc_zeroed(layout) };
         if !ptr.is_null() {
             record_alloc(layout);
+            if sites::recording() {
+                sites::on_alloc(ptr, layout, usable_size(layout));
+            }
         }
         ptr
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         record_free(layout);
+        if sites::recording() {
+            sites::on_free(ptr);
+        }
         // SAFETY: forwarded with the caller's guarantees.
         unsafe { Jemalloc.dealloc(ptr, layout) }
     }
@@ -217,7 +229,12 @@ unsafe impl GlobalAlloc for TrackedJemalloc {
         if !new.is_null() {
             record_free(layout);
             // SAFETY: GlobalAlloc::realloc guarantees new_size with this alignment is valid.
-            record_alloc(unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) });
+            let grown = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
+            record_alloc(grown);
+            if sites::recording() {
+                sites::on_free(ptr);
+                sites::on_alloc(new, grown, usable_size(grown));
+            }
         }
         new
     }

@@ -15,8 +15,10 @@ use std::ops::{Deref, DerefMut};
 
 use criterion::{BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, Throughput};
 
+use crate::error::Error;
 use crate::measurement::{AnalysisPanic, Memory};
 use crate::sample::Sample;
+use crate::sites::Site;
 use crate::summary::{self, Entry, Journal};
 use crate::tasks::Tasks;
 
@@ -25,7 +27,14 @@ pub struct Group<'a> {
     name: String,
     group: Option<BenchmarkGroup<'a, Memory>>,
     journal: Journal,
+    /// Whether each case is followed by a run that records its allocation sites.
+    sites: bool,
 }
+
+/// Set (to anything but `0`) in a bench's environment, every case of a [`group`] is followed
+/// by one more run that records where its tasks' heap was allocated ([`Tasks::sites`]), kept
+/// with the case in the summary. `taskmem bill` sets it.
+pub const SITES_ENV: &str = "TASKMEM_SITES";
 
 /// Opens the benchmark group `name` on `c` (flat sampling: each sample is one run).
 ///
@@ -50,6 +59,7 @@ pub fn group<'a>(c: &'a mut Criterion<Memory>, name: impl Into<String>) -> Group
         name,
         group: Some(group),
         journal: Journal::open(&summary::default_path(), None),
+        sites: std::env::var_os(SITES_ENV).is_some_and(|v| v != "0"),
     }
 }
 
@@ -74,7 +84,12 @@ impl Group<'_> {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.bench_tasks(name, tasks, |b| tasks.bench(b, &make))
+        self.bench_tasks(
+            name,
+            tasks,
+            |b| tasks.bench(b, &make),
+            || tasks.sites(&make),
+        )
     }
 
     /// [`Group::tasks`] with per-run state kept outside the tasks ([`Tasks::measure_with`]):
@@ -87,17 +102,22 @@ impl Group<'_> {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.bench_tasks(&tasks.label(), tasks, |b| {
-            tasks.bench_with(b, &state, &make)
-        })
+        self.bench_tasks(
+            &tasks.label(),
+            tasks,
+            |b| tasks.bench_with(b, &state, &make),
+            || tasks.sites_with(&state, &make),
+        )
     }
 
-    /// One benchmark of `tasks` under `name`, run by `bench`, then recorded.
+    /// One benchmark of `tasks` under `name`, run by `bench`, then recorded (with the
+    /// allocation sites of one more run, by `sites`, when the group records them).
     fn bench_tasks(
         &mut self,
         name: &str,
         tasks: &Tasks,
         mut bench: impl FnMut(&mut criterion::Bencher<'_, Memory>),
+        sites: impl FnOnce() -> Result<Vec<Site>, Error>,
     ) -> &mut Self {
         let Some(group) = self.group.as_mut() else {
             return self;
@@ -140,6 +160,21 @@ impl Group<'_> {
         case.future_size = tasks.future_size();
         case.future_type = tasks.future_type().map(String::from);
         println!("{case}");
+        if self.sites {
+            match sites() {
+                Ok(found) => {
+                    println!(
+                        "{id}: {} allocation sites recorded at the peak",
+                        found.len()
+                    );
+                    case.sites = Some(found);
+                    case.sites_from = std::env::current_exe()
+                        .ok()
+                        .map(|e| e.to_string_lossy().into_owned());
+                }
+                Err(e) => println!("{id}: allocation sites not recorded: {e}"),
+            }
+        }
         if let Err(e) = self.journal.record(Entry::Case(case)) {
             eprintln!("taskmem: {e}");
         }

@@ -1,14 +1,15 @@
 #![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 
-// The measuring core: allocator counters, probes, one measured run, the Criterion
-// measurement and the task drivers. It reads no environment and no files.
+// The measuring core: allocator counters, probes, one measured run, allocation sites, the
+// Criterion measurement and the task drivers. It reads no environment and no files.
 pub mod alloc;
 mod error;
 mod measurement;
 pub mod probe;
 mod runtime;
 pub mod sample;
+pub mod sites;
 mod tasks;
 
 // What records a user's results: the summary file and the group that writes it.
@@ -38,7 +39,7 @@ pub mod summary;
 
 pub use alloc::TrackedJemalloc;
 pub use error::Error;
-pub use group::{Group, group};
+pub use group::{Group, SITES_ENV, group};
 pub use measurement::{
     AnalysisPanic, Calls, Memory, Mode, NRESAMPLES, SAMPLE_SIZE, binary_unit, criterion,
     format_bytes,

@@ -12,6 +12,7 @@ mod api;
 mod baseline;
 mod payload;
 mod release;
+mod sites;
 
 /// The probes are process-wide: a test that builds or drops a runtime while another measures
 /// would move its figures, so the measuring tests of every module take this lock and run one

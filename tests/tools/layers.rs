@@ -10,13 +10,14 @@ use std::path::{Path, PathBuf};
 
 /// The library's measuring core: allocator counters, probes, one measured run, the Criterion
 /// measurement, the task drivers, what a run is made of, and their error type.
-const CORE: [&str; 7] = [
+const CORE: [&str; 8] = [
     "alloc",
     "error",
     "measurement",
     "probe",
     "runtime",
     "sample",
+    "sites",
     "tasks",
 ];
 
@@ -53,6 +54,7 @@ const SUITE_LAYERS: [(&str, &[&str]); 4] = [
             "spawn_time",
             "suite",
             "sweep",
+            "symbols",
         ],
     ),
 ];

@@ -44,6 +44,8 @@ fn case(pair: &str, n: usize, metric: Metric, value: f64, allocated: f64) -> Cas
         runtime: None,
         future_size: None,
         future_type: None,
+        sites: None,
+        sites_from: None,
     }
 }
 

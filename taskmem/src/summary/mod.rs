@@ -115,6 +115,14 @@ pub struct CaseSummary {
     /// `std::any::type_name` of the task's future, for a case recorded from a user's bench.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub future_type: Option<String>,
+    /// The heap the run's tasks held at the peak by call stack ([`crate::Tasks::sites`]),
+    /// from one more run, when the bench was asked for it (`TASKMEM_SITES=1`, as `taskmem
+    /// bill` runs it). The addresses are the bench executable's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sites: Option<Vec<crate::sites::Site>>,
+    /// The executable that recorded [`CaseSummary::sites`]: their addresses are its.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sites_from: Option<String>,
 }
 
 /// One runtime x strategy pair (with its bound and payload, where it has them).
@@ -336,6 +344,8 @@ pub fn summarise(
         runtime: None,
         future_size: None,
         future_type: None,
+        sites: None,
+        sites_from: None,
     }
 }
 

@@ -50,6 +50,7 @@ use crate::error::Error;
 use crate::measurement::{Calls, Memory};
 pub use crate::runtime::{Release, Runtime, Strategy};
 use crate::sample::{self, Metric, Sample};
+use crate::sites::Site;
 // What `taskmem::on` names: the runtimes a run is compiled for.
 #[cfg(feature = "async-std")]
 pub use dispatch::AsyncStd;
@@ -376,22 +377,109 @@ impl Tasks {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.refuse(self.held_size(&make))?;
-        Watchdog::start();
-        self.executor()?;
-        if !self.warmed.load(std::sync::atomic::Ordering::SeqCst) {
-            // The runtime's first run, unmeasured (see `measure`; `run_on` marks it made).
-            self.run_on::<R, F, M>(&make, &mut || {}, &mut || {})?;
-        }
-        if self.keeps_table() {
-            Seen::reserve(self.strategy.live_tasks(self.n));
-        }
+        self.prepare::<R, F, M>(&make)?;
         let run = |at_peak: &mut dyn FnMut()| self.run_on::<R, F, M>(&make, &mut || {}, at_peak);
         if self.reuse_pages {
             sample::measure_reusing(run)
         } else {
             sample::measure(run)
         }
+    }
+
+    /// What comes before a measured (or site-recorded) run: the refusals, the runtime, its
+    /// first run (unmeasured, see [`Tasks::measure`]) and the first-poll table, reserved
+    /// before the run so that it is not the run's.
+    fn prepare<R: On, F, M>(&self, make: &M) -> Result<(), Error>
+    where
+        M: Fn() -> F,
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.refuse(self.held_size(make))?;
+        Watchdog::start();
+        self.executor()?;
+        if !self.warmed.load(std::sync::atomic::Ordering::SeqCst) {
+            // The runtime's first run, unmeasured (see `measure`; `run_on` marks it made).
+            self.run_on::<R, F, M>(make, &mut || {}, &mut || {})?;
+        }
+        if self.keeps_table() {
+            Seen::reserve(self.strategy.live_tasks(self.n));
+        }
+        Ok(())
+    }
+
+    /// One run that records where the tasks' heap was allocated ([`crate::sites`]): every
+    /// block allocated from just before the first task is created and still live at the
+    /// peak (every task alive and polled once, the heap quiet), summed by call stack, largest
+    /// first. What the runtime allocated for the tasks (task cells, timer and I/O
+    /// registrations, its queues) is there beside what the tasks' own code allocated; the
+    /// stacks' addresses are the executable's, for a symbolizer to name (`taskmem bill`
+    /// does). A run of its own, slower than a measured one and not a measurement: the
+    /// recorder's own table is not in the sites, but it is in the process's heap.
+    ///
+    /// ```
+    /// taskmem::use_tracked_jemalloc!();
+    ///
+    /// fn main() -> Result<(), taskmem::Error> {
+    ///     let tasks = taskmem::Tasks::new(
+    ///         taskmem::Runtime::TokioCurrentThread,
+    ///         taskmem::Strategy::Spawn,
+    ///         1_000,
+    ///     );
+    ///     let sites = tasks.sites(|| async {
+    ///         let buffer = vec![0u8; 3000];
+    ///         tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+    ///         drop(buffer);
+    ///     })?;
+    ///     // One site holds the 1,000 buffers; others hold tokio's task cells.
+    ///     assert!(sites.iter().any(|s| s.blocks == 1_000 && s.bytes == 3_000_000));
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn sites<F, M>(&self, make: M) -> Result<Vec<Site>, Error>
+    where
+        M: Fn() -> F,
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        if !crate::sites::supported() {
+            return Err(Error::Unsupported(
+                "allocation sites are recorded on Linux only".into(),
+            ));
+        }
+        if !crate::alloc::installed() {
+            return Err(Error::NoAllocator);
+        }
+        let _guard = sample::exclusive();
+        self.prepare::<Any, F, M>(&make)?;
+        sample::quiesce();
+        let mut found = None;
+        let ran = self.run_on::<Any, F, M>(&make, &mut crate::sites::start, &mut || {
+            sample::quiesce();
+            found = Some(crate::sites::snapshot());
+        });
+        crate::sites::stop();
+        ran?;
+        found.ok_or_else(|| Error::Probe("the run never reached its peak".into()))
+    }
+
+    /// [`Tasks::sites`] with per-run state kept outside the tasks, as
+    /// [`Tasks::measure_with`] has it: the state is made before the recording starts and
+    /// dropped after the run.
+    pub fn sites_with<S, F, M>(
+        &self,
+        state: impl FnOnce() -> S,
+        make: M,
+    ) -> Result<Vec<Site>, Error>
+    where
+        M: Fn(&mut S) -> F,
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let state = std::cell::RefCell::new(state());
+        let sites = self.sites(|| make(&mut state.borrow_mut()));
+        drop(state);
+        sites
     }
 
     /// One run without a measurement: `at_peak` is called once, with every task alive and
