@@ -8,6 +8,7 @@
 //! | `TASKMEM_COMPARE` | after the run, compare with `target-baselines/<NAME>.json`; exit 1 on a regression | none |
 //! | `TASKMEM_PAYLOAD` | the payload dimension: `off`, `default` (a reduced set at N = 1K, 10K: [`matrix::default_payload_cases`]), `all` (every default payload on every async pair at `TASKMEM_SIZES`), or a list of payloads (`p1024-inline,p4096-heap`) run on every async pair at `TASKMEM_SIZES` | `default` |
 //! | `TASKMEM_BOUND` | K of the bounded strategies (`buffer_unordered`, `semaphore`); written in their ids (`k1000`) | `1000` |
+//! | `TASKMEM_SITES` | `1`: each case is followed by one run that records where its tasks' heap was allocated, kept in the summary for `taskmem bill --bench memory` | off |
 //! | `TASKMEM_JOBS` | how many processes run cases at once ([`crate::jobs`]); `1` runs every case in the bench's own process | one per core, fewer when memory is short |
 //!
 //! The command line is Criterion's; taskmem reads its filter (a regex matched anywhere in
@@ -292,6 +293,9 @@ pub struct Config {
     /// `TASKMEM_JOBS`: processes running cases at once; `None` lets [`crate::jobs::count`]
     /// choose.
     pub jobs: Option<usize>,
+    /// `TASKMEM_SITES` (set, not `0`): each case is followed by one run that records its
+    /// allocation sites into the summary, for `taskmem bill`.
+    pub sites: bool,
 }
 
 impl Config {
@@ -307,6 +311,7 @@ impl Config {
             var("TASKMEM_PAYLOAD").as_deref(),
             var("TASKMEM_BOUND").as_deref(),
         )?;
+        config.sites = var(taskmem::SITES_ENV).is_some_and(|v| v != "0");
         if let Some(jobs) = var("TASKMEM_JOBS") {
             config.jobs = Some(parse_jobs(&jobs).map_err(|e| format!("TASKMEM_JOBS: {e}"))?);
         }
@@ -346,6 +351,7 @@ impl Config {
             payload: PayloadSet::Default,
             bound: DEFAULT_BOUND,
             jobs: None,
+            sites: false,
         })
     }
 

@@ -298,6 +298,23 @@ impl Suite {
         let mut summary = summary::summarise(&case.id(), case.n, metric, &measured, runs);
         summary.future_size = crate::workload::future_size(case);
         println!("{summary}");
+        if self.config.sites && case.runtime != Runtime::Os {
+            match driver.sites(case, &opts) {
+                Ok((sites, future_type)) => {
+                    println!(
+                        "{}: {} allocation sites recorded at the peak",
+                        case.id(),
+                        sites.len()
+                    );
+                    summary.sites = Some(sites);
+                    summary.future_type = future_type.map(String::from);
+                    summary.sites_from = std::env::current_exe()
+                        .ok()
+                        .map(|e| e.to_string_lossy().into_owned());
+                }
+                Err(e) => println!("{}: allocation sites not recorded: {e}", case.id()),
+            }
+        }
         if let Some(journal) = self.journal.as_mut() {
             if let Err(e) = journal.record(Entry::Case(summary.clone())) {
                 eprintln!("taskmem: {}: {e}", case.id());

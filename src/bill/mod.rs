@@ -144,10 +144,14 @@ pub fn of(
         ),
     };
     let future_bytes = pair.future_size.unwrap_or(0) as f64;
-    let on_tokio = pair.runtime.starts_with("tokio");
+    // A user's case records its runtime's id; the suite's carry it in their id.
+    let runtime = last
+        .and_then(|c| c.runtime.clone())
+        .unwrap_or_else(|| pair.id.split('/').next().unwrap_or("").to_string());
+    let on_tokio = runtime.starts_with("tokio");
     let cell = match (&future, on_tokio) {
         (Ok(f), true) => tokio_cell(
-            tokio_cells(types, &f.name, &pair.runtime),
+            tokio_cells(types, &f.name, &runtime),
             sites.as_deref().ok(),
             pair.future_size.unwrap_or(0),
         ),
@@ -280,17 +284,34 @@ fn site_label(
                     "tokio: the task cell around the boxed future ({} B, aligned to {} B)",
                     cell.size, cell.align
                 ),
-                None => "tokio: the task cell".to_string(),
+                None => format!(
+                    "tokio: the task cell{} (the future inside; its layout not read)",
+                    share
+                        .block_size
+                        .map(|b| format!(", {b} B each"))
+                        .unwrap_or_default()
+                ),
             }
         }
         Owner::Runtime(rt) if rt == "tokio" && same_as_future => format!(
             "tokio: the future ({future_name}), boxed: past tokio's threshold (16 KiB; 2 KiB \
              in a debug build)"
         ),
-        Owner::Runtime(rt) if rt == "async-task" && share.function.contains("RawTask") => {
+        Owner::Runtime(rt)
+            if rt == "async-task"
+                && (share.function.contains("RawTask")
+                    || share
+                        .site
+                        .as_deref()
+                        .is_some_and(|s| s.contains("/src/raw.rs"))) =>
+        {
             format!(
                 "async-task: the task: header, schedule function and the future \
-                 {future_bytes:.0} B ({future_name})"
+                 {future_bytes:.0} B ({future_name}){}",
+                share
+                    .block_size
+                    .map(|b| format!(", {b} B each"))
+                    .unwrap_or_default()
             )
         }
         Owner::Runtime(rt) => format!("{rt}{at}"),
@@ -299,10 +320,10 @@ fn site_label(
              JoinHandles, a join_all's futures){at}"
         ),
         Owner::Yours => format!("your code{at}"),
-        Owner::Library(name) => format!(
-            "{name}{at}, called from your code at {}",
-            share.place.as_deref().unwrap_or("(no line)")
-        ),
+        Owner::Library(name) => match share.place.as_deref() {
+            Some(place) => format!("{name}{at}, called from your code at {place}"),
+            None => format!("{name}{at}"),
+        },
         Owner::Unknown => "an allocation no frame names".to_string(),
     };
     format!("{what} [{function}]{blocks}")

@@ -221,6 +221,22 @@ impl Driver {
         }
     }
 
+    /// Runs the case once and records where the blocks its tasks hold at the peak were
+    /// allocated ([`Tasks::sites`]), with the type name of its future. OS threads have no
+    /// tasks to record: skipped.
+    pub fn sites(
+        &self,
+        case: &Case,
+        opts: &RunOptions,
+    ) -> Result<(Vec<taskmem::sites::Site>, Option<&'static str>), CaseError> {
+        match self.tasks(case, opts)? {
+            None => Err(CaseError::Skipped(
+                "OS threads have no tasks whose allocation sites to record".into(),
+            )),
+            Some(tasks) => with_body(&tasks, case, opts, Sites),
+        }
+    }
+
     /// Runs the case once like [`Driver::run`] and returns the time from just before the
     /// first task is created (after the limit checks) to every task alive and pending.
     /// `at_peak` is called there, with every task alive and pending (before a
@@ -293,6 +309,24 @@ impl Action for Measure {
     {
         let _guard = exclusive();
         Ok(tasks.measure_on::<R, F, M>(make)?)
+    }
+}
+
+/// A run that records the allocation sites of the blocks the tasks hold at the peak, with
+/// the future's type name.
+struct Sites;
+
+impl Action for Sites {
+    type Out = (Vec<taskmem::sites::Site>, Option<&'static str>);
+    fn act<R: On, F, M>(self, tasks: &Tasks, make: M) -> Result<Self::Out, CaseError>
+    where
+        M: Fn() -> F,
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let _guard = exclusive();
+        let sites = tasks.sites_on::<R, F, M>(make)?;
+        Ok((sites, tasks.future_type()))
     }
 }
 

@@ -79,3 +79,47 @@ fn a_measured_run_after_a_recording_reads_as_before() {
         "requested bytes moved after a site recording"
     );
 }
+
+/// The suite's own cases (`TASKMEM_SITES=1 cargo bench --bench memory`): what the sites of a
+/// recording hold is what a measured run of the same case allocates, within 1 %, and the
+/// sites, named from this very binary's line tables by `taskmem bill`'s reader, include the
+/// runtime's task (or, unspawned, futures-util's or taskmem's hold of the futures).
+#[test]
+fn the_suites_cases_sites_hold_what_a_measured_run_allocates() {
+    use taskmem_suite::bill::sites::{self, Owner};
+    use taskmem_suite::matrix::Case;
+    use taskmem_suite::workload::{Driver, RunOptions};
+
+    let _serial = serial();
+    let exe = std::env::current_exe().unwrap();
+    for id in [
+        "tokio-mt/spawn/4000",
+        "smol/spawn/4000",
+        "tokio-ct/join_all/4000",
+    ] {
+        let case: Case = id.parse().unwrap();
+        let driver = Driver::new(case.runtime).unwrap();
+        let opts = RunOptions::default();
+        driver.measure(&case, &opts).unwrap();
+        let measured = driver.measure(&case, &opts).unwrap().requested as f64;
+        let (found, future_type) = driver.sites(&case, &opts).unwrap();
+        let held: u64 = found.iter().map(|s| s.bytes).sum();
+        assert!(
+            (held as f64 - measured).abs() <= 0.01 * measured,
+            "{id}: the sites hold {held} B, a measured run allocated {measured} B"
+        );
+        assert!(future_type.is_some(), "{id}");
+        let frames = taskmem_suite::symbols::resolve(&exe, &sites::addresses(&found)).unwrap();
+        let shares = sites::shares(&[(case.n, &found)], &frames, None);
+        let owners: Vec<&Owner> = shares.iter().map(|s| &s.owner).collect();
+        let expected = if case.strategy.spawns() {
+            owners.iter().any(|o| matches!(o, Owner::Runtime(_)))
+        } else {
+            // join_all of many futures is futures-util's FuturesUnordered: a task per future.
+            owners
+                .iter()
+                .any(|o| **o == Owner::Taskmem || **o == Owner::Library("futures-util".into()))
+        };
+        assert!(expected, "{id}: {shares:#?}");
+    }
+}

@@ -442,6 +442,18 @@ impl Tasks {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
+        let _guard = sample::exclusive();
+        self.sites_on::<Any, F, M>(make)
+    }
+
+    /// [`Tasks::sites`] compiled for the runtimes and strategies of `R` only (see
+    /// [`Tasks::measure_on`]). The caller holds [`sample::exclusive`].
+    pub fn sites_on<R: On, F, M>(&self, make: M) -> Result<Vec<Site>, Error>
+    where
+        M: Fn() -> F,
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
         if !crate::sites::supported() {
             return Err(Error::Unsupported(
                 "allocation sites are recorded on Linux only".into(),
@@ -450,11 +462,10 @@ impl Tasks {
         if !crate::alloc::installed() {
             return Err(Error::NoAllocator);
         }
-        let _guard = sample::exclusive();
-        self.prepare::<Any, F, M>(&make)?;
+        self.prepare::<R, F, M>(&make)?;
         sample::quiesce();
         let mut found = None;
-        let ran = self.run_on::<Any, F, M>(&make, &mut crate::sites::start, &mut || {
+        let ran = self.run_on::<R, F, M>(&make, &mut crate::sites::start, &mut || {
             sample::quiesce();
             found = Some(crate::sites::snapshot());
         });
