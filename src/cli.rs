@@ -5,6 +5,7 @@
 //! could not be read; 2 bad input, including a missing, corrupt or newer-format baseline
 //! (one line on stderr naming the file, never a usage dump or a backtrace).
 
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
@@ -150,10 +151,14 @@ pub struct BillOptions {
     /// The bench's package [default: the one in the current directory].
     #[arg(long, value_name = "FILE")]
     pub manifest_path: Option<PathBuf>,
-    /// Only pairs whose id matches this regular expression (also passed to the bench as
-    /// Criterion's filter).
+    /// Only pairs whose id, or one of whose case ids, matches this regular expression (also
+    /// passed to the bench as Criterion's filter).
     #[arg(long)]
     pub filter: Option<String>,
+    /// Cargo features to build the bench with (`connections` for the suite's idle
+    /// connections), as `cargo bench --features` takes them.
+    #[arg(long)]
+    pub features: Option<String>,
     /// Bill the cases already in the summary; do not run the bench.
     #[arg(long)]
     pub no_run: bool,
@@ -183,7 +188,12 @@ fn bill(o: &BillOptions) -> i32 {
         }
     };
     println!("{}", crate::layouts::NOTICE);
-    let build = match crate::layouts::of_bench(o.manifest_path.as_deref(), &o.bench, &o.profile) {
+    let build = match crate::layouts::of_bench(
+        o.manifest_path.as_deref(),
+        &o.bench,
+        &o.profile,
+        o.features.as_deref(),
+    ) {
         Ok(build) => build,
         Err(e) => {
             eprintln!("taskmem: {e}");
@@ -239,7 +249,13 @@ fn bill(o: &BillOptions) -> i32 {
         .pairs
         .iter()
         .filter(|p| p.cases.iter().any(|c| c.future_type.is_some()))
-        .filter(|p| filter.as_ref().is_none_or(|f| f.is_match(&p.id)))
+        // The filter is Criterion's, on case ids: a pair is in when it or one of its cases
+        // matches.
+        .filter(|p| {
+            filter
+                .as_ref()
+                .is_none_or(|f| f.is_match(&p.id) || p.cases.iter().any(|c| f.is_match(&c.id)))
+        })
         // After a run, the pairs it recorded (the summary keeps other benches' too).
         .filter(|p| {
             o.no_run
@@ -265,14 +281,53 @@ fn bill(o: &BillOptions) -> i32 {
         .package_dir
         .as_deref()
         .map(|d| d.to_string_lossy().into_owned());
+    let mut records = BTreeMap::new();
     for p in pairs {
         println!();
         let sites = pair_sites(p, build.executable.as_deref(), root.as_deref());
-        for line in crate::bill::of(p, &layouts, sites).lines() {
+        let bill = crate::bill::of(p, &layouts, sites);
+        for line in bill.lines() {
             println!("{line}");
+        }
+        records.insert(p.id.clone(), (p.cases.clone(), bill.record()));
+    }
+    println!();
+    match record_bills(&path, records) {
+        Ok(n) => println!(
+            "taskmem: {n} bill{} written to {} (each pair's `bill`; `taskmem report` draws \
+             them)",
+            if n == 1 { "" } else { "s" },
+            path.display()
+        ),
+        Err(e) => {
+            eprintln!("taskmem: the bills were printed but not kept: {e}");
+            return 1;
         }
     }
     0
+}
+
+/// Writes each pair's bill into the summary at `path`, under its lock and atomically (a
+/// bench writing the summary meanwhile is waited for; a pair it measured again meanwhile
+/// keeps no bill, its cases no longer being the billed ones). Returns how many were kept.
+fn record_bills(
+    path: &Path,
+    mut records: BTreeMap<String, (Vec<summary::CaseSummary>, crate::bill::Record)>,
+) -> Result<usize, String> {
+    let _lock = summary::journal::lock(path)?;
+    let mut s = summary::load(path)?;
+    let mut kept = 0;
+    for p in &mut s.pairs {
+        if let Some((_, r)) = records.remove(&p.id).filter(|(cases, _)| *cases == p.cases) {
+            p.bill =
+                Some(serde_json::to_value(r).map_err(|e| format!("cannot encode a bill: {e}"))?);
+            kept += 1;
+        }
+    }
+    let json =
+        serde_json::to_vec_pretty(&s).map_err(|e| format!("cannot encode the summary: {e}"))?;
+    summary::write_atomic(path, &json)?;
+    Ok(kept)
 }
 
 /// The allocation sites of a pair's cases, per task and named from `exe`; why not, when the

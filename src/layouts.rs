@@ -13,7 +13,11 @@
 //! workspace's members only, and with line tables where the profile has no debug
 //! information, so that the allocation sites of the run can be named down to the line.
 //! Those crates are compiled again; the next `cargo bench` compiles them again without. The
-//! layout of a type does not depend on either.
+//! layout of a type does not depend on either. The workspace's libraries are compiled with
+//! `-Zprint-type-sizes` too, their layouts kept beside their artifacts
+//! (`<crate><hash>.layouts.txt`, read back for fresh ones): a future a library instantiates
+//! itself (the suite's workloads, reached through its `Driver`) is laid out there, not in the
+//! bench target.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -42,7 +46,29 @@ pub fn as_rustc_wrapper() -> Option<i32> {
     if !debuginfo {
         cmd.args(["-C", "debuginfo=line-tables-only", "-C", "strip=none"]);
     }
+    // A library of the workspace: its layouts too (the futures it instantiates itself, such
+    // as the suite's workloads), kept beside its artifact.
+    let layouts = lib_layouts_file(&args);
+    let tmp = layouts.as_ref().map(|f| f.with_extension("txt.tmp"));
+    if let Some(tmp) = &tmp {
+        match std::fs::File::create(tmp) {
+            Ok(file) => {
+                cmd.arg("-Zprint-type-sizes").stdout(file);
+            }
+            Err(e) => eprintln!(
+                "taskmem: as rustc wrapper: cannot write {}: {e}",
+                tmp.display()
+            ),
+        }
+    }
     let status = cmd.env("RUSTC_BOOTSTRAP", "1").env_remove(WRAPPER).status();
+    if let (Some(tmp), Some(file)) = (&tmp, &layouts) {
+        if status.as_ref().is_ok_and(|s| s.success()) {
+            let _ = std::fs::rename(tmp, file);
+        } else {
+            let _ = std::fs::remove_file(tmp);
+        }
+    }
     Some(match status {
         Ok(s) => s.code().unwrap_or(1),
         Err(e) => {
@@ -50,6 +76,42 @@ pub fn as_rustc_wrapper() -> Option<i32> {
             1
         }
     })
+}
+
+/// Where a library's layouts go, for rustc arguments that compile a library without
+/// `-Zprint-type-sizes` of their own: `<out-dir>/<crate-name><extra-filename>.layouts.txt`,
+/// beside its `.rlib` (see [`lib_layouts_of`]). `None` for any other compilation.
+fn lib_layouts_file(args: &[std::ffi::OsString]) -> Option<PathBuf> {
+    let args: Vec<String> = args
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let value = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    if value("--crate-type").as_deref() != Some("lib")
+        || args.iter().any(|a| a.contains("print-type-sizes"))
+    {
+        return None;
+    }
+    let extra = args
+        .iter()
+        .find_map(|a| a.strip_prefix("extra-filename="))
+        .unwrap_or("");
+    Some(
+        PathBuf::from(value("--out-dir")?)
+            .join(format!("{}{extra}.layouts.txt", value("--crate-name")?)),
+    )
+}
+
+/// The layouts the wrapper kept for a library artifact (its `.rlib`, from cargo's
+/// `compiler-artifact` message), when it compiled it.
+fn lib_layouts_of(rlib: &Path) -> Option<String> {
+    let stem = rlib.file_stem()?.to_str()?.strip_prefix("lib")?;
+    std::fs::read_to_string(rlib.with_file_name(format!("{stem}.layouts.txt"))).ok()
 }
 
 /// The cargo that runs this (`$CARGO` under cargo), or the one on the `PATH`.
@@ -75,10 +137,19 @@ pub struct Build {
 
 /// Compiles the bench target `bench` of the package at `manifest` (the current one when
 /// `None`) in cargo profile `profile` (`bench`, as `cargo bench` compiles it) with rustc's
-/// `-Zprint-type-sizes`, and returns the layouts and the executable.
-pub fn of_bench(manifest: Option<&Path>, bench: &str, profile: &str) -> Result<Build, String> {
+/// `-Zprint-type-sizes`, with the cargo `features` given (a bench that requires some), and
+/// returns the layouts and the executable.
+pub fn of_bench(
+    manifest: Option<&Path>,
+    bench: &str,
+    profile: &str,
+    features: Option<&str>,
+) -> Result<Build, String> {
     let mut cmd = Command::new(cargo());
     cmd.args(["rustc", "--profile", profile, "--bench", bench]);
+    if let Some(f) = features {
+        cmd.args(["--features", f]);
+    }
     cmd.arg("--message-format=json-render-diagnostics");
     if let Some(m) = manifest {
         cmd.arg("--manifest-path").arg(m);
@@ -117,11 +188,40 @@ pub fn of_bench(manifest: Option<&Path>, bench: &str, profile: &str) -> Result<B
         ));
     }
     let (executable, package_dir) = bench_artifact(&text, bench);
+    // The workspace's libraries' layouts, kept beside their artifacts (fresh ones too).
+    let mut text = text;
+    for rlib in rlibs(&text) {
+        if let Some(more) = lib_layouts_of(&rlib) {
+            text.push('\n');
+            text.push_str(&more);
+        }
+    }
     Ok(Build {
         layouts: text,
         executable,
         package_dir,
     })
+}
+
+/// Every `.rlib` cargo's JSON messages among the lines of `text` name.
+fn rlibs(text: &str) -> Vec<PathBuf> {
+    text.lines()
+        .filter(|l| l.starts_with('{'))
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|m| m["reason"] == "compiler-artifact")
+        .flat_map(|m| {
+            m["filenames"]
+                .as_array()
+                .map(|f| {
+                    f.iter()
+                        .filter_map(|f| f.as_str())
+                        .filter(|f| f.ends_with(".rlib"))
+                        .map(PathBuf::from)
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default()
+        })
+        .collect()
 }
 
 /// The executable and package folder of the bench target `bench`, from cargo's JSON

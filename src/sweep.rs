@@ -638,6 +638,7 @@ pub fn to_summary(rows: &[Row], sleep: Duration) -> Summary {
             bound: None,
             breakdown: None,
             bytes_per_live_task: None,
+            bill: None,
         });
     }
     let mut s = summary::merge(None, Vec::new(), Vec::new(), None);

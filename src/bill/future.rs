@@ -9,10 +9,12 @@
 
 use std::collections::BTreeMap;
 
+use serde::{Deserialize, Serialize};
+
 use super::layout::{Field, TypeLayout, Variant};
 
 /// One state of a future's state machine.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct State {
     /// `Unresumed`, `Suspend0`, `Returned`, ...
     pub name: String,
@@ -32,9 +34,12 @@ pub struct State {
 }
 
 /// A change to the source and what it would save.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Advice {
-    /// The local.
+    /// What to change.
+    #[serde(default)]
+    pub change: Change,
+    /// The local (for [`Change::Box`], the awaited future's type).
     pub local: String,
     /// Its bytes.
     pub bytes: u64,
@@ -44,8 +49,20 @@ pub struct Advice {
     pub future_without: u64,
 }
 
+/// The kind of change an [`Advice`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Change {
+    /// A local held across an await: drop it before the await, or create it after.
+    #[default]
+    DropBefore,
+    /// The awaited future makes the fattest state: box it (`Box::pin(..).await`), so that
+    /// its bytes are on the heap only while it is awaited.
+    Box,
+}
+
 /// A future's state machine, as the bill shows it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FutureBill {
     /// The compiler's name for it (`{async fn body of handler()}`).
     pub name: String,
@@ -71,6 +88,10 @@ const NESTING: usize = 4;
 /// its padding.
 const WORTH: u64 = 16;
 
+/// The least an awaited future must hold for boxing it to be advised: a box costs a
+/// pointer in the state and a heap block with its size-class rounding.
+const BOX_WORTH: u64 = 128;
+
 /// The layout of the measured future: an async state machine of `size` bytes whose name
 /// matches `type_name` (`mybench::handler::{{closure}}` is `{async fn body of handler()}`,
 /// possibly with its module path). `Err` says why none, or which several, matched.
@@ -84,7 +105,10 @@ pub fn find<'a>(
         .filter(|t| t.is_async() && t.size == size)
         .collect();
     // `a::b::handler::{{closure}}`: the async fn `handler`; more closures: a block in it.
-    let path: Vec<&str> = type_name.split("::").collect();
+    // A generic one's arguments (`task<tokio::time::sleep::Sleep, ..>`) are left out of the
+    // path, and tell apart its instances below.
+    let plain = without_generics(type_name);
+    let path: Vec<&str> = plain.split("::").collect();
     let closures = path
         .iter()
         .rev()
@@ -100,15 +124,37 @@ pub fn find<'a>(
         .copied()
         .filter(|t| {
             if closures == 1 {
-                t.name.starts_with("{async fn body of ")
-                    && (t.name.ends_with(&format!("::{function}()}}"))
-                        || t.name == format!("{{async fn body of {function}()}}"))
+                let name = without_generics(&t.name);
+                name.starts_with("{async fn body of ")
+                    && (name.ends_with(&format!("::{function}()}}"))
+                        || name == format!("{{async fn body of {function}()}}"))
             } else {
                 t.name.starts_with("{async block@") || t.name.starts_with("{async closure")
             }
         })
         .collect();
+    // Instances of one generic async fn: the one whose arguments name what the type name's
+    // do (the last segment of each: `Sleep`, `sleep`; paths differ by re-exports).
+    let by_name = if by_name.len() > 1 && plain != type_name {
+        let wanted = argument_names(type_name);
+        let fitting: Vec<&TypeLayout> = by_name
+            .iter()
+            .copied()
+            .filter(|t| {
+                let theirs = identifiers(generics(&t.name));
+                wanted.iter().all(|w| theirs.contains(w))
+            })
+            .collect();
+        if fitting.is_empty() { by_name } else { fitting }
+    } else {
+        by_name
+    };
     match (by_name.as_slice(), sized.as_slice()) {
+        // A future type of its own (`tokio::time::sleep::Sleep`), not an async fn or block.
+        _ if closures == 0 => Err(format!(
+            "`{type_name}` is a future type of its own ({size} B), not an async fn or block: \
+             it has no states to read"
+        )),
         ([one], _) => Ok(one),
         ([], []) => Err(format!(
             "no async state machine of {size} B in the compiler's layouts (is `{type_name}` \
@@ -125,6 +171,94 @@ pub fn find<'a>(
                 .join(", ")
         )),
     }
+}
+
+/// `name` without its generic arguments (`a::task<b::C, d>::{{closure}}`:
+/// `a::task::{{closure}}`); `<` opens arguments only after a name, not a qualified path.
+fn without_generics(name: &str) -> String {
+    let mut out = String::new();
+    let mut depth = 0usize;
+    let mut prev = ' ';
+    let mut last = ' ';
+    for c in name.chars() {
+        let arrow = c == '>' && last == '-';
+        last = c;
+        match c {
+            '<' if depth > 0 || prev.is_alphanumeric() || prev == '_' => depth += 1,
+            '>' if depth > 0 && !arrow => depth -= 1,
+            _ if depth > 0 => {}
+            _ => out.push(c),
+        }
+        if depth == 0 && c != '>' {
+            prev = c;
+        }
+    }
+    out
+}
+
+/// The text inside the first generic arguments of `name` (`a::task<b::C, d>()`: `b::C, d`).
+fn generics(name: &str) -> &str {
+    let Some(start) = name
+        .char_indices()
+        .find(|&(i, c)| c == '<' && name[..i].ends_with(|p: char| p.is_alphanumeric() || p == '_'))
+    else {
+        return "";
+    };
+    let mut depth = 0usize;
+    let mut last = ' ';
+    for (i, c) in name[start.0..].char_indices() {
+        let arrow = c == '>' && last == '-';
+        last = c;
+        match c {
+            '<' => depth += 1,
+            '>' if !arrow => {
+                depth -= 1;
+                if depth == 0 {
+                    return &name[start.0 + 1..start.0 + i];
+                }
+            }
+            _ => {}
+        }
+    }
+    ""
+}
+
+/// The last path segment of each generic argument of a type name (`task<a::b::Sleep,
+/// c::sleep>::{{closure}}`: `Sleep`, `sleep`).
+fn argument_names(type_name: &str) -> Vec<String> {
+    let args = generics(type_name);
+    let mut out = Vec::new();
+    let mut depth = 0usize;
+    let mut current = String::new();
+    let mut last = ' ';
+    for c in args.chars().chain(std::iter::once(',')) {
+        let arrow = c == '>' && last == '-';
+        last = c;
+        match c {
+            '<' | '(' | '[' | '{' => depth += 1,
+            '>' if arrow => {}
+            '>' | ')' | ']' | '}' => depth = depth.saturating_sub(1),
+            ',' if depth == 0 => {
+                let arg = without_generics(current.trim());
+                if let Some(last) = arg.rsplit("::").next().filter(|l| !l.is_empty()) {
+                    out.push(last.to_string());
+                }
+                current.clear();
+                continue;
+            }
+            _ => {}
+        }
+        current.push(c);
+    }
+    out
+}
+
+/// Every identifier in `text`.
+fn identifiers(text: &str) -> Vec<String> {
+    text.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 fn state(v: &Variant) -> State {
@@ -210,6 +344,7 @@ fn bill_at(types: &BTreeMap<String, TypeLayout>, future: &TypeLayout, depth: usi
             );
             if future_without + WORTH <= future.size {
                 advice.push(Advice {
+                    change: Change::DropBefore,
                     local: local.clone(),
                     bytes: *bytes,
                     held_across: held_in
@@ -222,6 +357,36 @@ fn bill_at(types: &BTreeMap<String, TypeLayout>, future: &TypeLayout, depth: usi
                             )
                         })
                         .collect(),
+                    future_without,
+                });
+            }
+        }
+        // The awaited future itself, when it is what makes this state the fattest: boxed,
+        // the state holds a pointer to it. Only where the tasks can wait in another await
+        // (with one await, they wait in this one at the peak, and a box would add to it).
+        let awaits = states.iter().filter(|s| s.awaits.is_some()).count();
+        if let Some(awaited) = &fat.awaits
+            && fat.awaitee_bytes >= BOX_WORTH
+            && awaits >= 2
+        {
+            let pointer = 8;
+            let future_without = size_of(
+                states.iter().enumerate().map(|(i, s)| {
+                    if i == fattest {
+                        s.bytes - fat.awaitee_bytes + pointer
+                    } else {
+                        s.bytes
+                    }
+                }),
+                future.discriminant,
+                future.align,
+            );
+            if future_without + WORTH <= future.size {
+                advice.push(Advice {
+                    change: Change::Box,
+                    local: awaited.clone(),
+                    bytes: fat.awaitee_bytes,
+                    held_across: vec![fat.name.clone()],
                     future_without,
                 });
             }
@@ -284,6 +449,22 @@ impl FutureBill {
             ));
         }
         for a in &self.advice {
+            if a.change == Change::Box {
+                out.push(format!(
+                    "{pad}  change: the awaited {} ({} B) makes {} the fattest state. Where the \
+                     tasks wait in another state at the peak, box it (`Box::pin(..).await`): the \
+                     future is {} B instead of {} B, {} B less per task, and the awaited \
+                     future's {} B are on the heap only while it is awaited",
+                    a.local,
+                    a.bytes,
+                    a.held_across.join(", "),
+                    a.future_without,
+                    self.size,
+                    self.size - a.future_without,
+                    a.bytes
+                ));
+                continue;
+            }
             let those = if a.held_across.len() == 1 {
                 "that await"
             } else {
@@ -330,9 +511,72 @@ mod tests {
         assert_eq!(big.held_across.len(), 2);
         // 679 - 512 = 167, + 1 discriminant = 168, a multiple of 8.
         assert_eq!(big.future_without, 168);
+        // The awaited inner() (136 B) makes Suspend1 the fattest; there is another await
+        // to wait in, so boxing it is advised, with what it saves.
+        let boxed = b
+            .advice
+            .iter()
+            .find(|a| a.change == Change::Box)
+            .unwrap_or_else(|| panic!("{:?}", b.advice));
+        assert_eq!(boxed.local, "{async fn body of inner()}");
+        assert_eq!(boxed.bytes, 136);
+        let fat = &b.states[b.fattest];
+        let others = b
+            .states
+            .iter()
+            .filter(|s| s.name != fat.name)
+            .map(|s| s.bytes)
+            .max()
+            .unwrap();
+        let expect = (others.max(fat.bytes - 136 + 8) + 1).div_ceil(8) * 8;
+        assert_eq!(boxed.future_without, expect, "{b:?}");
         let text = b.lines(0).join("\n");
+        assert!(text.contains("box it (`Box::pin(..).await`)"), "{text}");
         assert!(text.contains("<- fattest"), "{text}");
         assert!(text.contains("512 B less per task"), "{text}");
+    }
+
+    #[test]
+    fn an_instance_of_a_generic_async_fn_is_told_apart_by_its_arguments() {
+        assert_eq!(
+            argument_names(
+                "s::payload::task<tokio::time::sleep::Sleep, tokio::time::sleep::sleep>::{{closure}}"
+            ),
+            ["Sleep", "sleep"]
+        );
+        assert_eq!(
+            without_generics("s::task<a::B<C>, d>::{{closure}}"),
+            "s::task::{{closure}}"
+        );
+        let tokio = "{async fn body of workload::payload::task<tokio::time::Sleep, \
+                     fn(std::time::Duration) -> tokio::time::Sleep {tokio::time::sleep}>()}";
+        let async_std = "{async fn body of workload::payload::task<{async fn body of \
+                         async_std::task::sleep::sleep()}, fn(std::time::Duration) -> impl \
+                         std::future::Future<Output = ()> {workload::payload::async_std_sleep}>()}";
+        let layout = |name: &str| TypeLayout {
+            name: name.into(),
+            size: 120,
+            align: 8,
+            discriminant: 1,
+            variants: vec![crate::bill::layout::Variant {
+                name: "Suspend0".into(),
+                size: 119,
+                fields: Vec::new(),
+            }],
+            end_padding: 0,
+        };
+        let types = BTreeMap::from([
+            (tokio.to_string(), layout(tokio)),
+            (async_std.to_string(), layout(async_std)),
+        ]);
+        let found = find(
+            &types,
+            "taskmem_suite::workload::payload::task<tokio::time::sleep::Sleep, \
+             tokio::time::sleep::sleep>::{{closure}}",
+            120,
+        )
+        .unwrap();
+        assert_eq!(found.name, tokio);
     }
 
     #[test]

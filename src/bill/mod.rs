@@ -23,6 +23,8 @@ pub mod sites;
 
 use std::collections::BTreeMap;
 
+use serde::{Deserialize, Serialize};
+
 use taskmem::summary::PairSummary;
 
 use layout::TypeLayout;
@@ -162,11 +164,25 @@ pub fn of(
         .map_or("the future".to_string(), |f| f.name.clone());
     let mut parts = Vec::new();
     let mut notes = Vec::new();
+    let recorded = sites.is_ok();
     match sites {
         Ok(shares) => {
+            // Sites of blocks that do not grow with N (under half a byte per task) are left to
+            // the rest, and counted.
+            let (shares, fixed): (Vec<SiteShare>, Vec<SiteShare>) =
+                shares.into_iter().partition(|s| s.bytes.abs() >= 0.5);
+            if !fixed.is_empty() {
+                notes.push(format!(
+                    "{} site{} more, under half a byte per task each (blocks that do not grow \
+                     with N), left in the rest",
+                    fixed.len(),
+                    if fixed.len() == 1 { "" } else { "s" }
+                ));
+            }
             for share in &shares {
                 parts.push(Part {
                     what: site_label(share, &future_name, future_bytes, cell),
+                    whose: Whose::of(&share.owner),
                     bytes: share.bytes,
                     rounding: share.usable - share.bytes,
                 });
@@ -179,6 +195,7 @@ pub fn of(
                 (Some((cell, false)), true) => {
                     parts.push(Part::of(
                         format!("the future ({future_name})"),
+                        Whose::Yours,
                         future_bytes,
                     ));
                     parts.push(Part::of(
@@ -187,10 +204,12 @@ pub fn of(
                              {} B in all, aligned to {} B)",
                             cell.size, cell.align
                         ),
+                        Whose::Runtime,
                         cell.size as f64 - future_bytes,
                     ));
                     parts.push(Part::of(
                         "the JoinHandle kept per task".into(),
+                        Whose::Taskmem,
                         JOIN_HANDLE_BYTES,
                     ));
                 }
@@ -200,6 +219,7 @@ pub fn of(
                             "the future ({future_name}), boxed by tokio: past its threshold \
                              (16 KiB; 2 KiB in a debug build)"
                         ),
+                        Whose::Yours,
                         future_bytes,
                     ));
                     parts.push(Part::of(
@@ -207,23 +227,25 @@ pub fn of(
                             "tokio's task cell around the box ({} B, aligned to {} B)",
                             cell.size, cell.align
                         ),
+                        Whose::Runtime,
                         cell.size as f64,
                     ));
                     parts.push(Part::of(
                         "the JoinHandle kept per task".into(),
+                        Whose::Taskmem,
                         JOIN_HANDLE_BYTES,
                     ));
                 }
                 (None, true) => parts.push(Part::of(
                     format!("the future ({future_name}; tokio's cell not in the layouts)"),
+                    Whose::Yours,
                     future_bytes,
                 )),
-                _ => parts.push(Part::of("the future".into(), future_bytes)),
+                _ => parts.push(Part::of("the future".into(), Whose::Yours, future_bytes)),
             }
         }
     }
     let known: f64 = parts.iter().map(|p| p.bytes).sum();
-    let recorded = notes.is_empty();
     parts.push(Part::of(
         if recorded {
             "the rest: no site explains it (the exact figure less the sites' sum)".into()
@@ -232,6 +254,7 @@ pub fn of(
              not told apart without the sites"
                 .into()
         },
+        Whose::Rest,
         allocated - known,
     ));
     Bill {
@@ -320,10 +343,17 @@ fn site_label(
              JoinHandles, a join_all's futures){at}"
         ),
         Owner::Yours => format!("your code{at}"),
-        Owner::Library(name) => match share.place.as_deref() {
-            Some(place) => format!("{name}{at}, called from your code at {place}"),
-            None => format!("{name}{at}"),
-        },
+        Owner::Library(name) => {
+            let via = share
+                .via
+                .as_deref()
+                .map(|v| format!(", for {v}"))
+                .unwrap_or_default();
+            match share.place.as_deref() {
+                Some(place) => format!("{name}{at}{via}, called from your code at {place}"),
+                None => format!("{name}{at}{via}"),
+            }
+        }
         Owner::Unknown => "an allocation no frame names".to_string(),
     };
     format!("{what} [{function}]{blocks}")
@@ -358,11 +388,14 @@ fn short_function(function: &str) -> String {
     }
 }
 
-/// One line of the bill: what, its bytes per task, and its size-class rounding per task.
-#[derive(Debug, Clone, PartialEq)]
+/// One line of the bill: what, whose, its bytes per task, and its size-class rounding per
+/// task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Part {
     /// What the bytes are.
     pub what: String,
+    /// Whose code allocated them.
+    pub whose: Whose,
     /// Requested bytes per task.
     pub bytes: f64,
     /// jemalloc's size-class rounding of them per task, where known (0 otherwise).
@@ -370,16 +403,107 @@ pub struct Part {
 }
 
 impl Part {
-    fn of(what: String, bytes: f64) -> Part {
+    fn of(what: String, whose: Whose, bytes: f64) -> Part {
         Part {
             what,
+            whose,
             bytes,
             rounding: 0.0,
         }
     }
 }
 
+/// Whose code a part's bytes are, as the report colours them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Whose {
+    /// The bench's own code (its future, its lines).
+    Yours,
+    /// A library the bench's code called.
+    Library,
+    /// The runtime (its task cell, timers, I/O registrations, channels).
+    Runtime,
+    /// taskmem's harness (what its strategy keeps for the run).
+    Taskmem,
+    /// An allocation no frame names.
+    Unknown,
+    /// What no part explains: the exact figure less the parts.
+    Rest,
+}
+
+impl Whose {
+    fn of(owner: &Owner) -> Whose {
+        match owner {
+            Owner::Yours => Whose::Yours,
+            Owner::Library(_) => Whose::Library,
+            Owner::Runtime(_) => Whose::Runtime,
+            Owner::Taskmem => Whose::Taskmem,
+            Owner::Unknown => Whose::Unknown,
+        }
+    }
+
+    /// Every owner, in the order the report's key lists them.
+    pub const ALL: [Whose; 6] = [
+        Whose::Yours,
+        Whose::Library,
+        Whose::Runtime,
+        Whose::Taskmem,
+        Whose::Unknown,
+        Whose::Rest,
+    ];
+
+    /// What the report's key calls it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Whose::Yours => "your code",
+            Whose::Library => "a library",
+            Whose::Runtime => "the runtime",
+            Whose::Taskmem => "taskmem's harness",
+            Whose::Unknown => "no frame named",
+            Whose::Rest => "the rest (unexplained)",
+        }
+    }
+}
+
+/// A pair's bill as `summary.json` keeps it (the pair's `bill`), for the report and for
+/// scripts: the parts with their owners, the future's states, and the bill as printed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// Exact allocated bytes per task (slope across N).
+    pub allocated: f64,
+    /// jemalloc's size-class rounding per task.
+    pub rounding: f64,
+    /// Whether the parts are allocation sites.
+    pub by_site: bool,
+    /// The parts, the rest last.
+    pub parts: Vec<Part>,
+    /// What could not be had.
+    pub notes: Vec<String>,
+    /// The future's state machine, when its layout was read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub future: Option<future::FutureBill>,
+    /// Why the future's states were not read, when they were not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub future_not_read: Option<String>,
+    /// The bill as `taskmem bill` printed it.
+    pub lines: Vec<String>,
+}
+
 impl Bill {
+    /// The bill as the summary keeps it.
+    pub fn record(&self) -> Record {
+        Record {
+            allocated: self.allocated,
+            rounding: self.rounding,
+            by_site: self.by_site,
+            parts: self.parts.clone(),
+            notes: self.notes.clone(),
+            future: self.future.as_ref().ok().cloned(),
+            future_not_read: self.future.as_ref().err().cloned(),
+            lines: self.lines(),
+        }
+    }
+
     /// The bill as lines of text, to print under the case's line.
     pub fn lines(&self) -> Vec<String> {
         let mut out = vec![format!(

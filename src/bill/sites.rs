@@ -48,6 +48,9 @@ pub struct SiteShare {
     pub site: Option<String>,
     /// For a library's allocation, the bench's own line it was called from.
     pub place: Option<String>,
+    /// For a library's allocation made for another library (`bytes` growing a buffer of
+    /// hyper's): that library and its line (`hyper at hyper-1.12.0/src/proto/h1/io.rs:538`).
+    pub via: Option<String>,
     /// Requested bytes per task (the slope across N).
     pub bytes: f64,
     /// The same blocks in jemalloc's size classes, per task.
@@ -178,19 +181,28 @@ struct Class {
     site: Option<String>,
     /// The bench's own line the allocation came from, for the bench's and a library's.
     yours: Option<String>,
+    /// The first library outward of the allocating one, before the bench's code: its name
+    /// (its line is not part of the key: one buffer reached by two paths is one site).
+    via: Option<String>,
 }
+
+/// A call stack's [`Class`], the allocating function's name, and the line of the library it
+/// allocated for (`hyper at hyper-1.12.0/src/proto/h1/io.rs:242`).
+type Classified = (Class, String, Option<String>);
 
 /// Who allocated a call stack's blocks (its frames innermost first), where, and where in
 /// the bench's own code; with the allocating function's name.
-fn classify(frames: &[Frame], root: Option<&str>) -> (Class, String) {
+fn classify(frames: &[Frame], root: Option<&str>) -> Classified {
     let Some(site) = frames.iter().position(|f| !is_machinery(f)) else {
         return (
             Class {
                 owner: Owner::Unknown,
                 site: None,
                 yours: None,
+                via: None,
             },
             "?".into(),
+            None,
         );
     };
     let frame = &frames[site];
@@ -216,6 +228,24 @@ fn classify(frames: &[Frame], root: Option<&str>) -> (Class, String) {
         Owner::Library(_) => yours,
         _ => None,
     };
+    // The library that called this one, if another stands between it and the bench's code.
+    let via = match &owner {
+        Owner::Library(_) => frames[site..]
+            .iter()
+            .take_while(|f| f.file.as_deref().is_none_or(|f| crate_of_file(f).is_some()))
+            .find(|f| {
+                !is_machinery(f)
+                    && frame_crate(f).is_some_and(|c| {
+                        Some(&c) != krate.as_ref() && !c.is_empty() && c != "taskmem"
+                    })
+            })
+            .map(|f| (frame_crate(f).unwrap_or_default().replace('_', "-"), f)),
+        _ => None,
+    };
+    let via_at = via.as_ref().map(|(name, f)| match place_of(f, root) {
+        Some(at) => format!("{name} at {at}"),
+        None => name.clone(),
+    });
     // The function's qualified name: its own, or the next qualified one of the same code
     // (an inlined frame has its short name alone).
     let function = frames[site..]
@@ -231,8 +261,10 @@ fn classify(frames: &[Frame], root: Option<&str>) -> (Class, String) {
             owner,
             site: place_of(frame, root),
             yours,
+            via: via.map(|(name, _)| name),
         },
         function,
+        via_at,
     )
 }
 
@@ -248,7 +280,7 @@ pub fn shares(
     // largest N, and the first function name seen.
     let mut by_key: BTreeMap<Class, Vec<(u64, u64, u64)>> = BTreeMap::new();
     let mut sizes: BTreeMap<Class, (bool, Option<u64>)> = BTreeMap::new();
-    let mut names: BTreeMap<Class, String> = BTreeMap::new();
+    let mut names: BTreeMap<Class, (String, Option<String>)> = BTreeMap::new();
     let largest = cases.iter().map(|(n, _)| *n).max().unwrap_or(0);
     for (i, (n, sites)) in cases.iter().enumerate() {
         for site in *sites {
@@ -257,8 +289,8 @@ pub fn shares(
                 .iter()
                 .flat_map(|a| frames.get(a).cloned().unwrap_or_default())
                 .collect();
-            let (key, function) = classify(&stack, root);
-            names.entry(key.clone()).or_insert(function);
+            let (key, function, via_at) = classify(&stack, root);
+            names.entry(key.clone()).or_insert((function, via_at));
             let row = by_key
                 .entry(key.clone())
                 .or_insert_with(|| vec![(0, 0, 0); cases.len()]);
@@ -295,11 +327,13 @@ pub fn shares(
             let bytes = per_task(row.iter().map(|r| r.1 as f64).collect());
             let usable = per_task(row.iter().map(|r| r.2 as f64).collect());
             let block_size = sizes.get(&key).and_then(|(same, s)| s.filter(|_| *same));
+            let (function, via) = names.remove(&key).unwrap_or_default();
             SiteShare {
-                function: names.remove(&key).unwrap_or_default(),
+                function,
                 owner: key.owner,
                 site: key.site,
                 place: key.yours,
+                via,
                 bytes,
                 usable,
                 blocks,
@@ -361,7 +395,7 @@ mod tests {
                 4,
             ),
         ];
-        let (class, function) = classify(&stack, Some("/home/me/b"));
+        let (class, function, _) = classify(&stack, Some("/home/me/b"));
         assert_eq!(class.owner, Owner::Yours);
         assert_eq!(function, "mybench::handler::{{closure}}");
         assert_eq!(class.site.as_deref(), Some("benches/tasks.rs:11"));
@@ -378,7 +412,7 @@ mod tests {
             ),
             frame("mybench::bench", "/home/me/b/benches/tasks.rs", 30),
         ];
-        let (class, _) = classify(&cell, None);
+        let (class, _, _) = classify(&cell, None);
         assert_eq!(class.owner, Owner::Runtime("tokio".into()));
         assert_eq!(class.site.as_deref(), Some("tokio-1.54.1/src/core.rs:2"));
         assert_eq!(class.yours, None);
@@ -394,9 +428,27 @@ mod tests {
                 12,
             ),
         ];
-        let (class, _) = classify(&lib, Some("/home/me/b/"));
+        let (class, _, _) = classify(&lib, Some("/home/me/b/"));
         assert_eq!(class.owner, Owner::Library("bytes".into()));
         assert_eq!(class.yours.as_deref(), Some("benches/tasks.rs:12"));
+        assert_eq!(class.via, None);
+        // The same buffer grown for hyper: the library it was grown for is named too.
+        let grown = [
+            lib[0].clone(),
+            frame(
+                "hyper::proto::h1::io::Buffered<T,B>::poll_read_from_io",
+                "/x/.cargo/registry/src/idx/hyper-1.12.0/src/proto/h1/io.rs",
+                190,
+            ),
+            lib[1].clone(),
+        ];
+        let (class, _, via_at) = classify(&grown, Some("/home/me/b/"));
+        assert_eq!(class.owner, Owner::Library("bytes".into()));
+        assert_eq!(class.via.as_deref(), Some("hyper"));
+        assert_eq!(
+            via_at.as_deref(),
+            Some("hyper at hyper-1.12.0/src/proto/h1/io.rs:190")
+        );
         // std's vendored hashbrown allocates for its caller; a dependency without line
         // tables is known by its codegen unit.
         let map = [

@@ -180,7 +180,9 @@ fn draw_on(
     let (plot_area, legend_area) = body.split_horizontally(WIDTH - 16 - legend_width);
 
     let (x_scale, categories) = match &chart.kind {
-        ChartKind::Lines | ChartKind::Ranking { .. } => (chart.x.scale, None),
+        ChartKind::Lines | ChartKind::Ranking { .. } | ChartKind::Stacked { .. } => {
+            (chart.x.scale, None)
+        }
         ChartKind::Bars { categories } => (Scale::Linear, Some(categories.as_slice())),
     };
     let y_scale = chart.y.scale;

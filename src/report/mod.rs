@@ -10,7 +10,8 @@
 //! - A [`Chart`] has a title, two [`Axis`]es (label with unit, linear or log scale, tick
 //!   format from the [`Unit`]), and [`Series`] each with a label, points and a [`Style`]
 //!   (colour, [`Marker`], [`Dash`]). It is a line chart over numeric x, a bar chart over
-//!   named categories, or a ranking: one labelled horizontal bar per series ([`ChartKind`]).
+//!   named categories, a ranking: one labelled horizontal bar per series, or stacked bars
+//!   cut into named parts ([`ChartKind`]).
 //! - [`Tabs`] hold charts shown one at a time (one per N), picked without a script.
 //! - Colours come from the Okabe-Ito palette ([`OKABE_ITO`]), which colour-blind readers can
 //!   tell apart; markers and dash patterns carry the same information without colour.
@@ -26,6 +27,7 @@ pub mod markup;
 pub mod memory;
 pub mod ranking;
 pub mod sources;
+pub mod stacked;
 pub mod svg;
 
 use std::path::{Path, PathBuf};
@@ -364,6 +366,35 @@ pub enum ChartKind {
         /// is hatched.
         hatched_key: Option<String>,
     },
+    /// Horizontal bars cut into named parts, one bar per entry top to bottom, each part's
+    /// name and value listed under its bar in the bar's order. The value axis is `y`, drawn
+    /// horizontally; `x` and `series` are unused. Drawn by [`stacked::svg`].
+    Stacked {
+        /// The bars, in order.
+        bars: Vec<StackedBar>,
+        /// What each colour means, drawn as a key under the title.
+        key: Vec<(String, Colour)>,
+    },
+}
+
+/// One bar of a [`ChartKind::Stacked`] chart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StackedBar {
+    /// Its label, above the bar.
+    pub label: String,
+    /// Its parts, left to right; a part below zero is listed but not drawn.
+    pub parts: Vec<StackedPart>,
+}
+
+/// One part of a [`StackedBar`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct StackedPart {
+    /// What it is, listed under the bar.
+    pub name: String,
+    /// Its value, in the chart's `y` unit.
+    pub value: f64,
+    /// Its colour (the key says what it means).
+    pub colour: Colour,
 }
 
 /// One point of a series.

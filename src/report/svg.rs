@@ -1,5 +1,6 @@
 //! Any chart of the report's model as a standalone SVG document: rankings drawn by
-//! [`super::ranking`], every other chart by [`super::chart`]; each with the title and role a
+//! [`super::ranking`], stacked bars by [`super::stacked`], every other chart by
+//! [`super::chart`]; each with the title and role a
 //! screen reader reads.
 
 use super::markup::escape;
@@ -13,6 +14,7 @@ pub fn svg(chart: &Chart) -> Result<String, String> {
             hatched,
             hatched_key,
         } => super::ranking::svg(chart, notes, hatched, hatched_key.as_deref()),
+        ChartKind::Stacked { bars, key } => super::stacked::svg(chart, bars, key),
         _ => super::chart::draw_svg(chart)?,
     };
     Ok(with_title(&svg, &chart.title))

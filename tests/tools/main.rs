@@ -8,6 +8,7 @@
 mod bill;
 mod cli;
 mod common;
+mod cross_check;
 mod layers;
 mod package;
 mod peers;

@@ -247,6 +247,42 @@ fn the_readme_example_runs_in_a_crate_of_its_own() {
         "{text}"
     );
     parts_add_up(&text);
+    // The same bill kept in the summary, part by part with its owner, and drawn by the
+    // report as a stacked bar whose parts carry their names.
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    let pair = json["pairs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "handler/tokio-mt/spawn")
+        .expect("the pair is in the summary");
+    let parts = pair["bill"]["parts"].as_array().expect("the pair's bill");
+    let yours = parts
+        .iter()
+        .find(|p| p["whose"] == "yours")
+        .unwrap_or_else(|| panic!("{parts:?}"));
+    assert_eq!(yours["bytes"].as_f64(), Some(2048.0), "{yours}");
+    let sum: f64 = parts.iter().map(|p| p["bytes"].as_f64().unwrap()).sum();
+    let allocated = pair["bill"]["allocated"].as_f64().unwrap();
+    assert!((sum - allocated).abs() < 0.5, "{sum} vs {allocated}");
+    let page = krate.join("target/bill-report.html");
+    let report = Command::new(env!("CARGO_BIN_EXE_taskmem"))
+        .arg("report")
+        .arg("--summary")
+        .arg(&summary)
+        .arg("--out")
+        .arg(&page)
+        .output()
+        .expect("taskmem runs");
+    assert!(
+        report.status.success(),
+        "{}",
+        String::from_utf8_lossy(&report.stderr)
+    );
+    let html = std::fs::read_to_string(&page).unwrap();
+    let drawn = format!("class=\"part\" data-name=\"your code at benches/tasks.rs:{line} ",);
+    assert!(html.contains(&drawn), "no part {drawn:?} in the report");
 
     // Beyond the README's example: a future past tokio's box threshold, and three
     // realistic tasks (a session holding a map and a name, a ticker on tokio's Interval, an
@@ -266,7 +302,7 @@ fn the_readme_example_runs_in_a_crate_of_its_own() {
     let err = String::from_utf8_lossy(&bill.stderr);
     println!("{text}");
     assert!(bill.status.success(), "taskmem bill failed: {err}\n{text}");
-    assert_eq!(text.matches("\nbill of ").count(), 4, "{text}");
+    assert_eq!(text.matches("\nbill of ").count(), 6, "{text}");
     assert!(
         !text.contains("bill of handler/"),
         "another bench's pair: {text}"
@@ -295,6 +331,7 @@ fn the_readme_example_runs_in_a_crate_of_its_own() {
         "{text}"
     );
     assert!(text.contains("src/sync/mpsc/"), "{text}");
+    worked_example(&text);
     // A runtime this build of taskmem lacks: one line naming the feature, exit code 1.
     let (ok, code, _, err) =
         run(cargo().args(["bench", "--profile", "test", "--bench", "not_compiled"]));
@@ -355,6 +392,58 @@ fn parts_add_up(text: &str) {
     );
 }
 
+/// The docs' worked example, measured: `fat`'s bill advises dropping its buffer before the
+/// await, with the future's size without it; `lean`, the task so changed, has that size, and
+/// the measured bytes per task fall by what tokio's cell around the future sheds.
+fn worked_example(text: &str) {
+    let bill = |pair: &str| -> &str {
+        let start = text
+            .find(&format!("bill of more/{pair}: "))
+            .unwrap_or_else(|| panic!("no bill of {pair}: {text}"));
+        let rest = &text[start..];
+        &rest[..rest[1..].find("\nbill of ").map_or(rest.len(), |e| e + 1)]
+    };
+    let first_number = |line: &str, after: &str| -> u64 {
+        let at = line
+            .find(after)
+            .unwrap_or_else(|| panic!("{after:?} in {line}"))
+            + after.len();
+        line[at..]
+            .split(|c: char| !c.is_ascii_digit())
+            .find(|w| !w.is_empty())
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let (fat, lean) = (bill("fat"), bill("lean"));
+    let allocated = |b: &str| first_number(b, ": ");
+    let cell = |b: &str| {
+        let line = b
+            .lines()
+            .find(|l| l.contains("tokio: the task cell: the future"))
+            .unwrap_or_else(|| panic!("no cell: {b}"));
+        first_number(line, "trailer and padding; ")
+    };
+    let advice = fat
+        .lines()
+        .find(|l| l.contains("change: `buffer` (1000 B)"))
+        .unwrap_or_else(|| panic!("no advice on the buffer: {fat}"));
+    let promised = first_number(advice, "the future is ");
+    let lean_size = first_number(lean, "{async fn body of lean()}: ");
+    assert_eq!(lean_size, promised, "{advice}\n{lean}");
+    let saved = allocated(fat) - allocated(lean);
+    assert_eq!(saved, cell(fat) - cell(lean), "{fat}\n{lean}");
+    assert!(saved >= 896, "{fat}\n{lean}");
+    println!(
+        "worked example: fat {} B per task (cell {} B), lean {} B per task (cell {} B, future \
+         {lean_size} B as advised): {saved} B less per task",
+        allocated(fat),
+        cell(fat),
+        allocated(lean),
+        cell(lean)
+    );
+}
+
 /// The bench of the bill's further checks (`benches/more.rs` in the scratch crate).
 const MORE: &str = r#"//! The bill's checks beyond the README's example. Run with: taskmem bill --bench more
 use std::collections::HashMap;
@@ -384,6 +473,24 @@ async fn session(id: u64) {
     std::hint::black_box((&headers, &name));
 }
 
+/// The docs' worked example, before: a 1000-byte buffer held across the await.
+async fn fat() {
+    let buffer = [7u8; 1000];
+    let sum: u64 = buffer.iter().map(|&b| b as u64).sum();
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    std::hint::black_box((&buffer, sum));
+}
+
+/// After, as its bill advises: the buffer dropped before the await, its sum kept.
+async fn lean() {
+    let sum: u64 = {
+        let buffer = [7u8; 1000];
+        buffer.iter().map(|&b| b as u64).sum()
+    };
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    std::hint::black_box(sum);
+}
+
 /// A ticker: tokio's `Interval`, which keeps its `Sleep` in a box.
 async fn ticker() {
     let mut interval = tokio::time::interval(Duration::from_secs(1));
@@ -399,6 +506,8 @@ fn bench(c: &mut Criterion<Memory>) {
         group.tasks_named("big", &tasks, big);
         group.tasks_named("session", &tasks, || session(7));
         group.tasks_named("ticker", &tasks, ticker);
+        group.tasks_named("fat", &tasks, fat);
+        group.tasks_named("lean", &tasks, lean);
         // An actor: its mailbox's receiver; the senders are kept outside the tasks.
         group.tasks_with(
             &tasks,

@@ -12,8 +12,9 @@
 //! 3. bytes per task (the slope across N) per strategy, grouped by runtime, with `size_of`
 //!    of the task's future marked;
 //! 4. OS threads against spawned async tasks at the sizes both reached;
-//! 5. payload variants and bounded pairs, each with its own chart, and cases from users' own
-//!    benches ("your tasks"), when the summary has them;
+//! 5. payload variants and bounded pairs, each with its own chart, cases from users' own
+//!    benches ("your tasks"), and the bill of one task of each pair `taskmem bill` billed (a
+//!    stacked bar of named parts per pair), when the summary has them;
 //! 6. the tables: every pair at every N, and every case (value, bytes per task, spread,
 //!    change against the baseline, skipped cases with their reason);
 //! 7. pairs that do not exist, and the machine and versions the run came from.
@@ -28,7 +29,8 @@
 //! Files: `view.rs` what the report knows of each pair (parts, metric, style);
 //! `comparison.rs` the comparison with a baseline; one file per section: `about.rs`,
 //! `headline.rs`, `memory_vs_n.rs`, `bytes_per_task.rs`, `threads_vs_tasks.rs`,
-//! `variants.rs` (payloads, bounded pairs), `user.rs` (your tasks), `tables.rs`,
+//! `variants.rs` (payloads, bounded pairs), `user.rs` (your tasks), `bill.rs` (the bill of
+//! one task), `tables.rs`,
 //! `machine.rs` (pairs that do not exist, machine and versions).
 
 use std::path::Path;
@@ -37,6 +39,7 @@ use super::{Link, Report};
 use taskmem::summary::Summary;
 
 mod about;
+mod bill;
 mod bytes_per_task;
 mod comparison;
 mod headline;
@@ -55,6 +58,7 @@ pub use comparison::{Comparison, compare};
 pub use view::line_style;
 
 use about::about;
+use bill::bill_section;
 use bytes_per_task::per_task_section;
 use headline::headline_section;
 use machine::{machine_section, unsupported_section};
@@ -97,6 +101,7 @@ pub fn report(
     sections.extend(payload_section(&views));
     sections.extend(bounded_section(&views));
     sections.extend(user_section(&views));
+    sections.extend(bill_section(summary));
     sections.push(tables_section(summary, &views, comparison));
     if !summary.unsupported.is_empty() {
         sections.push(unsupported_section(summary));

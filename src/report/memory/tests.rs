@@ -63,6 +63,7 @@ fn pair(id: &str, future: Option<usize>, per_task: f64, cases: Vec<CaseSummary>)
         bound: None,
         breakdown: None,
         bytes_per_live_task: None,
+        bill: None,
     }
 }
 
@@ -596,4 +597,65 @@ fn dates_are_utc() {
     assert_eq!(utc_date(0), "1970-01-01 00:00 UTC");
     assert_eq!(utc_date(1_700_000_000), "2023-11-14 22:13 UTC");
     assert_eq!(utc_date(951_782_400), "2000-02-29 00:00 UTC");
+}
+
+#[test]
+fn a_billed_pair_gets_a_stacked_bar_of_its_named_parts_and_a_table() {
+    let mut s = summary();
+    assert!(
+        !r_has_section(&report(&s, Path::new("s.json"), None, None, None), "bill"),
+        "no bill, no section"
+    );
+    let part = |what: &str, whose: &str, bytes: f64| serde_json::json!({"what": what, "whose": whose, "bytes": bytes, "rounding": 0.0});
+    s.pairs[0].bill = Some(serde_json::json!({
+        "allocated": 2312.0,
+        "rounding": 0.0,
+        "by_site": true,
+        "parts": [
+            part("your code at benches/tasks.rs:11 [tasks::handler]", "yours", 2048.0),
+            part("tokio: the task cell", "runtime", 256.0),
+            part("taskmem's harness", "taskmem", 8.0),
+            part("the rest: no site explains it", "rest", 0.0),
+        ],
+        "notes": [],
+        "lines": ["bill of tokio-mt/spawn: 2312 B"],
+    }));
+    s.pairs[1].bill = Some(serde_json::json!({"allocated": "a lot"}));
+    let r = report(&s, Path::new("s.json"), None, None, None);
+    let c = chart(&r, "bill-parts");
+    let ChartKind::Stacked { bars, key } = &c.kind else {
+        panic!("{:?}", c.kind)
+    };
+    assert_eq!(bars.len(), 1);
+    let names: Vec<(&str, f64)> = bars[0]
+        .parts
+        .iter()
+        .map(|p| (p.name.as_str(), p.value))
+        .collect();
+    assert_eq!(
+        names[..2],
+        [
+            ("your code at benches/tasks.rs:11 [tasks::handler]", 2048.0),
+            ("tokio: the task cell", 256.0)
+        ]
+    );
+    let sum: f64 = bars[0].parts.iter().map(|p| p.value).sum();
+    assert_eq!(sum, 2312.0);
+    assert_eq!(key.len(), 4, "{key:?}");
+    let svg = crate::report::svg::svg(c).unwrap();
+    assert!(svg.contains("data-name=\"tokio: the task cell\""), "{svg}");
+    let t = table(&r, "bill");
+    assert_eq!(t.rows.len(), 4);
+    assert_eq!(t.rows[0][column(t, "whose")], "your code");
+    assert_eq!(t.rows[0][column(t, "bytes per task")], "2048 B");
+    // The other pair's bill is not this taskmem's: named, not drawn.
+    let section = r.sections.iter().find(|x| x.id == "bill").unwrap();
+    let said = section.blocks.iter().any(
+        |b| matches!(b, Block::Text(t) if t.contains("cannot read") && t.contains(&s.pairs[1].id)),
+    );
+    assert!(said, "{:?}", section.blocks);
+}
+
+fn r_has_section(r: &Report, id: &str) -> bool {
+    r.sections.iter().any(|s| s.id == id)
 }

@@ -152,6 +152,10 @@ pub struct PairSummary {
     /// alive at its peak (min(N, K)).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bytes_per_live_task: Option<f64>,
+    /// The bill of one of the pair's tasks, as `taskmem bill` wrote it (its parts by name,
+    /// owner and bytes per task); kept as written, and gone when the pair is measured again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bill: Option<serde_json::Value>,
 }
 
 /// Where a pair's bytes per task go. Every field is bytes per task (slopes across N), and
@@ -533,6 +537,7 @@ impl PairSummary {
             bound: None,
             breakdown,
             bytes_per_live_task: None,
+            bill: None,
         }
     }
 }
