@@ -337,7 +337,10 @@ fn site_label(
                     .unwrap_or_default()
             )
         }
-        Owner::Runtime(rt) => format!("{rt}{at}"),
+        Owner::Runtime(rt) => match runtime_part(rt, &share.function, share.site.as_deref()) {
+            Some(what) => format!("{rt}: {what}{at}"),
+            None => format!("{rt}{at}"),
+        },
         Owner::Taskmem => format!(
             "taskmem's harness: what its strategy keeps for the run (a spawn run's \
              JoinHandles, a join_all's futures){at}"
@@ -357,6 +360,29 @@ fn site_label(
         Owner::Unknown => "an allocation no frame names".to_string(),
     };
     format!("{what} [{function}]{blocks}")
+}
+
+/// What a runtime's block is, by the function (and file) that allocated it, for the parts a
+/// runtime allocates per task beside its task: the I/O registration of a socket, the timers'
+/// entries, a boxed `Sleep`, a channel. `None` for any other.
+fn runtime_part(runtime: &str, function: &str, site: Option<&str>) -> Option<&'static str> {
+    let site = site.unwrap_or("");
+    match runtime {
+        "tokio" if function.contains("registration_set") => {
+            Some("the socket's I/O registration (its ScheduledIo)")
+        }
+        "tokio" if function.contains("time::interval") => Some("the Interval's boxed Sleep"),
+        "tokio" if function.contains("sync::mpsc") || site.contains("/sync/mpsc/") => {
+            Some("the mpsc channel (its state and blocks of slots)")
+        }
+        "async-io" if function.contains("insert_io") => {
+            Some("the socket's I/O registration (its Source)")
+        }
+        "async-io" if function.contains("btree") => {
+            Some("the timers' B-tree, an entry per sleeping task")
+        }
+        _ => None,
+    }
 }
 
 /// A function's path without its generic arguments (`<tokio::runtime::task::core::Cell<F,
@@ -539,7 +565,33 @@ impl Bill {
 
 #[cfg(test)]
 mod tests {
-    use super::short_function;
+    use super::{runtime_part, short_function};
+
+    #[test]
+    fn a_runtimes_blocks_beside_its_task_are_named_for_what_they_are() {
+        let io = runtime_part(
+            "tokio",
+            "tokio::runtime::io::registration_set::RegistrationSet::allocate",
+            None,
+        );
+        assert_eq!(io, Some("the socket's I/O registration (its ScheduledIo)"));
+        let timers = runtime_part(
+            "async-io",
+            "alloc::collections::btree::node::Handle::insert_recursing",
+            None,
+        );
+        assert_eq!(
+            timers,
+            Some("the timers' B-tree, an entry per sleeping task")
+        );
+        let block = runtime_part(
+            "tokio",
+            "<tokio::sync::mpsc::block::Block>::new",
+            Some("tokio-1.54.1/src/sync/mpsc/block.rs:99"),
+        );
+        assert!(block.is_some_and(|b| b.starts_with("the mpsc channel")));
+        assert_eq!(runtime_part("tokio", "tokio::something::else", None), None);
+    }
 
     #[test]
     fn generic_arguments_are_left_out_of_a_functions_name() {

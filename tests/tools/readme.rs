@@ -327,9 +327,12 @@ fn the_readme_example_runs_in_a_crate_of_its_own() {
         "{text}"
     );
     assert!(
-        text.contains("tokio [tokio::time::interval::internal_interval_at]"),
+        text.contains(
+            "tokio: the Interval's boxed Sleep [tokio::time::interval::internal_interval_at]"
+        ),
         "{text}"
     );
+    assert!(text.contains("tokio: the mpsc channel"), "{text}");
     assert!(text.contains("src/sync/mpsc/"), "{text}");
     worked_example(&text);
     // A runtime this build of taskmem lacks: one line naming the feature, exit code 1.
