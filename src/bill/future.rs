@@ -174,8 +174,9 @@ pub fn find<'a>(
 }
 
 /// `name` without its generic arguments (`a::task<b::C, d>::{{closure}}`:
-/// `a::task::{{closure}}`); `<` opens arguments only after a name, not a qualified path.
-fn without_generics(name: &str) -> String {
+/// `a::task::{{closure}}`): `<` opens arguments only after a name (or a `{closure#0}`), not a
+/// qualified path (`<A as B>`) at the start or after `::`; the `>` of a `->` closes nothing.
+pub fn without_generics(name: &str) -> String {
     let mut out = String::new();
     let mut depth = 0usize;
     let mut prev = ' ';
@@ -184,7 +185,7 @@ fn without_generics(name: &str) -> String {
         let arrow = c == '>' && last == '-';
         last = c;
         match c {
-            '<' if depth > 0 || prev.is_alphanumeric() || prev == '_' => depth += 1,
+            '<' if depth > 0 || prev.is_alphanumeric() || prev == '_' || prev == '}' => depth += 1,
             '>' if depth > 0 && !arrow => depth -= 1,
             _ if depth > 0 => {}
             _ => out.push(c),
@@ -291,6 +292,15 @@ fn size_of(bytes: impl Iterator<Item = u64>, discriminant: u64, align: u64) -> u
     raw.div_ceil(align.max(1)) * align.max(1)
 }
 
+/// The size of `future` with each of its `states` holding `less(index, state)` bytes fewer.
+fn size_less(future: &TypeLayout, states: &[State], less: impl Fn(usize, &State) -> u64) -> u64 {
+    size_of(
+        states.iter().enumerate().map(|(i, s)| s.bytes - less(i, s)),
+        future.discriminant,
+        future.align,
+    )
+}
+
 /// The bill of `future`'s state machine (and of the futures it awaits, from `types`).
 pub fn bill(types: &BTreeMap<String, TypeLayout>, future: &TypeLayout) -> FutureBill {
     bill_at(types, future, 0)
@@ -331,17 +341,13 @@ fn bill_at(types: &BTreeMap<String, TypeLayout>, future: &TypeLayout, depth: usi
                 .iter()
                 .filter(|s| s.awaits.is_some() && s.locals.iter().any(|(l, _)| l == local))
                 .collect();
-            let future_without = size_of(
-                states.iter().map(|s| {
-                    if held_in.iter().any(|h| h.name == s.name) {
-                        s.bytes.saturating_sub(*bytes)
-                    } else {
-                        s.bytes
-                    }
-                }),
-                future.discriminant,
-                future.align,
-            );
+            let future_without = size_less(future, &states, |_, s| {
+                if held_in.iter().any(|h| h.name == s.name) {
+                    (*bytes).min(s.bytes)
+                } else {
+                    0
+                }
+            });
             if future_without + WORTH <= future.size {
                 advice.push(Advice {
                     change: Change::DropBefore,
@@ -370,17 +376,13 @@ fn bill_at(types: &BTreeMap<String, TypeLayout>, future: &TypeLayout, depth: usi
             && awaits >= 2
         {
             let pointer = 8;
-            let future_without = size_of(
-                states.iter().enumerate().map(|(i, s)| {
-                    if i == fattest {
-                        s.bytes - fat.awaitee_bytes + pointer
-                    } else {
-                        s.bytes
-                    }
-                }),
-                future.discriminant,
-                future.align,
-            );
+            let future_without = size_less(future, &states, |i, _| {
+                if i == fattest {
+                    fat.awaitee_bytes - pointer
+                } else {
+                    0
+                }
+            });
             if future_without + WORTH <= future.size {
                 advice.push(Advice {
                     change: Change::Box,

@@ -389,22 +389,7 @@ fn runtime_part(runtime: &str, function: &str, site: Option<&str>) -> Option<&'s
 /// S>>::new`: `<tokio::runtime::task::core::Cell>::new`), at most 100 characters (the last).
 fn short_function(function: &str) -> String {
     const MAX: usize = 100;
-    let mut out = String::new();
-    let mut depth = 0usize;
-    let mut prev = ' ';
-    for c in function.chars() {
-        match c {
-            // Generic arguments open after a name; a qualified path (`<A as B>`) at the start
-            // or after `::` is kept.
-            '<' if depth > 0 || prev.is_alphanumeric() || prev == '_' || prev == '}' => depth += 1,
-            '>' if depth > 0 => depth -= 1,
-            _ if depth > 0 => {}
-            _ => out.push(c),
-        }
-        if depth == 0 && c != '>' {
-            prev = c;
-        }
-    }
+    let out = future::without_generics(function);
     let chars: Vec<char> = out.chars().collect();
     if chars.len() <= MAX {
         out

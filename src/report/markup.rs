@@ -1,5 +1,5 @@
 //! Text inside the report's markup: the one escaping that HTML content, HTML attributes and
-//! SVG text share.
+//! SVG text share, and the head of the charts drawn by hand (rankings, stacked bars).
 
 /// Escapes text for HTML and SVG content and attribute values.
 pub fn escape(text: &str) -> String {
@@ -15,4 +15,16 @@ pub fn escape(text: &str) -> String {
         }
     }
     out
+}
+
+/// The opening of a hand-drawn chart's SVG document, `width` by `height` pixels: the `<svg>`
+/// element, a white background and `title` in bold at the top left. The caller closes it.
+pub fn svg_head(width: u32, height: u32, title: &str) -> String {
+    format!(
+        "<svg width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" \
+         xmlns=\"http://www.w3.org/2000/svg\" font-family=\"sans-serif\">\n\
+         <rect width=\"{width}\" height=\"{height}\" fill=\"#FFFFFF\"/>\n\
+         <text x=\"16\" y=\"30\" font-size=\"18\" font-weight=\"bold\">{}</text>\n",
+        escape(title)
+    )
 }

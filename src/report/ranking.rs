@@ -17,7 +17,7 @@
 use std::fmt::Write;
 
 use super::chart::{WIDTH, axis_range};
-use super::markup::escape;
+use super::markup::{escape, svg_head};
 use super::{Chart, Marker, Style};
 
 const TOP: u32 = 52;
@@ -84,13 +84,7 @@ pub fn svg(chart: &Chart, notes: &[String], hatched: &[bool], key: Option<&str>)
     // paint the bars of another.
     let pattern = format!("hatch-{}", chart.id);
 
-    let mut out = format!(
-        "<svg width=\"{WIDTH}\" height=\"{h}\" viewBox=\"0 0 {WIDTH} {h}\" \
-         xmlns=\"http://www.w3.org/2000/svg\" font-family=\"sans-serif\">\n\
-         <rect width=\"{WIDTH}\" height=\"{h}\" fill=\"#FFFFFF\"/>\n\
-         <text x=\"16\" y=\"30\" font-size=\"18\" font-weight=\"bold\">{}</text>\n",
-        escape(&chart.title)
-    );
+    let mut out = svg_head(WIDTH, h, &chart.title);
     if let Some(key) = key {
         let _ = writeln!(
             out,

@@ -13,7 +13,7 @@
 use std::fmt::Write;
 
 use super::chart::WIDTH;
-use super::markup::escape;
+use super::markup::{escape, svg_head};
 use super::{Chart, Colour, StackedBar};
 
 const TOP: u32 = 52;
@@ -62,13 +62,7 @@ pub fn svg(chart: &Chart, bars: &[StackedBar], key: &[(String, Colour)]) -> Stri
     let (x0, x1) = (LEFT, WIDTH - RIGHT);
     let top = TOP + KEY;
 
-    let mut out = format!(
-        "<svg width=\"{WIDTH}\" height=\"{h}\" viewBox=\"0 0 {WIDTH} {h}\" \
-         xmlns=\"http://www.w3.org/2000/svg\" font-family=\"sans-serif\">\n\
-         <rect width=\"{WIDTH}\" height=\"{h}\" fill=\"#FFFFFF\"/>\n\
-         <text x=\"16\" y=\"30\" font-size=\"18\" font-weight=\"bold\">{}</text>\n",
-        escape(&chart.title)
-    );
+    let mut out = svg_head(WIDTH, h, &chart.title);
     let mut x = LEFT;
     for (what, colour) in key {
         let _ = writeln!(

@@ -194,17 +194,7 @@ fn the_readme_example_runs_in_a_crate_of_its_own() {
 
     // The bill of one task, as the README's "What one task holds" runs it (the layouts in
     // the test profile, which this crate was just built in).
-    let bill = Command::new(env!("CARGO_BIN_EXE_taskmem"))
-        .current_dir(&krate)
-        .env_remove("CARGO_TARGET_DIR")
-        .env_remove("RUSTFLAGS")
-        .args(["bill", "--bench", "tasks", "--profile", "test"])
-        .output()
-        .expect("taskmem runs");
-    let text = String::from_utf8_lossy(&bill.stdout);
-    let err = String::from_utf8_lossy(&bill.stderr);
-    println!("{text}");
-    assert!(bill.status.success(), "taskmem bill failed: {err}\n{text}");
+    let text = bill(&krate, "tasks");
     assert!(text.contains("RUSTC_BOOTSTRAP=1"), "{text}");
     // The handler's state machine: the 2 KiB buffer's Vec (24 B) held across its one await,
     // on tokio's Sleep, and tokio's cell around the future.
@@ -291,17 +281,7 @@ fn the_readme_example_runs_in_a_crate_of_its_own() {
     let mut toml = std::fs::read_to_string(krate.join("Cargo.toml")).unwrap();
     toml.push_str("\n[[bench]]\nname = \"more\"\nharness = false\n");
     std::fs::write(krate.join("Cargo.toml"), toml).unwrap();
-    let bill = Command::new(env!("CARGO_BIN_EXE_taskmem"))
-        .current_dir(&krate)
-        .env_remove("CARGO_TARGET_DIR")
-        .env_remove("RUSTFLAGS")
-        .args(["bill", "--bench", "more", "--profile", "test"])
-        .output()
-        .expect("taskmem runs");
-    let text = String::from_utf8_lossy(&bill.stdout);
-    let err = String::from_utf8_lossy(&bill.stderr);
-    println!("{text}");
-    assert!(bill.status.success(), "taskmem bill failed: {err}\n{text}");
+    let text = bill(&krate, "more");
     assert_eq!(text.matches("\nbill of ").count(), 6, "{text}");
     assert!(
         !text.contains("bill of handler/"),
@@ -368,6 +348,23 @@ fn the_library_readme_shows_the_same_example() {
         lib.contains(&toml),
         "taskmem/README.md lacks the README's toml"
     );
+}
+
+/// `taskmem bill --bench BENCH` in the scratch crate, the layouts in the test profile (which
+/// the crate was built in): what it printed, once it succeeded.
+fn bill(krate: &Path, bench: &str) -> String {
+    let bill = Command::new(env!("CARGO_BIN_EXE_taskmem"))
+        .current_dir(krate)
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("RUSTFLAGS")
+        .args(["bill", "--bench", bench, "--profile", "test"])
+        .output()
+        .expect("taskmem runs");
+    let text = String::from_utf8_lossy(&bill.stdout).into_owned();
+    let err = String::from_utf8_lossy(&bill.stderr);
+    println!("{text}");
+    assert!(bill.status.success(), "taskmem bill failed: {err}\n{text}");
+    text
 }
 
 /// Every bill in `text` explains its measured figure: what no site explains is within 1 % of
