@@ -215,3 +215,19 @@ fn a_bill_with_a_bad_filter_is_one_line_and_exit_2() {
     let out = taskmem(&["bill", "--bench", "memory", "--filter", "("], &[]);
     assert_one_line_error(&out, 2, "--filter");
 }
+
+#[test]
+fn a_bill_with_a_feature_the_package_lacks_is_one_line_and_exit_1() {
+    let out = taskmem(
+        &[
+            "bill",
+            "--bench",
+            "memory",
+            "--features",
+            "no-such-feature",
+            "--no-run",
+        ],
+        &[],
+    );
+    assert_one_line_error(&out, 1, "no-such-feature");
+}
