@@ -434,3 +434,65 @@ fn a_bad_connection_count_is_refused_at_once_in_one_line() {
         "{err}"
     );
 }
+
+/// The sites of N connections of `kind` on tokio, named from this test's own executable
+/// (function names: the bench profile has no line tables) as `taskmem bill` names them.
+fn named_sites(kind: Kind, n: usize) -> Vec<taskmem_suite::bill::sites::SiteShare> {
+    let srv = server(kind, n);
+    let ready = Latch::new();
+    let tasks = Tasks::new(Runtime::TokioMultiThread, Strategy::Spawn, n).ready_latch(&ready);
+    let sites = match kind {
+        Kind::Http1 => tasks.sites(|| workloads::tokio_http1(srv.next(), ready.clone())),
+        Kind::Ws => tasks.sites(|| workloads::tokio_ws(srv.next(), ready.clone())),
+        Kind::Tcp => tasks.sites(|| workloads::tokio_tcp(srv.next(), ready.clone())),
+    }
+    .expect("the sites are recorded");
+    let exe = std::env::current_exe().unwrap();
+    let frames =
+        taskmem_suite::symbols::resolve(&exe, &taskmem_suite::bill::sites::addresses(&sites))
+            .expect("addr2line names them");
+    taskmem_suite::bill::sites::shares(&[(n, &sites)], &frames, None)
+}
+
+#[test]
+fn hypers_and_tungstenites_buffers_are_sites_of_their_own() {
+    use taskmem_suite::bill::sites::Owner;
+    let _serial = serial();
+    let n = 200;
+    let per_task = |shares: &[taskmem_suite::bill::sites::SiteShare], owner: &str| -> f64 {
+        shares
+            .iter()
+            .filter(|s| {
+                s.owner == Owner::Library(owner.into())
+                    || s.via.as_deref().is_some_and(|v| v.starts_with(owner))
+            })
+            .map(|s| s.bytes)
+            .sum()
+    };
+    // hyper's read and write buffers, 8 KiB each, per connection (the read one grown by
+    // `bytes`, for hyper).
+    let http = named_sites(Kind::Http1, n);
+    let hyper = per_task(&http, "hyper");
+    assert!(hyper >= 2.0 * 8192.0, "{hyper} B per connection: {http:#?}");
+    // tungstenite's read buffer, 128 KiB.
+    let ws = named_sites(Kind::Ws, n);
+    let tungstenite = per_task(&ws, "tungstenite");
+    assert!(
+        tungstenite >= 131_072.0,
+        "{tungstenite} B per connection: {ws:#?}"
+    );
+    // tokio's cell, the runtime's, in each (without line tables, the socket's I/O
+    // registration is inlined into the caller's frame: `taskmem bill`, which adds them, names
+    // it).
+    for shares in [&http, &ws] {
+        let runtime: Vec<&str> = shares
+            .iter()
+            .filter(|s| s.owner == Owner::Runtime("tokio".into()))
+            .map(|s| s.function.as_str())
+            .collect();
+        assert!(
+            runtime.iter().any(|f| f.contains("task::core::Cell")),
+            "{runtime:?}"
+        );
+    }
+}

@@ -116,10 +116,13 @@ fn crate_of_file(file: &str) -> Option<String> {
     file.contains("/taskmem/src/").then(|| "taskmem".into())
 }
 
-/// The crate of a frame: its file's, or where the debug information has no file, its
-/// function path's.
+/// The crate of a frame: its file's, or where the debug information has no file (none, or a
+/// codegen unit's name, which is the crate that instantiated the code, not the one that wrote
+/// it), its function path's.
 fn frame_crate(frame: &Frame) -> Option<String> {
     match frame.file.as_deref() {
+        Some(file) if file.contains('/') => crate_of_file(file),
+        _ if frame.function.contains("::") => Some(crate_of(&frame.function).to_string()),
         Some(file) => crate_of_file(file),
         None => Some(crate_of(&frame.function).to_string()),
     }
