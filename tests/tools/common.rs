@@ -230,3 +230,13 @@ pub fn succeeded(out: &Output) -> String {
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// A folder removed when this is dropped: at the end of a test, or as a failed one unwinds
+/// (a scratch crate's build is hundreds of MB, and CI's disk is not endless).
+pub struct Removed(pub PathBuf);
+
+impl Drop for Removed {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

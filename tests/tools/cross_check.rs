@@ -181,6 +181,8 @@ fn taskmems_future_size_is_tokios_and_a_boxed_future_is_a_site_of_its_own() {
     let root = std::env::temp_dir().join(format!("taskmem-cross-check-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(&root).unwrap();
+    // Its build is 600 MB: gone when the test ends, failed or not.
+    let _gone = super::common::Removed(root.clone());
     std::os::unix::fs::symlink(&repo, root.join("taskmem")).unwrap();
     let krate = root.join("cross");
     std::fs::create_dir_all(krate.join("src")).unwrap();
@@ -228,7 +230,6 @@ fn taskmems_future_size_is_tokios_and_a_boxed_future_is_a_site_of_its_own() {
     println!("{dhat_text}");
     let profile = std::fs::read_to_string(krate.join("dhat-heap.json")).expect("dhat's profile");
     sites_against_dhat(&krate, &text, &dhat_text, &profile);
-    let _ = std::fs::remove_dir_all(&root);
     let figures = |name: &str| -> Vec<u64> {
         let line = text
             .lines()

@@ -94,6 +94,7 @@ fn scratch_crate(repo: &Path) -> PathBuf {
 fn the_readme_example_runs_in_a_crate_of_its_own() {
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let krate = scratch_crate(&repo);
+    let _gone = super::common::Removed(krate.parent().unwrap().to_path_buf());
     // The bench is built into this test's own target directory with the repository's
     // profiles and `--profile test`, so the dependencies `cargo test` has just built
     // (jemalloc's C library above all, two minutes of build on 2 cores) are reused, not
@@ -328,7 +329,6 @@ fn the_readme_example_runs_in_a_crate_of_its_own() {
         "taskmem: the smol runtime is not compiled into taskmem: enable its cargo feature (features = [\"smol\"])"
     );
     assert!(!err.contains("panicked"), "{err}");
-    let _ = std::fs::remove_dir_all(krate.parent().unwrap());
 }
 
 /// The library's own README (its crate page and its docs) shows the same example as the
