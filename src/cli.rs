@@ -324,9 +324,7 @@ fn record_bills(
             kept += 1;
         }
     }
-    let json =
-        serde_json::to_vec_pretty(&s).map_err(|e| format!("cannot encode the summary: {e}"))?;
-    summary::write_atomic(path, &json)?;
+    summary::save(path, &s)?;
     Ok(kept)
 }
 

@@ -111,9 +111,7 @@ pub fn update(
     let _lock = lock(path)?;
     let earlier = summary::load(path).ok();
     let merged = summary::merge(earlier, measured, skipped, pairing);
-    let json = serde_json::to_vec_pretty(&merged)
-        .map_err(|e| format!("cannot encode the summary: {e}"))?;
-    summary::write_atomic(path, &json)?;
+    summary::save(path, &merged)?;
     Ok(merged)
 }
 
@@ -334,9 +332,7 @@ fn recover_one(
     let folded = measured.len() + skipped.len();
     if folded > 0 {
         let merged = summary::merge(earlier, measured, skipped, pairing);
-        let json = serde_json::to_vec_pretty(&merged)
-            .map_err(|e| format!("cannot encode the summary: {e}"))?;
-        summary::write_atomic(summary, &json)?;
+        summary::save(summary, &merged)?;
     }
     Ok((entries.len(), folded))
 }

@@ -396,6 +396,14 @@ pub fn load(path: &Path) -> Result<Summary, String> {
     Ok(summary)
 }
 
+/// Writes a summary file atomically (see [`write_atomic_with`]); take its lock first
+/// ([`journal::lock`]) where other writers may be at it.
+pub fn save(path: &Path, summary: &Summary) -> Result<(), String> {
+    let json = serde_json::to_vec_pretty(summary)
+        .map_err(|e| format!("cannot encode the summary: {e}"))?;
+    write_atomic(path, &json)
+}
+
 /// Writes `contents` to `path` atomically (see [`write_atomic_with`]).
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), String> {
     use std::io::Write;
