@@ -187,10 +187,11 @@ pub fn of_bench(
              -Zprint-type-sizes?)"
         ));
     }
-    let (executable, package_dir) = bench_artifact(&text, bench);
+    let artifacts: Vec<serde_json::Value> = artifacts(&text).collect();
+    let (executable, package_dir) = bench_artifact(&artifacts, bench);
     // The workspace's libraries' layouts, kept beside their artifacts (fresh ones too).
     let mut text = text;
-    for rlib in rlibs(&text) {
+    for rlib in rlibs(&artifacts) {
         if let Some(more) = lib_layouts_of(&rlib) {
             text.push('\n');
             text.push_str(&more);
@@ -203,48 +204,42 @@ pub fn of_bench(
     })
 }
 
-/// Every `.rlib` cargo's JSON messages among the lines of `text` name.
-fn rlibs(text: &str) -> Vec<PathBuf> {
+/// cargo's `compiler-artifact` messages among the lines of `text`.
+fn artifacts(text: &str) -> impl Iterator<Item = serde_json::Value> + '_ {
     text.lines()
         .filter(|l| l.starts_with('{'))
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .filter(|m| m["reason"] == "compiler-artifact")
-        .flat_map(|m| {
-            m["filenames"]
-                .as_array()
-                .map(|f| {
-                    f.iter()
-                        .filter_map(|f| f.as_str())
-                        .filter(|f| f.ends_with(".rlib"))
-                        .map(PathBuf::from)
-                        .collect::<Vec<_>>()
-                })
-                .unwrap_or_default()
-        })
+}
+
+/// Every `.rlib` the artifacts name.
+fn rlibs(artifacts: &[serde_json::Value]) -> Vec<PathBuf> {
+    artifacts
+        .iter()
+        .filter_map(|m| m["filenames"].as_array())
+        .flatten()
+        .filter_map(|f| f.as_str())
+        .filter(|f| f.ends_with(".rlib"))
+        .map(PathBuf::from)
         .collect()
 }
 
-/// The executable and package folder of the bench target `bench`, from cargo's JSON
-/// messages (`compiler-artifact`) among the lines of `text`.
-fn bench_artifact(text: &str, bench: &str) -> (Option<PathBuf>, Option<PathBuf>) {
-    for line in text.lines().filter(|l| l.starts_with('{')) {
-        let Ok(msg) = serde_json::from_str::<serde_json::Value>(line) else {
-            continue;
-        };
-        let target = &msg["target"];
-        let is_bench = msg["reason"] == "compiler-artifact"
-            && target["name"] == bench
-            && target["kind"]
+/// The executable and package folder of the bench target `bench`, among the artifacts.
+fn bench_artifact(
+    artifacts: &[serde_json::Value],
+    bench: &str,
+) -> (Option<PathBuf>, Option<PathBuf>) {
+    let Some(msg) = artifacts.iter().find(|m| {
+        m["target"]["name"] == bench
+            && m["target"]["kind"]
                 .as_array()
-                .is_some_and(|k| k.iter().any(|k| k == "bench"));
-        if !is_bench {
-            continue;
-        }
-        let exe = msg["executable"].as_str().map(PathBuf::from);
-        let dir = msg["manifest_path"]
-            .as_str()
-            .and_then(|m| Path::new(m).parent().map(Path::to_path_buf));
-        return (exe, dir);
-    }
-    (None, None)
+                .is_some_and(|k| k.iter().any(|k| k == "bench"))
+    }) else {
+        return (None, None);
+    };
+    let exe = msg["executable"].as_str().map(PathBuf::from);
+    let dir = msg["manifest_path"]
+        .as_str()
+        .and_then(|m| Path::new(m).parent().map(Path::to_path_buf));
+    (exe, dir)
 }
