@@ -199,13 +199,17 @@ fn taskmems_future_size_is_tokios_and_a_boxed_future_is_a_site_of_its_own() {
     std::fs::write(krate.join("src/bin/dhat.rs"), DHAT).unwrap();
     // The repository's versions where it has them (tracing is added to them).
     std::fs::copy(repo.join("Cargo.lock"), krate.join("Cargo.lock")).unwrap();
-    let out = Command::new(env!("CARGO"))
-        .current_dir(&krate)
-        .env_remove("CARGO_TARGET_DIR")
-        .env("RUSTFLAGS", "--cfg tokio_unstable")
-        .args(["run", "--quiet", "--bin", "cross"])
-        .output()
-        .expect("cargo runs");
+    // One of the crate's programs, built with tokio's unstable cfg.
+    let run = |bin: &str| {
+        Command::new(env!("CARGO"))
+            .current_dir(&krate)
+            .env_remove("CARGO_TARGET_DIR")
+            .env("RUSTFLAGS", "--cfg tokio_unstable")
+            .args(["run", "--quiet", "--bin", bin])
+            .output()
+            .expect("cargo runs")
+    };
+    let out = run("cross");
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     let shown: Vec<&str> = text.lines().filter(|l| !l.starts_with("site ")).collect();
@@ -214,13 +218,7 @@ fn taskmems_future_size_is_tokios_and_a_boxed_future_is_a_site_of_its_own() {
         out.status.success(),
         "the cross-check failed:\n{err}\n{text}"
     );
-    let dhat = Command::new(env!("CARGO"))
-        .current_dir(&krate)
-        .env_remove("CARGO_TARGET_DIR")
-        .env("RUSTFLAGS", "--cfg tokio_unstable")
-        .args(["run", "--quiet", "--bin", "dhat"])
-        .output()
-        .expect("cargo runs");
+    let dhat = run("dhat");
     let dhat_text = String::from_utf8_lossy(&dhat.stdout).into_owned();
     assert!(
         dhat.status.success(),
